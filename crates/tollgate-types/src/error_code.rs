@@ -1,0 +1,95 @@
+//! Every error code Tollgate returns, with its HTTP status and meaning.
+//!
+//! Twilio's own codes are used wherever Twilio has one; Tollgate's own codes
+//! live in 99000–99999. `docs/errors.md` and `GET /tollgate/v1/Errors/{Code}`
+//! are generated from this one table.
+
+/// One row of the error table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorSpec {
+    pub code: u32,
+    pub http_status: u16,
+    pub title: &'static str,
+    pub explanation: &'static str,
+}
+
+macro_rules! codes {
+    ($($name:ident = ($code:expr, $status:expr, $title:expr, $expl:expr);)*) => {
+        $(pub const $name: ErrorSpec = ErrorSpec { code: $code, http_status: $status, title: $title, explanation: $expl };)*
+        /// The whole table, in code order.
+        pub const ALL: &[ErrorSpec] = &[$($name),*];
+    };
+}
+
+codes! {
+    MISSING_PARAMETER = (20001, 400, "Missing required parameter",
+        "A parameter the resource requires was not in the request.");
+    INVALID_FRIENDLY_NAME = (20002, 400, "Invalid FriendlyName",
+        "FriendlyName must be between 1 and 64 characters long.");
+    AUTHENTICATE = (20003, 401, "Authenticate",
+        "The credentials are missing or wrong, belong to a suspended or closed account or a deleted key, or may not act on this resource. The response never says which.");
+    METHOD_NOT_ALLOWED = (20004, 405, "Method not allowed",
+        "The resource exists but does not support this HTTP method.");
+    ACCOUNT_NOT_ACTIVE = (20005, 403, "Account not active",
+        "The account is suspended or closed, so this change is not possible.");
+    PAGE_SIZE_TOO_LARGE = (20007, 400, "Page size too large",
+        "PageSize must be between 1 and 1000.");
+    NOT_FOUND = (20404, 404, "Not Found",
+        "The requested resource was not found.");
+    CONFLICT = (20409, 409, "Conflict",
+        "The resource is in a state that does not allow this request, for example a secondary auth token already exists.");
+    ENTITY_TOO_LARGE = (20413, 413, "Request Entity Too Large",
+        "The request body is larger than the gateway accepts.");
+    INVALID_PARAMETER = (20422, 400, "Invalid Parameter",
+        "A parameter has a value the resource does not accept.");
+    INTERNAL = (20500, 500, "Internal Server Error",
+        "Tollgate could not complete the request. Nothing was changed unless the response says so.");
+    UNAVAILABLE = (20503, 503, "Service unavailable",
+        "Tollgate is starting or shutting down, or its store is unreachable.");
+    SUBACCOUNT_NESTING = (21101, 400, "Subaccounts cannot contain subaccounts",
+        "Only a main account may create subaccounts.");
+    INVALID_STATUS = (21475, 400, "Unable to update Status, invalid Status.",
+        "Status must be one of active, suspended, closed.");
+    MAIN_ACCOUNT_STATUS = (21477, 400, "Unable to update Status for parent accounts",
+        "Status updates are restricted to subaccounts: the main account can be neither suspended nor closed.");
+    CLOSED_ACCOUNT = (21479, 400, "Unable to update Status for subaccount, subaccount has been closed.",
+        "A closed account is final and cannot be re-opened.");
+    INVALID_PAGE_TOKEN = (21481, 400, "Invalid PageToken",
+        "The PageToken in the requested URL was not valid.");
+}
+
+/// Tollgate's own codes (99000–99999). Empty until a feature needs one.
+pub const TOLLGATE_CODES: &[ErrorSpec] = &[];
+
+/// The spec for `code`, if Tollgate can return it.
+pub fn lookup(code: u32) -> Option<&'static ErrorSpec> {
+    ALL.iter()
+        .chain(TOLLGATE_CODES.iter())
+        .find(|spec| spec.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_sorted_and_statuses_are_errors() {
+        let all: Vec<&ErrorSpec> = ALL.iter().chain(TOLLGATE_CODES.iter()).collect();
+        for pair in all.windows(2) {
+            assert!(pair[0].code < pair[1].code, "{} before {}", pair[0].code, pair[1].code);
+        }
+        for spec in &all {
+            assert!((400..600).contains(&spec.http_status), "{}", spec.code);
+        }
+        for spec in TOLLGATE_CODES {
+            assert!((99000..=99999).contains(&spec.code));
+        }
+    }
+
+    #[test]
+    fn lookup_finds_known_codes_only() {
+        assert_eq!(lookup(20003).map(|s| s.http_status), Some(401));
+        assert_eq!(lookup(20404).map(|s| s.http_status), Some(404));
+        assert!(lookup(12345).is_none());
+    }
+}
