@@ -1,1 +1,153 @@
-//! placeholder
+//! Tollgate's durable store.
+//!
+//! [`Store`] is the one interface the server uses; [`SqliteStore`] (the
+//! default, embedded) and [`PgStore`] (multi-node) implement it from one body
+//! of SQL (see `sql.rs`), so the two cannot drift apart. Both run the same
+//! contract tests (`tests/contract.rs`).
+//!
+//! The store holds no policy: it persists and returns records. Secrets arrive
+//! already sealed or hashed.
+
+mod records;
+mod sql;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use records::{AccountQuery, AccountRecord, ApiKeyRecord, PageQuery};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write (for example a second main account).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database refused or could not be reached.
+    #[error("database error: {0}")]
+    Backend(String),
+    /// Migrations could not be applied.
+    #[error("migration error: {0}")]
+    Migration(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(db.message().to_owned())
+            }
+            _ => StoreError::Backend(e.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store is backed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Everything the server persists. Every write is durable when it returns.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// Applies pending migrations. Idempotent.
+    async fn migrate(&self) -> Result<()>;
+
+    /// The main account, if the store has been initialised.
+    async fn main_account(&self) -> Result<Option<AccountRecord>>;
+    /// Inserts the main account; `Conflict` if one exists already.
+    async fn insert_main_account(&self, account: &AccountRecord) -> Result<()>;
+    async fn insert_account(&self, account: &AccountRecord) -> Result<()>;
+    async fn account(&self, sid: &str) -> Result<Option<AccountRecord>>;
+    /// Writes every mutable field of the account with this SID. False if absent.
+    async fn update_account(&self, account: &AccountRecord) -> Result<bool>;
+    /// One page of an account family (the account and its subaccounts), oldest first.
+    async fn list_accounts(&self, query: &AccountQuery, page: &PageQuery) -> Result<Vec<AccountRecord>>;
+    async fn all_accounts(&self) -> Result<Vec<AccountRecord>>;
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
+    async fn api_key(&self, account_sid: &str, sid: &str) -> Result<Option<ApiKeyRecord>>;
+    /// Writes the key's friendly name and update date. False if absent.
+    async fn update_api_key(&self, key: &ApiKeyRecord) -> Result<bool>;
+    /// Deletes the key. False if it did not exist.
+    async fn delete_api_key(&self, account_sid: &str, sid: &str) -> Result<bool>;
+    /// One page of an account's keys, oldest first.
+    async fn list_api_keys(&self, account_sid: &str, page: &PageQuery) -> Result<Vec<ApiKeyRecord>>;
+    async fn all_api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
+}
+
+/// Embedded SQLite: WAL journal, `synchronous=FULL` so a commit survives power loss.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub async fn open(path: &Path) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+/// PostgreSQL, for several Tollgate nodes sharing one database.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://…`).
+    pub async fn connect(url: &str) -> Result<PgStore> {
+        let options = PgConnectOptions::from_str(url)?;
+        Self::connect_with(options).await
+    }
+
+    /// Connects with explicit options (tests use them to pick a schema).
+    pub async fn connect_with(options: PgConnectOptions) -> Result<PgStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(PgStore { pool })
+    }
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+/// Opens the store for `target` (without migrating).
+pub async fn open(target: &DatabaseTarget) -> Result<Arc<dyn Store>> {
+    Ok(match target {
+        DatabaseTarget::Sqlite(path) => Arc::new(SqliteStore::open(path).await?),
+        DatabaseTarget::Postgres(url) => Arc::new(PgStore::connect(url).await?),
+    })
+}
+
+sql::impl_store!(SqliteStore, Backend::Sqlite, "./migrations/sqlite");
+sql::impl_store!(PgStore, Backend::Postgres, "./migrations/postgres");

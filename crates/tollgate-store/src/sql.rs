@@ -1,0 +1,198 @@
+//! The SQL behind both stores. `$N` placeholders work on SQLite and PostgreSQL
+//! alike, so one macro body implements [`crate::Store`] for each pool type.
+
+macro_rules! impl_store {
+    ($store:ty, $backend:expr, $migrations:literal) => {
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> Backend {
+                $backend
+            }
+
+            async fn migrate(&self) -> Result<()> {
+                sqlx::migrate!($migrations)
+                    .run(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::Migration(e.to_string()))
+            }
+
+            async fn main_account(&self) -> Result<Option<AccountRecord>> {
+                Ok(sqlx::query_as::<_, AccountRecord>(
+                    "SELECT * FROM accounts WHERE sid = owner_account_sid",
+                )
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn insert_main_account(&self, a: &AccountRecord) -> Result<()> {
+                let inserted = sqlx::query(
+                    "INSERT INTO accounts (sid, owner_account_sid, friendly_name, status, auth_token_sealed, \
+                     secondary_token_sealed, secondary_token_created, date_created, date_updated) \
+                     SELECT $1, $1, $2, $3, $4, $5, $6, $7, $8 \
+                     WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE sid = owner_account_sid)",
+                )
+                .bind(&a.sid)
+                .bind(&a.friendly_name)
+                .bind(a.status.as_str())
+                .bind(&a.auth_token_sealed)
+                .bind(&a.secondary_token_sealed)
+                .bind(a.secondary_token_created)
+                .bind(a.date_created)
+                .bind(a.date_updated)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                if inserted == 1 {
+                    Ok(())
+                } else {
+                    Err(StoreError::Conflict("a main account exists already".into()))
+                }
+            }
+
+            async fn insert_account(&self, a: &AccountRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO accounts (sid, owner_account_sid, friendly_name, status, auth_token_sealed, \
+                     secondary_token_sealed, secondary_token_created, date_created, date_updated) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&a.sid)
+                .bind(&a.owner_account_sid)
+                .bind(&a.friendly_name)
+                .bind(a.status.as_str())
+                .bind(&a.auth_token_sealed)
+                .bind(&a.secondary_token_sealed)
+                .bind(a.secondary_token_created)
+                .bind(a.date_created)
+                .bind(a.date_updated)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn account(&self, sid: &str) -> Result<Option<AccountRecord>> {
+                Ok(sqlx::query_as::<_, AccountRecord>("SELECT * FROM accounts WHERE sid = $1")
+                    .bind(sid)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn update_account(&self, a: &AccountRecord) -> Result<bool> {
+                let n = sqlx::query(
+                    "UPDATE accounts SET friendly_name = $2, status = $3, auth_token_sealed = $4, \
+                     secondary_token_sealed = $5, secondary_token_created = $6, date_updated = $7 \
+                     WHERE sid = $1",
+                )
+                .bind(&a.sid)
+                .bind(&a.friendly_name)
+                .bind(a.status.as_str())
+                .bind(&a.auth_token_sealed)
+                .bind(&a.secondary_token_sealed)
+                .bind(a.secondary_token_created)
+                .bind(a.date_updated)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn list_accounts(&self, q: &AccountQuery, page: &PageQuery) -> Result<Vec<AccountRecord>> {
+                Ok(sqlx::query_as::<_, AccountRecord>(
+                    "SELECT * FROM accounts \
+                     WHERE (sid = $1 OR owner_account_sid = $1) \
+                     AND ($2 IS NULL OR friendly_name = $2) \
+                     AND ($3 IS NULL OR status = $3) \
+                     AND ($4 IS NULL OR (date_created, sid) > \
+                          (SELECT date_created, sid FROM accounts WHERE sid = $4)) \
+                     ORDER BY date_created, sid LIMIT $5 OFFSET $6",
+                )
+                .bind(&q.family_of)
+                .bind(&q.friendly_name)
+                .bind(q.status.map(|s| s.as_str()))
+                .bind(&page.after)
+                .bind(i64::from(page.size))
+                .bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn all_accounts(&self) -> Result<Vec<AccountRecord>> {
+                Ok(sqlx::query_as::<_, AccountRecord>("SELECT * FROM accounts ORDER BY date_created, sid")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn insert_api_key(&self, k: &ApiKeyRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO api_keys (sid, account_sid, friendly_name, secret_hash, date_created, date_updated) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&k.sid)
+                .bind(&k.account_sid)
+                .bind(&k.friendly_name)
+                .bind(&k.secret_hash)
+                .bind(k.date_created)
+                .bind(k.date_updated)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn api_key(&self, account_sid: &str, sid: &str) -> Result<Option<ApiKeyRecord>> {
+                Ok(sqlx::query_as::<_, ApiKeyRecord>(
+                    "SELECT * FROM api_keys WHERE account_sid = $1 AND sid = $2",
+                )
+                .bind(account_sid)
+                .bind(sid)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn update_api_key(&self, k: &ApiKeyRecord) -> Result<bool> {
+                let n = sqlx::query(
+                    "UPDATE api_keys SET friendly_name = $3, date_updated = $4 WHERE account_sid = $1 AND sid = $2",
+                )
+                .bind(&k.account_sid)
+                .bind(&k.sid)
+                .bind(&k.friendly_name)
+                .bind(k.date_updated)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn delete_api_key(&self, account_sid: &str, sid: &str) -> Result<bool> {
+                let n = sqlx::query("DELETE FROM api_keys WHERE account_sid = $1 AND sid = $2")
+                    .bind(account_sid)
+                    .bind(sid)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn list_api_keys(&self, account_sid: &str, page: &PageQuery) -> Result<Vec<ApiKeyRecord>> {
+                Ok(sqlx::query_as::<_, ApiKeyRecord>(
+                    "SELECT * FROM api_keys WHERE account_sid = $1 \
+                     AND ($2 IS NULL OR (date_created, sid) > \
+                          (SELECT date_created, sid FROM api_keys WHERE sid = $2)) \
+                     ORDER BY date_created, sid LIMIT $3 OFFSET $4",
+                )
+                .bind(account_sid)
+                .bind(&page.after)
+                .bind(i64::from(page.size))
+                .bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn all_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
+                Ok(sqlx::query_as::<_, ApiKeyRecord>("SELECT * FROM api_keys ORDER BY date_created, sid")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

@@ -1,0 +1,145 @@
+//! One contract, two stores: every check runs on SQLite and, when
+//! `TOLLGATE_TEST_POSTGRES_URL` is set, on PostgreSQL in a fresh schema.
+
+use std::str::FromStr;
+
+use sqlx::postgres::PgConnectOptions;
+use tollgate_store::{
+    AccountQuery, AccountRecord, ApiKeyRecord, PageQuery, PgStore, SqliteStore, Store, StoreError,
+};
+use tollgate_types::AccountStatus;
+
+fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).unwrap();
+    hex::encode(bytes)
+}
+
+fn account(sid: &str, owner: &str, created: i64) -> AccountRecord {
+    AccountRecord {
+        sid: sid.into(),
+        owner_account_sid: owner.into(),
+        friendly_name: format!("name {sid}"),
+        status: AccountStatus::Active,
+        auth_token_sealed: vec![1, 2, 3, created as u8],
+        secondary_token_sealed: None,
+        secondary_token_created: None,
+        date_created: created,
+        date_updated: created,
+    }
+}
+
+fn key(sid: &str, account: &str, created: i64) -> ApiKeyRecord {
+    ApiKeyRecord {
+        sid: sid.into(),
+        account_sid: account.into(),
+        friendly_name: format!("key {sid}"),
+        secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        date_created: created,
+        date_updated: created,
+    }
+}
+
+fn page(size: u32, after: Option<&str>, offset: u64) -> PageQuery {
+    PageQuery { size, after: after.map(str::to_owned), offset }
+}
+
+async fn contract(store: &dyn Store) {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap(); // idempotent
+
+    // Initialisation: exactly one main account.
+    assert_eq!(store.main_account().await.unwrap(), None);
+    let main = account("ACmain", "ACmain", 1_000);
+    store.insert_main_account(&main).await.unwrap();
+    assert_eq!(store.main_account().await.unwrap(), Some(main.clone()));
+    let second = account("ACother", "ACother", 1_001);
+    assert!(matches!(
+        store.insert_main_account(&second).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.account("ACother").await.unwrap().is_none());
+
+    // Subaccounts, listing, filters and keyset pages.
+    for i in 0..5 {
+        store.insert_account(&account(&format!("ACsub{i}"), "ACmain", 2_000 + i)).await.unwrap();
+    }
+    assert!(matches!(
+        store.insert_account(&account("ACsub0", "ACmain", 9)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let family = AccountQuery { family_of: "ACmain".into(), friendly_name: None, status: None };
+    let all = store.list_accounts(&family, &page(100, None, 0)).await.unwrap();
+    let sids: Vec<&str> = all.iter().map(|a| a.sid.as_str()).collect();
+    assert_eq!(sids, ["ACmain", "ACsub0", "ACsub1", "ACsub2", "ACsub3", "ACsub4"]);
+    let after = store.list_accounts(&family, &page(2, Some("ACsub1"), 0)).await.unwrap();
+    assert_eq!(after.iter().map(|a| a.sid.as_str()).collect::<Vec<_>>(), ["ACsub2", "ACsub3"]);
+    let offset = store.list_accounts(&family, &page(2, None, 4)).await.unwrap();
+    assert_eq!(offset.iter().map(|a| a.sid.as_str()).collect::<Vec<_>>(), ["ACsub3", "ACsub4"]);
+    // A subaccount's family is only itself.
+    let own = AccountQuery { family_of: "ACsub2".into(), friendly_name: None, status: None };
+    assert_eq!(store.list_accounts(&own, &page(10, None, 0)).await.unwrap().len(), 1);
+
+    // Update every mutable field; filters see the change.
+    let mut sub = store.account("ACsub3").await.unwrap().unwrap();
+    sub.status = AccountStatus::Suspended;
+    sub.friendly_name = "renamed".into();
+    sub.secondary_token_sealed = Some(vec![9, 9]);
+    sub.secondary_token_created = Some(5_000);
+    sub.date_updated = 5_000;
+    assert!(store.update_account(&sub).await.unwrap());
+    assert_eq!(store.account("ACsub3").await.unwrap(), Some(sub.clone()));
+    let suspended = AccountQuery { status: Some(AccountStatus::Suspended), ..family.clone() };
+    let found = store.list_accounts(&suspended, &page(10, None, 0)).await.unwrap();
+    assert_eq!(found, vec![sub.clone()]);
+    let by_name = AccountQuery { friendly_name: Some("renamed".into()), ..family.clone() };
+    assert_eq!(store.list_accounts(&by_name, &page(10, None, 0)).await.unwrap(), vec![sub]);
+    assert!(!store.update_account(&account("ACnone", "ACmain", 1)).await.unwrap());
+    assert_eq!(store.all_accounts().await.unwrap().len(), 6);
+
+    // Keys: scoped to their account.
+    for i in 0..3 {
+        store.insert_api_key(&key(&format!("SK{i}"), "ACsub0", 3_000 + i)).await.unwrap();
+    }
+    store.insert_api_key(&key("SKx", "ACsub1", 3_000)).await.unwrap();
+    assert!(store.api_key("ACsub1", "SK0").await.unwrap().is_none());
+    let mut k = store.api_key("ACsub0", "SK1").await.unwrap().unwrap();
+    k.friendly_name = "renamed key".into();
+    k.date_updated = 4_000;
+    assert!(store.update_api_key(&k).await.unwrap());
+    assert_eq!(store.api_key("ACsub0", "SK1").await.unwrap(), Some(k));
+    let keys = store.list_api_keys("ACsub0", &page(10, None, 0)).await.unwrap();
+    assert_eq!(keys.iter().map(|k| k.sid.as_str()).collect::<Vec<_>>(), ["SK0", "SK1", "SK2"]);
+    let next = store.list_api_keys("ACsub0", &page(10, Some("SK0"), 0)).await.unwrap();
+    assert_eq!(next.len(), 2);
+    assert!(!store.delete_api_key("ACsub1", "SK1").await.unwrap());
+    assert!(store.delete_api_key("ACsub0", "SK1").await.unwrap());
+    assert!(!store.delete_api_key("ACsub0", "SK1").await.unwrap());
+    assert_eq!(store.all_api_keys().await.unwrap().len(), 3);
+    // A key must belong to an existing account.
+    assert!(store.insert_api_key(&key("SKorphan", "ACnobody", 1)).await.is_err());
+}
+
+#[tokio::test]
+async fn contract_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("tollgate-contract-{}", random_hex(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqliteStore::open(&dir.join("tollgate.db")).await.unwrap();
+    contract(&store).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn contract_on_postgres() {
+    let Ok(url) = std::env::var("TOLLGATE_TEST_POSTGRES_URL") else {
+        eprintln!("TOLLGATE_TEST_POSTGRES_URL is not set: PostgreSQL contract skipped");
+        return;
+    };
+    let schema = format!("tollgate_contract_{}", random_hex(6));
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await.unwrap();
+    let options = PgConnectOptions::from_str(&url).unwrap().options([("search_path", schema.as_str())]);
+    let store = PgStore::connect_with(options).await.unwrap();
+    contract(&store).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pool).await.unwrap();
+}
