@@ -1,1 +1,23 @@
-//! placeholder
+//! Tollgate's HTTP edge: a Twilio-compatible API on one listener.
+//!
+//! Requests flow through tower layers (panic guard, timeout, trace), then the
+//! [`auth::Principal`] extractor authenticates them against the in-memory
+//! [`snapshot::Snapshot`] (no database read), then a handler per Twilio domain
+//! (`api/`). Errors become Twilio's JSON in one place ([`error::ApiError`]).
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod random;
+pub mod routes;
+pub mod snapshot;
+pub mod startup;
+pub mod wire;
+
+pub use app::App;
+pub use clock::{Clock, SystemClock};
+pub use config::{Config, RawConfig};
+pub use startup::{StartError, initialise, prepare, serve};

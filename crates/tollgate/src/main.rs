@@ -1,1 +1,182 @@
-fn main() {}
+//! The `tollgate` command: `init` and `serve`.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use tollgate_server::config::RawConfig;
+use tollgate_server::startup::Credentials;
+use tollgate_server::{Config, StartError, SystemClock};
+
+#[derive(Parser)]
+#[command(name = "tollgate", version, about = "Communications fraud and security gateway with a Twilio-compatible API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the data directory, database and main account; print its credentials once.
+    Init {
+        #[command(flatten)]
+        common: Common,
+        /// Print exactly one JSON line: {"account_sid":…,"auth_token":…}
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the gateway (initialising an empty data directory first).
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on [default: 127.0.0.1:8080; env TOLLGATE_LISTEN]
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct Common {
+    /// Data directory [default: ./tollgate-data; env TOLLGATE_DATA_DIR]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<String>,
+    /// postgres://… for PostgreSQL; default is SQLite in the data dir [env TOLLGATE_DATABASE_URL]
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// A TOML file with data_dir, listen, database_url, public_url
+    #[arg(long, value_name = "FILE")]
+    config: Option<String>,
+}
+
+/// Command line over environment over config file, then validation.
+fn configure(common: Common, listen: Option<String>) -> Result<Config, StartError> {
+    let cli = RawConfig {
+        data_dir: common.data_dir,
+        listen,
+        database_url: common.database_url,
+        public_url: None,
+        master_key: None,
+    };
+    let mut errors = Vec::new();
+    let file = match common.config {
+        None => RawConfig::default(),
+        Some(path) => match std::fs::read_to_string(&path) {
+            Ok(text) => RawConfig::from_toml(&text).unwrap_or_else(|e| {
+                errors.push(format!("{e} ({path})"));
+                RawConfig::default()
+            }),
+            Err(e) => {
+                errors.push(format!("config file: cannot read {path}: {e}"));
+                RawConfig::default()
+            }
+        },
+    };
+    let raw = cli.or(RawConfig::from_env(|k| std::env::var(k).ok())).or(file);
+    match Config::validate(raw) {
+        Ok(config) if errors.is_empty() => Ok(config),
+        Ok(_) => Err(StartError::Config(errors)),
+        Err(more) => {
+            errors.extend(more);
+            Err(StartError::Config(errors))
+        }
+    }
+}
+
+fn print_credentials(data_dir: &std::path::Path, c: &Credentials) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "Tollgate initialised in {}\n  Account SID: {}\n  Auth token:  {}\nKeep the auth token safe: it is shown only this once.",
+        data_dir.display(),
+        c.account_sid,
+        c.auth_token.as_str()
+    );
+    let _ = out.flush();
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+async fn run(command: Command) -> Result<(), StartError> {
+    match command {
+        Command::Init { common, json } => {
+            let config = configure(common, None)?;
+            let credentials = tollgate_server::initialise(&config, Arc::new(SystemClock)).await?;
+            if json {
+                let line = serde_json::json!({
+                    "account_sid": credentials.account_sid,
+                    "auth_token": credentials.auth_token.as_str(),
+                });
+                println!("{line}");
+            } else {
+                print_credentials(&config.data_dir, &credentials);
+            }
+            Ok(())
+        }
+        Command::Serve { common, listen } => {
+            let config = configure(common, listen)?;
+            let prepared = tollgate_server::prepare(&config, Arc::new(SystemClock)).await?;
+            if let Some(credentials) = &prepared.new_credentials {
+                print_credentials(&config.data_dir, credentials);
+            }
+            tollgate_server::serve(&config, prepared.app, shutdown_signal()).await
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(64),
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tollgate: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+        }
+    }
+}

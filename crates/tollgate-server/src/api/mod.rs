@@ -1,0 +1,7 @@
+//! One module per Twilio domain and resource.
+
+pub mod accounts;
+pub mod auth_tokens;
+pub mod balance;
+pub mod keys;
+pub mod meta;

@@ -1,0 +1,107 @@
+//! Shared state of a running gateway, and the write path that keeps the
+//! snapshot in step with the store.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::sync::{Mutex, MutexGuard, Semaphore};
+use tollgate_secrets::{MasterKey, RandomSource, SecretError};
+use tollgate_store::Store;
+use zeroize::Zeroizing;
+
+use crate::clock::Clock;
+use crate::error::{ApiError, ApiResult};
+use crate::random::OsRandom;
+use crate::snapshot::Snapshot;
+
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    /// Base of absolute URLs in v1 responses, e.g. `http://127.0.0.1:8080`.
+    pub public_url: String,
+    master_key: MasterKey,
+    snapshot: ArcSwap<Snapshot>,
+    /// Serialises changes, so a snapshot never goes back in time.
+    writes: Mutex<()>,
+    /// Bounds concurrent argon2 runs (each takes ~19 MiB and tens of ms).
+    pub argon2_permits: Semaphore,
+    /// Per-process key for remembering verified key secrets.
+    pub fingerprint_key: [u8; 32],
+}
+
+impl App {
+    /// Loads the snapshot from the store. Fails if the master key does not
+    /// open the stored tokens.
+    pub async fn load(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        master_key: MasterKey,
+        public_url: String,
+    ) -> Result<App, LoadError> {
+        let accounts = store.all_accounts().await.map_err(|e| LoadError::Store(e.to_string()))?;
+        let keys = store.all_api_keys().await.map_err(|e| LoadError::Store(e.to_string()))?;
+        let snapshot = Snapshot::build(&master_key, &accounts, &keys, None).map_err(LoadError::MasterKey)?;
+        let mut fingerprint_key = [0u8; 32];
+        OsRandom.fill(&mut fingerprint_key);
+        Ok(App {
+            store,
+            clock,
+            public_url,
+            master_key,
+            snapshot: ArcSwap::from_pointee(snapshot),
+            writes: Mutex::new(()),
+            argon2_permits: Semaphore::new(2),
+            fingerprint_key,
+        })
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Takes the write lock. Hold it across a change and [`App::refresh`].
+    pub async fn begin_write(&self) -> MutexGuard<'_, ()> {
+        self.writes.lock().await
+    }
+
+    /// Rebuilds the snapshot from the store. Call with the write lock held.
+    pub async fn refresh(&self, _write: &MutexGuard<'_, ()>) -> ApiResult<()> {
+        let accounts = self.store.all_accounts().await?;
+        let keys = self.store.all_api_keys().await?;
+        let previous = self.snapshot.load();
+        let next = Snapshot::build(&self.master_key, &accounts, &keys, Some(&previous)).map_err(|e| {
+            tracing::error!(error = %e, "stored token does not open with the master key");
+            ApiError::new(&tollgate_types::error_code::INTERNAL, "Internal Server Error")
+        })?;
+        self.snapshot.store(Arc::new(next));
+        Ok(())
+    }
+
+    /// Seals a token for `account_sid` under the master key.
+    pub fn seal_token(&self, account_sid: &str, token: &str) -> ApiResult<Vec<u8>> {
+        self.master_key
+            .seal(account_sid, token.as_bytes(), &mut OsRandom)
+            .map_err(|_| ApiError::new(&tollgate_types::error_code::INTERNAL, "Internal Server Error"))
+    }
+
+    /// Opens a sealed token of `account_sid`.
+    pub fn open_token(&self, account_sid: &str, sealed: &[u8]) -> ApiResult<Zeroizing<String>> {
+        let bytes = self
+            .master_key
+            .open(account_sid, sealed)
+            .map_err(|_| ApiError::new(&tollgate_types::error_code::INTERNAL, "Internal Server Error"))?;
+        String::from_utf8(bytes.to_vec())
+            .map(Zeroizing::new)
+            .map_err(|_| ApiError::new(&tollgate_types::error_code::INTERNAL, "Internal Server Error"))
+    }
+}
+
+/// Why the gateway's state could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0}")]
+    Store(String),
+    #[error("the master key does not open the stored auth tokens ({0}); set TOLLGATE_MASTER_KEY or master.key to the key this data was created with")]
+    MasterKey(SecretError),
+}

@@ -1,0 +1,104 @@
+//! The one place where errors become HTTP responses, in Twilio's JSON shape:
+//! `{"code", "message", "more_info", "status"}`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tollgate_store::StoreError;
+use tollgate_types::ErrorSpec;
+use tollgate_types::error_code as codes;
+
+/// An API error: a row of the error table and a message for this occurrence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub spec: &'static ErrorSpec,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(spec: &'static ErrorSpec, message: impl Into<String>) -> ApiError {
+        ApiError {
+            spec,
+            message: message.into(),
+        }
+    }
+
+    /// 401 / 20003 "Authenticate". Never says which part was wrong.
+    pub fn authenticate() -> ApiError {
+        ApiError::new(&codes::AUTHENTICATE, "Authenticate")
+    }
+
+    /// 404 / 20404 for `path`.
+    pub fn not_found(path: &str) -> ApiError {
+        ApiError::new(
+            &codes::NOT_FOUND,
+            format!("The requested resource {path} was not found"),
+        )
+    }
+
+    /// 400 / 20001 for a missing parameter.
+    pub fn missing(name: &str) -> ApiError {
+        ApiError::new(
+            &codes::MISSING_PARAMETER,
+            format!("Missing required parameter {name} in the post body"),
+        )
+    }
+
+    /// 400 / 20422 for a parameter with a value the resource does not accept.
+    pub fn invalid(name: &str, why: &str) -> ApiError {
+        ApiError::new(
+            &codes::INVALID_PARAMETER,
+            format!("Invalid parameter {name}: {why}"),
+        )
+    }
+
+    /// Where the code is documented.
+    pub fn more_info(&self) -> String {
+        more_info(self.spec.code)
+    }
+}
+
+/// Twilio's documentation for Twilio's codes; Tollgate's own table for its own.
+pub fn more_info(code: u32) -> String {
+    if (99000..=99999).contains(&code) {
+        format!("/tollgate/v1/Errors/{code}")
+    } else {
+        format!("https://www.twilio.com/docs/errors/{code}")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.spec.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::json!({
+            "code": self.spec.code,
+            "message": self.message,
+            "more_info": self.more_info(),
+            "status": self.spec.http_status,
+        });
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Twilio API\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        // Details go to the log, never to the client.
+        tracing::error!(error = %e, "store error");
+        match e {
+            StoreError::Conflict(_) => ApiError::new(&codes::CONFLICT, "Conflict"),
+            StoreError::Backend(_) | StoreError::Migration(_) => ApiError::new(
+                &codes::UNAVAILABLE,
+                "Service is unavailable, please try again",
+            ),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,63 @@
+//! All Twilio domains on one listener, routed by path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+
+use crate::api::{accounts, auth_tokens, balance, keys, meta};
+use crate::app::App;
+use crate::error::ApiError;
+
+/// The whole gateway as a router.
+pub fn router(app: Arc<App>) -> Router {
+    // api domain, 2010-04-01. `{sid}` segments carry a `.json` suffix that the
+    // handlers strip (axum cannot route `{sid}.json`).
+    let api_2010 = Router::new()
+        .route("/2010-04-01/Accounts.json", get(accounts::list).post(accounts::create))
+        .route("/2010-04-01/Accounts/{account}", get(accounts::fetch).post(accounts::update))
+        .route("/2010-04-01/Accounts/{account}/Keys.json", get(keys::list).post(keys::create))
+        .route(
+            "/2010-04-01/Accounts/{account}/Keys/{key}",
+            get(keys::fetch).post(keys::update).delete(keys::delete),
+        )
+        .route("/2010-04-01/Accounts/{account}/Balance.json", get(balance::fetch));
+    // accounts domain, v1.
+    let accounts_v1 = Router::new()
+        .route(
+            "/v1/AuthTokens/Secondary",
+            post(auth_tokens::create_secondary).delete(auth_tokens::delete_secondary),
+        )
+        .route("/v1/AuthTokens/Promote", post(auth_tokens::promote));
+    // Tollgate's own, unauthenticated.
+    let tollgate = Router::new()
+        .route("/tollgate/v1/Health", get(meta::health))
+        .route("/tollgate/v1/Errors/{code}", get(meta::error_code));
+
+    Router::new()
+        .merge(api_2010)
+        .merge(accounts_v1)
+        .merge(tollgate)
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new())
+                .on_response(DefaultOnResponse::new()),
+        )
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::new(
+                &tollgate_types::error_code::INTERNAL,
+                "Internal Server Error",
+            ))
+        }))
+        .with_state(app)
+}

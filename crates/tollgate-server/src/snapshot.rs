@@ -1,0 +1,111 @@
+//! The in-memory view of accounts and credentials that every request is
+//! authenticated against. Immutable; replaced whole on each change.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use tollgate_secrets::{MasterKey, SecretError};
+use tollgate_store::{AccountRecord, ApiKeyRecord};
+use tollgate_types::AccountStatus;
+use zeroize::Zeroizing;
+
+/// What authentication needs to know about one account.
+pub struct AccountEntry {
+    pub sid: String,
+    pub owner_account_sid: String,
+    pub status: AccountStatus,
+    pub primary_token: Zeroizing<String>,
+    pub secondary_token: Option<Zeroizing<String>>,
+}
+
+impl AccountEntry {
+    pub fn is_main(&self) -> bool {
+        self.sid == self.owner_account_sid
+    }
+}
+
+impl std::fmt::Debug for AccountEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountEntry")
+            .field("sid", &self.sid)
+            .field("owner_account_sid", &self.owner_account_sid)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What authentication needs to know about one API key.
+#[derive(Debug)]
+pub struct KeyEntry {
+    pub sid: String,
+    pub account_sid: String,
+    pub secret_hash: String,
+    /// HMAC of the secret once argon2 has verified it (or at creation), so
+    /// later requests cost one HMAC instead of one argon2 run.
+    pub verified: OnceLock<[u8; 32]>,
+}
+
+/// Accounts and keys by SID.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub accounts: HashMap<String, Arc<AccountEntry>>,
+    pub keys: HashMap<String, Arc<KeyEntry>>,
+}
+
+impl Snapshot {
+    /// Builds a snapshot from store rows, opening every sealed token. Key
+    /// entries of `previous` are kept (with their verification cache) when the
+    /// key still exists: a key's secret never changes.
+    pub fn build(
+        master_key: &MasterKey,
+        accounts: &[AccountRecord],
+        keys: &[ApiKeyRecord],
+        previous: Option<&Snapshot>,
+    ) -> Result<Snapshot, SecretError> {
+        let mut snapshot = Snapshot::default();
+        for record in accounts {
+            let entry = AccountEntry {
+                sid: record.sid.clone(),
+                owner_account_sid: record.owner_account_sid.clone(),
+                status: record.status,
+                primary_token: open_token(master_key, &record.sid, &record.auth_token_sealed)?,
+                secondary_token: record
+                    .secondary_token_sealed
+                    .as_deref()
+                    .map(|sealed| open_token(master_key, &record.sid, sealed))
+                    .transpose()?,
+            };
+            snapshot.accounts.insert(record.sid.clone(), Arc::new(entry));
+        }
+        for record in keys {
+            let kept = previous
+                .and_then(|p| p.keys.get(&record.sid))
+                .filter(|k| k.secret_hash == record.secret_hash)
+                .cloned();
+            let entry = kept.unwrap_or_else(|| {
+                Arc::new(KeyEntry {
+                    sid: record.sid.clone(),
+                    account_sid: record.account_sid.clone(),
+                    secret_hash: record.secret_hash.clone(),
+                    verified: OnceLock::new(),
+                })
+            });
+            snapshot.keys.insert(record.sid.clone(), entry);
+        }
+        Ok(snapshot)
+    }
+
+    /// The account `sid` if `actor` may act on it: itself, or a subaccount it owns.
+    pub fn accessible(&self, actor: &AccountEntry, sid: &str) -> Option<&Arc<AccountEntry>> {
+        self.accounts
+            .get(sid)
+            .filter(|target| target.sid == actor.sid || target.owner_account_sid == actor.sid)
+    }
+}
+
+fn open_token(key: &MasterKey, sid: &str, sealed: &[u8]) -> Result<Zeroizing<String>, SecretError> {
+    let bytes = key.open(sid, sealed)?;
+    String::from_utf8(bytes.to_vec())
+        .map(Zeroizing::new)
+        .map_err(|_| SecretError::Unseal)
+}

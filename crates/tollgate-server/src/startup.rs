@@ -1,0 +1,200 @@
+//! Start-up in order: validated config → data dir → store and migrations →
+//! first-run initialisation → master key → snapshot → bind → serve.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use tollgate_secrets::MasterKey;
+use tollgate_store::{DatabaseTarget, Store};
+use zeroize::Zeroizing;
+
+use crate::app::{App, LoadError};
+use crate::clock::Clock;
+use crate::config::{Config, redact_url};
+use crate::random::OsRandom;
+
+/// Why start-up stopped. Config errors exit 64 (`EX_USAGE`), the rest 1.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid configuration:\n  {}", .0.join("\n  "))]
+    Config(Vec<String>),
+    #[error("{0}")]
+    AlreadyInitialised(String),
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl StartError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StartError::Config(_) => 64,
+            StartError::AlreadyInitialised(_) | StartError::Runtime(_) => 1,
+        }
+    }
+}
+
+/// The main account's credentials, printed once at initialisation.
+pub struct Credentials {
+    pub account_sid: String,
+    pub auth_token: Zeroizing<String>,
+}
+
+fn runtime<E: std::fmt::Display>(context: &str) -> impl Fn(E) -> StartError + '_ {
+    move |e| StartError::Runtime(format!("{context}: {e}"))
+}
+
+fn ensure_data_dir(dir: &Path) -> Result<(), StartError> {
+    std::fs::create_dir_all(dir).map_err(runtime("data dir"))?;
+    restrict(dir, 0o700);
+    Ok(())
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+}
+
+#[cfg(not(unix))]
+fn restrict(_path: &Path, _mode: u32) {}
+
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    let described = match &config.database {
+        DatabaseTarget::Sqlite(path) => path.display().to_string(),
+        DatabaseTarget::Postgres(url) => redact_url(url),
+    };
+    let store = tollgate_store::open(&config.database)
+        .await
+        .map_err(|e| StartError::Runtime(format!("cannot open database {described}: {e}")))?;
+    store.migrate().await.map_err(runtime("migrations"))?;
+    Ok(store)
+}
+
+/// The master key from `TOLLGATE_MASTER_KEY`, else from `master.key` in the
+/// data dir. With `create`, a missing file is generated (mode 0600).
+fn master_key(config: &Config, create: bool) -> Result<MasterKey, StartError> {
+    if let Some(key) = &config.master_key {
+        return Ok(key.clone());
+    }
+    let path = config.master_key_file();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => MasterKey::from_hex(&text).map_err(|_| {
+            StartError::Config(vec![format!(
+                "master key: {} is not 64 hex characters",
+                path.display()
+            )])
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            let key = MasterKey::generate(&mut OsRandom);
+            write_private(&path, key.to_hex().as_bytes()).map_err(runtime("master key file"))?;
+            Ok(key)
+        }
+        Err(_) => Err(StartError::Config(vec![format!(
+            "master key: set TOLLGATE_MASTER_KEY or provide {} (the key this data was created with)",
+            path.display()
+        )])),
+    }
+}
+
+/// Creates `path` with mode 0600 and writes `bytes`; fails if it exists.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| e.to_string())?;
+    file.write_all(bytes).map_err(|e| e.to_string())?;
+    file.write_all(b"\n").map_err(|e| e.to_string())?;
+    file.sync_all().map_err(|e| e.to_string())
+}
+
+async fn create_main_account(
+    store: &Arc<dyn Store>,
+    clock: &Arc<dyn Clock>,
+    key: &MasterKey,
+) -> Result<Credentials, StartError> {
+    let now = clock.now();
+    let sid = crate::random::new_sid(tollgate_types::SidPrefix::Account).to_string();
+    let token = tollgate_secrets::generate_auth_token(&mut OsRandom);
+    let sealed = key
+        .seal(&sid, token.as_bytes(), &mut OsRandom)
+        .map_err(runtime("sealing the auth token"))?;
+    let record = tollgate_store::AccountRecord {
+        sid: sid.clone(),
+        owner_account_sid: sid.clone(),
+        friendly_name: "Tollgate main account".into(),
+        status: tollgate_types::AccountStatus::Active,
+        auth_token_sealed: sealed,
+        secondary_token_sealed: None,
+        secondary_token_created: None,
+        date_created: now.0,
+        date_updated: now.0,
+    };
+    store.insert_main_account(&record).await.map_err(runtime("creating the main account"))?;
+    Ok(Credentials { account_sid: sid, auth_token: token })
+}
+
+/// `tollgate init`: creates the data dir, database and main account. Fails,
+/// changing nothing, if the store already has a main account.
+pub async fn initialise(config: &Config, clock: Arc<dyn Clock>) -> Result<Credentials, StartError> {
+    ensure_data_dir(&config.data_dir)?;
+    let store = open_store(config).await?;
+    if let Some(main) = store.main_account().await.map_err(runtime("database"))? {
+        return Err(StartError::AlreadyInitialised(format!(
+            "already initialised: this database holds main account {}; nothing was changed",
+            main.sid
+        )));
+    }
+    let key = master_key(config, true)?;
+    create_main_account(&store, &clock, &key).await
+}
+
+/// Everything `serve` needs, prepared before any socket is bound.
+pub struct Prepared {
+    pub app: Arc<App>,
+    /// Set when this start initialised an empty store: print it once.
+    pub new_credentials: Option<Credentials>,
+}
+
+/// Opens the store, initialises it if empty, and loads the snapshot.
+pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared, StartError> {
+    ensure_data_dir(&config.data_dir)?;
+    let store = open_store(config).await?;
+    let initialised = store.main_account().await.map_err(runtime("database"))?.is_some();
+    let key = master_key(config, !initialised)?;
+    let new_credentials = if initialised {
+        None
+    } else {
+        Some(create_main_account(&store, &clock, &key).await?)
+    };
+    let app = App::load(store, clock, key, config.public_url.clone())
+        .await
+        .map_err(|e| match e {
+            LoadError::MasterKey(_) => StartError::Config(vec![e.to_string()]),
+            LoadError::Store(_) => StartError::Runtime(e.to_string()),
+        })?;
+    Ok(Prepared { app: Arc::new(app), new_credentials })
+}
+
+/// Binds and serves until `shutdown` completes; in-flight requests finish.
+pub async fn serve(
+    config: &Config,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Runtime(format!("cannot listen on {}: {e}", config.listen)))?;
+    let local = listener.local_addr().map_err(runtime("listener"))?;
+    tracing::info!("tollgate listening on http://{local}");
+    axum::serve(listener, crate::routes::router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(runtime("server"))?;
+    tracing::info!("tollgate stopped");
+    Ok(())
+}

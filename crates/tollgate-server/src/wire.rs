@@ -1,0 +1,285 @@
+//! Twilio's wire format: form parameters (repeated keys allowed), list pages
+//! with `first_page_uri` / `next_page_uri`, and `.json` resource paths.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Request};
+use axum::http::{Method, header};
+use tollgate_types::error_code as codes;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Largest request body Tollgate reads.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Request parameters in order: the query string, then a form-encoded body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    /// Parses `application/x-www-form-urlencoded` text.
+    pub fn parse(text: &[u8]) -> Params {
+        Params(form_urlencoded::parse(text).into_owned().collect())
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let mut params = Params::parse(req.uri().query().unwrap_or("").as_bytes());
+        // Twilio reads form bodies only; other bodies are ignored, as there.
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if is_form && req.method() != Method::GET {
+            let body: Body = req.into_body();
+            let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+                ApiError::new(
+                    &codes::ENTITY_TOO_LARGE,
+                    format!("Request body is larger than {MAX_BODY_BYTES} bytes"),
+                )
+            })?;
+            params.0.extend(Params::parse(&bytes).0);
+        }
+        Ok(params)
+    }
+}
+
+/// Strips the `.json` suffix of a path segment; `None` if absent.
+pub fn json_segment(segment: &str) -> Option<&str> {
+    segment.strip_suffix(".json")
+}
+
+/// Validates `FriendlyName`: 1 to 64 characters.
+pub fn friendly_name(value: &str) -> ApiResult<String> {
+    let len = value.chars().count();
+    if (1..=64).contains(&len) {
+        Ok(value.to_owned())
+    } else {
+        Err(ApiError::new(
+            &codes::INVALID_FRIENDLY_NAME,
+            "FriendlyName must be between 1 and 64 characters long",
+        ))
+    }
+}
+
+/// A requested page: `PageSize`, `Page` and `PageToken` (`PA` + the SID of
+/// the last row of the previous page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub size: u32,
+    pub page: u64,
+    pub after: Option<String>,
+}
+
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+impl PageRequest {
+    pub fn from_params(params: &Params) -> ApiResult<PageRequest> {
+        let size = match params.get("PageSize") {
+            None => DEFAULT_PAGE_SIZE,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+                Ok(_) => {
+                    return Err(ApiError::new(
+                        &codes::PAGE_SIZE_TOO_LARGE,
+                        "PageSize must be between 1 and 1000",
+                    ));
+                }
+                Err(_) => return Err(ApiError::invalid("PageSize", "not a whole number")),
+            },
+        };
+        let page = match params.get("Page") {
+            None => 0,
+            Some(v) => v
+                .parse::<u64>()
+                .map_err(|_| ApiError::invalid("Page", "not a whole number"))?,
+        };
+        let after = match params.get("PageToken") {
+            None => None,
+            Some(token) => Some(
+                token
+                    .strip_prefix("PA")
+                    .filter(|sid| sid.len() == 34 && sid.bytes().all(|b| b.is_ascii_alphanumeric()))
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            &codes::INVALID_PAGE_TOKEN,
+                            "The PageToken in the requested URL was not valid",
+                        )
+                    })?
+                    .to_owned(),
+            ),
+        };
+        Ok(PageRequest { size, page, after })
+    }
+
+    /// The store query: one row more than the page, to learn if a next page exists.
+    pub fn store_query(&self) -> tollgate_store::PageQuery {
+        let offset = if self.after.is_some() {
+            0
+        } else {
+            self.page.saturating_mul(u64::from(self.size))
+        };
+        tollgate_store::PageQuery {
+            size: self.size.saturating_add(1),
+            after: self.after.clone(),
+            offset,
+        }
+    }
+}
+
+/// Builds a 2010-04-01 list page. `rows` may hold one row more than the page
+/// size (see [`PageRequest::store_query`]); `sid_of` names each row.
+pub fn page_2010<T>(
+    key: &str,
+    path: &str,
+    filters: &[(&str, Option<&str>)],
+    request: &PageRequest,
+    mut rows: Vec<T>,
+    sid_of: impl Fn(&T) -> String,
+    render: impl Fn(&T) -> serde_json::Value,
+) -> serde_json::Value {
+    let size = usize::try_from(request.size).unwrap_or(usize::MAX);
+    let has_more = rows.len() > size;
+    rows.truncate(size);
+    let mut base = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in filters {
+        if let Some(value) = value {
+            base.append_pair(name, value);
+        }
+    }
+    base.append_pair("PageSize", &request.size.to_string());
+    let base = base.finish();
+    let uri = |page: u64, token: Option<&str>| {
+        let mut q = format!("{path}?{base}&Page={page}");
+        if let Some(token) = token {
+            q.push_str("&PageToken=PA");
+            q.push_str(token);
+        }
+        q
+    };
+    let next = if has_more {
+        rows.last()
+            .map(|last| uri(request.page.saturating_add(1), Some(&sid_of(last))))
+    } else {
+        None
+    };
+    let previous = request.page.checked_sub(1).map(|p| uri(p, None));
+    let start = request.page.saturating_mul(u64::from(request.size));
+    let end = (start + rows.len() as u64).saturating_sub(1).max(start);
+    let mut page = serde_json::json!({
+        "first_page_uri": uri(0, None),
+        "next_page_uri": next,
+        "previous_page_uri": previous,
+        "page": request.page,
+        "page_size": request.size,
+        "start": start,
+        "end": end,
+        "uri": uri(request.page, request.after.as_deref()),
+    });
+    if let Some(map) = page.as_object_mut() {
+        map.insert(
+            key.to_owned(),
+            serde_json::Value::Array(rows.iter().map(render).collect()),
+        );
+    }
+    page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn params_keep_repeated_keys_in_order() {
+        let p = Params::parse(b"MediaUrl=a&To=%2B14155550100&MediaUrl=b");
+        assert_eq!(p.get("To"), Some("+14155550100"));
+        assert_eq!(p.all("MediaUrl"), ["a", "b"]);
+        assert_eq!(p.get("Body"), None);
+    }
+
+    fn params(q: &str) -> Params {
+        Params::parse(q.as_bytes())
+    }
+
+    #[test]
+    fn page_requests_validate_like_twilio() {
+        assert_eq!(
+            PageRequest::from_params(&params("")).unwrap(),
+            PageRequest { size: 50, page: 0, after: None }
+        );
+        let sid = format!("AC{}", "a".repeat(32));
+        let r = PageRequest::from_params(&params(&format!("PageSize=2&Page=3&PageToken=PA{sid}"))).unwrap();
+        assert_eq!(r, PageRequest { size: 2, page: 3, after: Some(sid) });
+        assert_eq!(r.store_query().offset, 0);
+        assert_eq!(r.store_query().size, 3);
+        let offset = PageRequest::from_params(&params("PageSize=10&Page=2")).unwrap();
+        assert_eq!(offset.store_query().offset, 20);
+        assert_eq!(PageRequest::from_params(&params("PageSize=1001")).unwrap_err().spec.code, 20007);
+        assert_eq!(PageRequest::from_params(&params("PageSize=0")).unwrap_err().spec.code, 20007);
+        assert_eq!(PageRequest::from_params(&params("PageSize=x")).unwrap_err().spec.code, 20422);
+        assert_eq!(PageRequest::from_params(&params("PageToken=nope")).unwrap_err().spec.code, 21481);
+    }
+
+    #[test]
+    fn pages_link_forward_with_a_token_and_back_by_number() {
+        let request = PageRequest { size: 2, page: 1, after: None };
+        let rows = vec!["AC1", "AC2", "AC3"];
+        let page = page_2010(
+            "accounts",
+            "/2010-04-01/Accounts.json",
+            &[("Status", Some("active")), ("FriendlyName", None)],
+            &request,
+            rows,
+            |s| s.to_string(),
+            |s| serde_json::json!({ "sid": s }),
+        );
+        assert_eq!(page["accounts"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            page["next_page_uri"],
+            "/2010-04-01/Accounts.json?Status=active&PageSize=2&Page=2&PageToken=PAAC2"
+        );
+        assert_eq!(page["previous_page_uri"], "/2010-04-01/Accounts.json?Status=active&PageSize=2&Page=0");
+        assert_eq!(page["first_page_uri"], "/2010-04-01/Accounts.json?Status=active&PageSize=2&Page=0");
+        assert_eq!((page["start"].as_u64(), page["end"].as_u64()), (Some(2), Some(3)));
+        let last = page_2010("accounts", "/x.json", &[], &request, vec!["AC9"], |s| s.to_string(), |_| serde_json::json!({}));
+        assert!(last["next_page_uri"].is_null());
+    }
+
+    proptest! {
+        #[test]
+        fn params_parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let p = Params::parse(&bytes);
+            let _ = p.get("To");
+        }
+
+        #[test]
+        fn page_request_never_panics(q in "\\PC{0,80}") {
+            let _ = PageRequest::from_params(&params(&q));
+        }
+
+        #[test]
+        fn friendly_name_accepts_exactly_1_to_64_chars(s in "\\PC{0,80}") {
+            let n = s.chars().count();
+            prop_assert_eq!(friendly_name(&s).is_ok(), (1..=64).contains(&n));
+        }
+    }
+}
