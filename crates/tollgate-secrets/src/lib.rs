@@ -213,7 +213,11 @@ mod tests {
     fn tokens_and_secrets_have_the_wire_shape() {
         let token = generate_auth_token(&mut Counter(1));
         assert_eq!(token.len(), 32);
-        assert!(token.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
         let secret = generate_key_secret(&mut Counter(2));
         assert_eq!(secret.len(), 32);
         assert!(secret.bytes().all(|b| b.is_ascii_alphanumeric()));
@@ -222,9 +226,18 @@ mod tests {
     #[test]
     fn seal_hides_plaintext_and_binds_the_account() {
         let key = MasterKey::generate(&mut Counter(3));
-        let sealed = key.seal("AC1", b"0123456789abcdef0123456789abcdef", &mut Counter(4)).unwrap();
-        assert!(!sealed.windows(32).any(|w| w == b"0123456789abcdef0123456789abcdef"));
-        assert_eq!(key.open("AC1", &sealed).unwrap().as_slice(), b"0123456789abcdef0123456789abcdef");
+        let sealed = key
+            .seal("AC1", b"0123456789abcdef0123456789abcdef", &mut Counter(4))
+            .unwrap();
+        assert!(
+            !sealed
+                .windows(32)
+                .any(|w| w == b"0123456789abcdef0123456789abcdef")
+        );
+        assert_eq!(
+            key.open("AC1", &sealed).unwrap().as_slice(),
+            b"0123456789abcdef0123456789abcdef"
+        );
         assert_eq!(key.open("AC2", &sealed), Err(SecretError::Unseal));
         let other = MasterKey::generate(&mut Counter(5));
         assert_eq!(other.open("AC1", &sealed), Err(SecretError::Unseal));
@@ -240,7 +253,10 @@ mod tests {
         let key = MasterKey::generate(&mut Counter(6));
         let again = MasterKey::from_hex(&format!("{}\n", key.to_hex().as_str())).unwrap();
         assert_eq!(again.to_hex(), key.to_hex());
-        assert_eq!(MasterKey::from_hex("abc").unwrap_err(), SecretError::MasterKeyFormat);
+        assert_eq!(
+            MasterKey::from_hex("abc").unwrap_err(),
+            SecretError::MasterKeyFormat
+        );
         assert_eq!(format!("{key:?}"), "MasterKey(…)");
     }
 

@@ -38,9 +38,16 @@ impl App {
         master_key: MasterKey,
         public_url: String,
     ) -> Result<App, LoadError> {
-        let accounts = store.all_accounts().await.map_err(|e| LoadError::Store(e.to_string()))?;
-        let keys = store.all_api_keys().await.map_err(|e| LoadError::Store(e.to_string()))?;
-        let snapshot = Snapshot::build(&master_key, &accounts, &keys, None).map_err(LoadError::MasterKey)?;
+        let accounts = store
+            .all_accounts()
+            .await
+            .map_err(|e| LoadError::Store(e.to_string()))?;
+        let keys = store
+            .all_api_keys()
+            .await
+            .map_err(|e| LoadError::Store(e.to_string()))?;
+        let snapshot =
+            Snapshot::build(&master_key, &accounts, &keys, None).map_err(LoadError::MasterKey)?;
         let mut fingerprint_key = [0u8; 32];
         OsRandom.fill(&mut fingerprint_key);
         Ok(App {
@@ -70,10 +77,14 @@ impl App {
         let accounts = self.store.all_accounts().await?;
         let keys = self.store.all_api_keys().await?;
         let previous = self.snapshot.load();
-        let next = Snapshot::build(&self.master_key, &accounts, &keys, Some(&previous)).map_err(|e| {
-            tracing::error!(error = %e, "stored token does not open with the master key");
-            ApiError::new(&tollgate_types::error_code::INTERNAL, "Internal Server Error")
-        })?;
+        let next =
+            Snapshot::build(&self.master_key, &accounts, &keys, Some(&previous)).map_err(|e| {
+                tracing::error!(error = %e, "stored token does not open with the master key");
+                ApiError::new(
+                    &tollgate_types::error_code::INTERNAL,
+                    "Internal Server Error",
+                )
+            })?;
         self.snapshot.store(Arc::new(next));
         Ok(())
     }
@@ -82,18 +93,30 @@ impl App {
     pub fn seal_token(&self, account_sid: &str, token: &str) -> ApiResult<Vec<u8>> {
         self.master_key
             .seal(account_sid, token.as_bytes(), &mut OsRandom)
-            .map_err(|_| ApiError::new(&tollgate_types::error_code::INTERNAL, "Internal Server Error"))
+            .map_err(|_| {
+                ApiError::new(
+                    &tollgate_types::error_code::INTERNAL,
+                    "Internal Server Error",
+                )
+            })
     }
 
     /// Opens a sealed token of `account_sid`.
     pub fn open_token(&self, account_sid: &str, sealed: &[u8]) -> ApiResult<Zeroizing<String>> {
-        let bytes = self
-            .master_key
-            .open(account_sid, sealed)
-            .map_err(|_| ApiError::new(&tollgate_types::error_code::INTERNAL, "Internal Server Error"))?;
+        let bytes = self.master_key.open(account_sid, sealed).map_err(|_| {
+            ApiError::new(
+                &tollgate_types::error_code::INTERNAL,
+                "Internal Server Error",
+            )
+        })?;
         String::from_utf8(bytes.to_vec())
             .map(Zeroizing::new)
-            .map_err(|_| ApiError::new(&tollgate_types::error_code::INTERNAL, "Internal Server Error"))
+            .map_err(|_| {
+                ApiError::new(
+                    &tollgate_types::error_code::INTERNAL,
+                    "Internal Server Error",
+                )
+            })
     }
 }
 
@@ -102,6 +125,8 @@ impl App {
 pub enum LoadError {
     #[error("{0}")]
     Store(String),
-    #[error("the master key does not open the stored auth tokens ({0}); set TOLLGATE_MASTER_KEY or master.key to the key this data was created with")]
+    #[error(
+        "the master key does not open the stored auth tokens ({0}); set TOLLGATE_MASTER_KEY or master.key to the key this data was created with"
+    )]
     MasterKey(SecretError),
 }

@@ -106,7 +106,9 @@ async fn key_matches(app: &App, key: &KeyEntry, password: &str) -> bool {
 
 /// Authenticates a request's `Authorization` header.
 pub async fn authenticate(app: &App, header: Option<&[u8]>) -> ApiResult<Principal> {
-    let (user, password) = header.and_then(parse_basic).ok_or_else(ApiError::authenticate)?;
+    let (user, password) = header
+        .and_then(parse_basic)
+        .ok_or_else(ApiError::authenticate)?;
     let snapshot = app.snapshot();
     let (account, credential) = if user.starts_with("SK") {
         let Some(key) = snapshot.keys.get(&user) else {
@@ -117,7 +119,12 @@ pub async fn authenticate(app: &App, header: Option<&[u8]>) -> ApiResult<Princip
             return Err(ApiError::authenticate());
         }
         let account = snapshot.accounts.get(&key.account_sid).cloned();
-        (account, Credential::ApiKey { sid: key.sid.clone() })
+        (
+            account,
+            Credential::ApiKey {
+                sid: key.sid.clone(),
+            },
+        )
     } else {
         let Some(account) = snapshot.accounts.get(&user) else {
             let _ = ct_eq(DECOY, password.as_bytes());
@@ -141,7 +148,10 @@ pub async fn authenticate(app: &App, header: Option<&[u8]>) -> ApiResult<Princip
 impl FromRequestParts<Arc<App>> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
         authenticate(app, header).await
     }

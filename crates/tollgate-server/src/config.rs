@@ -72,7 +72,10 @@ impl Config {
         if data_dir.as_os_str().is_empty() {
             errors.push("data dir: must not be empty".to_owned());
         } else if data_dir.exists() && !data_dir.is_dir() {
-            errors.push(format!("data dir: {} exists and is not a directory", data_dir.display()));
+            errors.push(format!(
+                "data dir: {} exists and is not a directory",
+                data_dir.display()
+            ));
         }
         let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
         let listen = listen_text.parse::<SocketAddr>().map_err(|_| {
@@ -95,9 +98,12 @@ impl Config {
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
                 Ok(Some(url.trim_end_matches('/').to_owned()))
             }
-            Some(url) => Err(errors.push(format!(
-                "public url: '{url}' must start with http:// or https://"
-            ))),
+            Some(url) => {
+                errors.push(format!(
+                    "public url: '{url}' must start with http:// or https://"
+                ));
+                Err(())
+            }
         };
         match (listen, database, master_key, public_url) {
             (Ok(listen), Ok(database), Ok(master_key), Ok(public_url)) if errors.is_empty() => {
@@ -123,7 +129,10 @@ fn parse_database_url(url: &str) -> Result<DatabaseTarget, String> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok(DatabaseTarget::Postgres(url.to_owned()));
     }
-    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         let path = path.split('?').next().unwrap_or_default();
         if !path.is_empty() {
             return Ok(DatabaseTarget::Sqlite(Path::new(path).to_path_buf()));
@@ -158,8 +167,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> RawConfig {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         RawConfig::from_env(|k| map.get(k).cloned())
     }
 
@@ -167,7 +178,10 @@ mod tests {
     fn defaults_are_local_sqlite() {
         let c = Config::validate(RawConfig::default()).unwrap();
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
-        assert_eq!(c.database, DatabaseTarget::Sqlite(PathBuf::from(DEFAULT_DATA_DIR).join(DATABASE_FILE)));
+        assert_eq!(
+            c.database,
+            DatabaseTarget::Sqlite(PathBuf::from(DEFAULT_DATA_DIR).join(DATABASE_FILE))
+        );
         assert_eq!(c.public_url, "http://127.0.0.1:8080");
         assert!(c.master_key.is_none());
     }
@@ -191,24 +205,44 @@ mod tests {
 
     #[test]
     fn command_line_wins_over_env_over_file() {
-        let cli = RawConfig { listen: Some("127.0.0.1:1".into()), ..RawConfig::default() };
-        let from_env = env(&[("TOLLGATE_LISTEN", "127.0.0.1:2"), ("TOLLGATE_DATABASE_URL", "postgres://h/db")]);
-        let file = RawConfig::from_toml("listen = \"127.0.0.1:3\"\ndata_dir = \"/tmp/x\"\n").unwrap();
+        let cli = RawConfig {
+            listen: Some("127.0.0.1:1".into()),
+            ..RawConfig::default()
+        };
+        let from_env = env(&[
+            ("TOLLGATE_LISTEN", "127.0.0.1:2"),
+            ("TOLLGATE_DATABASE_URL", "postgres://h/db"),
+        ]);
+        let file =
+            RawConfig::from_toml("listen = \"127.0.0.1:3\"\ndata_dir = \"/tmp/x\"\n").unwrap();
         let c = Config::validate(cli.or(from_env).or(file)).unwrap();
         assert_eq!(c.listen.port(), 1);
-        assert_eq!(c.database, DatabaseTarget::Postgres("postgres://h/db".into()));
+        assert_eq!(
+            c.database,
+            DatabaseTarget::Postgres("postgres://h/db".into())
+        );
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
     }
 
     #[test]
     fn unknown_file_keys_are_errors() {
-        assert!(RawConfig::from_toml("lisen = \"x\"").unwrap_err().contains("lisen"));
+        assert!(
+            RawConfig::from_toml("lisen = \"x\"")
+                .unwrap_err()
+                .contains("lisen")
+        );
     }
 
     #[test]
     fn sqlite_urls_name_a_path() {
-        assert_eq!(parse_database_url("sqlite:///tmp/a.db"), Ok(DatabaseTarget::Sqlite("/tmp/a.db".into())));
-        assert_eq!(parse_database_url("sqlite:b.db"), Ok(DatabaseTarget::Sqlite("b.db".into())));
+        assert_eq!(
+            parse_database_url("sqlite:///tmp/a.db"),
+            Ok(DatabaseTarget::Sqlite("/tmp/a.db".into()))
+        );
+        assert_eq!(
+            parse_database_url("sqlite:b.db"),
+            Ok(DatabaseTarget::Sqlite("b.db".into()))
+        );
         assert!(parse_database_url("sqlite://").is_err());
     }
 }

@@ -68,8 +68,8 @@ pub fn more_info(code: u32) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.spec.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.spec.http_status)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::json!({
             "code": self.spec.code,
             "message": self.message,

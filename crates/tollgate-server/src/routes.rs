@@ -18,14 +18,26 @@ pub fn router(app: Arc<App>) -> Router {
     // api domain, 2010-04-01. `{sid}` segments carry a `.json` suffix that the
     // handlers strip (axum cannot route `{sid}.json`).
     let api_2010 = Router::new()
-        .route("/2010-04-01/Accounts.json", get(accounts::list).post(accounts::create))
-        .route("/2010-04-01/Accounts/{account}", get(accounts::fetch).post(accounts::update))
-        .route("/2010-04-01/Accounts/{account}/Keys.json", get(keys::list).post(keys::create))
+        .route(
+            "/2010-04-01/Accounts.json",
+            get(accounts::list).post(accounts::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}",
+            get(accounts::fetch).post(accounts::update),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Keys.json",
+            get(keys::list).post(keys::create),
+        )
         .route(
             "/2010-04-01/Accounts/{account}/Keys/{key}",
             get(keys::fetch).post(keys::update).delete(keys::delete),
         )
-        .route("/2010-04-01/Accounts/{account}/Balance.json", get(balance::fetch));
+        .route(
+            "/2010-04-01/Accounts/{account}/Balance.json",
+            get(balance::fetch),
+        );
     // accounts domain, v1.
     let accounts_v1 = Router::new()
         .route(

@@ -75,7 +75,9 @@ impl Snapshot {
                     .map(|sealed| open_token(master_key, &record.sid, sealed))
                     .transpose()?,
             };
-            snapshot.accounts.insert(record.sid.clone(), Arc::new(entry));
+            snapshot
+                .accounts
+                .insert(record.sid.clone(), Arc::new(entry));
         }
         for record in keys {
             let kept = previous

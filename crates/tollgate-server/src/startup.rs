@@ -134,8 +134,14 @@ async fn create_main_account(
         date_created: now.0,
         date_updated: now.0,
     };
-    store.insert_main_account(&record).await.map_err(runtime("creating the main account"))?;
-    Ok(Credentials { account_sid: sid, auth_token: token })
+    store
+        .insert_main_account(&record)
+        .await
+        .map_err(runtime("creating the main account"))?;
+    Ok(Credentials {
+        account_sid: sid,
+        auth_token: token,
+    })
 }
 
 /// `tollgate init`: creates the data dir, database and main account. Fails,
@@ -164,7 +170,11 @@ pub struct Prepared {
 pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared, StartError> {
     ensure_data_dir(&config.data_dir)?;
     let store = open_store(config).await?;
-    let initialised = store.main_account().await.map_err(runtime("database"))?.is_some();
+    let initialised = store
+        .main_account()
+        .await
+        .map_err(runtime("database"))?
+        .is_some();
     let key = master_key(config, !initialised)?;
     let new_credentials = if initialised {
         None
@@ -177,7 +187,10 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
             LoadError::MasterKey(_) => StartError::Config(vec![e.to_string()]),
             LoadError::Store(_) => StartError::Runtime(e.to_string()),
         })?;
-    Ok(Prepared { app: Arc::new(app), new_credentials })
+    Ok(Prepared {
+        app: Arc::new(app),
+        new_credentials,
+    })
 }
 
 /// Binds and serves until `shutdown` completes; in-flight requests finish.

@@ -23,7 +23,10 @@ impl Params {
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of `name`, in order.
@@ -49,12 +52,14 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if is_form && req.method() != Method::GET {
             let body: Body = req.into_body();
-            let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-                ApiError::new(
-                    &codes::ENTITY_TOO_LARGE,
-                    format!("Request body is larger than {MAX_BODY_BYTES} bytes"),
-                )
-            })?;
+            let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+                .await
+                .map_err(|_| {
+                    ApiError::new(
+                        &codes::ENTITY_TOO_LARGE,
+                        format!("Request body is larger than {MAX_BODY_BYTES} bytes"),
+                    )
+                })?;
             params.0.extend(Params::parse(&bytes).0);
         }
         Ok(params)
@@ -224,24 +229,64 @@ mod tests {
     fn page_requests_validate_like_twilio() {
         assert_eq!(
             PageRequest::from_params(&params("")).unwrap(),
-            PageRequest { size: 50, page: 0, after: None }
+            PageRequest {
+                size: 50,
+                page: 0,
+                after: None
+            }
         );
         let sid = format!("AC{}", "a".repeat(32));
-        let r = PageRequest::from_params(&params(&format!("PageSize=2&Page=3&PageToken=PA{sid}"))).unwrap();
-        assert_eq!(r, PageRequest { size: 2, page: 3, after: Some(sid) });
+        let r = PageRequest::from_params(&params(&format!("PageSize=2&Page=3&PageToken=PA{sid}")))
+            .unwrap();
+        assert_eq!(
+            r,
+            PageRequest {
+                size: 2,
+                page: 3,
+                after: Some(sid)
+            }
+        );
         assert_eq!(r.store_query().offset, 0);
         assert_eq!(r.store_query().size, 3);
         let offset = PageRequest::from_params(&params("PageSize=10&Page=2")).unwrap();
         assert_eq!(offset.store_query().offset, 20);
-        assert_eq!(PageRequest::from_params(&params("PageSize=1001")).unwrap_err().spec.code, 20007);
-        assert_eq!(PageRequest::from_params(&params("PageSize=0")).unwrap_err().spec.code, 20007);
-        assert_eq!(PageRequest::from_params(&params("PageSize=x")).unwrap_err().spec.code, 20422);
-        assert_eq!(PageRequest::from_params(&params("PageToken=nope")).unwrap_err().spec.code, 21481);
+        assert_eq!(
+            PageRequest::from_params(&params("PageSize=1001"))
+                .unwrap_err()
+                .spec
+                .code,
+            20007
+        );
+        assert_eq!(
+            PageRequest::from_params(&params("PageSize=0"))
+                .unwrap_err()
+                .spec
+                .code,
+            20007
+        );
+        assert_eq!(
+            PageRequest::from_params(&params("PageSize=x"))
+                .unwrap_err()
+                .spec
+                .code,
+            20422
+        );
+        assert_eq!(
+            PageRequest::from_params(&params("PageToken=nope"))
+                .unwrap_err()
+                .spec
+                .code,
+            21481
+        );
     }
 
     #[test]
     fn pages_link_forward_with_a_token_and_back_by_number() {
-        let request = PageRequest { size: 2, page: 1, after: None };
+        let request = PageRequest {
+            size: 2,
+            page: 1,
+            after: None,
+        };
         let rows = vec!["AC1", "AC2", "AC3"];
         let page = page_2010(
             "accounts",
@@ -257,10 +302,27 @@ mod tests {
             page["next_page_uri"],
             "/2010-04-01/Accounts.json?Status=active&PageSize=2&Page=2&PageToken=PAAC2"
         );
-        assert_eq!(page["previous_page_uri"], "/2010-04-01/Accounts.json?Status=active&PageSize=2&Page=0");
-        assert_eq!(page["first_page_uri"], "/2010-04-01/Accounts.json?Status=active&PageSize=2&Page=0");
-        assert_eq!((page["start"].as_u64(), page["end"].as_u64()), (Some(2), Some(3)));
-        let last = page_2010("accounts", "/x.json", &[], &request, vec!["AC9"], |s| s.to_string(), |_| serde_json::json!({}));
+        assert_eq!(
+            page["previous_page_uri"],
+            "/2010-04-01/Accounts.json?Status=active&PageSize=2&Page=0"
+        );
+        assert_eq!(
+            page["first_page_uri"],
+            "/2010-04-01/Accounts.json?Status=active&PageSize=2&Page=0"
+        );
+        assert_eq!(
+            (page["start"].as_u64(), page["end"].as_u64()),
+            (Some(2), Some(3))
+        );
+        let last = page_2010(
+            "accounts",
+            "/x.json",
+            &[],
+            &request,
+            vec!["AC9"],
+            |s| s.to_string(),
+            |_| serde_json::json!({}),
+        );
         assert!(last["next_page_uri"].is_null());
     }
 

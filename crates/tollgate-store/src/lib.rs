@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use records::{AccountQuery, AccountRecord, ApiKeyRecord, PageQuery};
 
@@ -72,7 +74,11 @@ pub trait Store: Send + Sync + 'static {
     /// Writes every mutable field of the account with this SID. False if absent.
     async fn update_account(&self, account: &AccountRecord) -> Result<bool>;
     /// One page of an account family (the account and its subaccounts), oldest first.
-    async fn list_accounts(&self, query: &AccountQuery, page: &PageQuery) -> Result<Vec<AccountRecord>>;
+    async fn list_accounts(
+        &self,
+        query: &AccountQuery,
+        page: &PageQuery,
+    ) -> Result<Vec<AccountRecord>>;
     async fn all_accounts(&self) -> Result<Vec<AccountRecord>>;
 
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
@@ -82,7 +88,8 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the key. False if it did not exist.
     async fn delete_api_key(&self, account_sid: &str, sid: &str) -> Result<bool>;
     /// One page of an account's keys, oldest first.
-    async fn list_api_keys(&self, account_sid: &str, page: &PageQuery) -> Result<Vec<ApiKeyRecord>>;
+    async fn list_api_keys(&self, account_sid: &str, page: &PageQuery)
+    -> Result<Vec<ApiKeyRecord>>;
     async fn all_api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
 }
 

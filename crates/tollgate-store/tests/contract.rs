@@ -1,6 +1,8 @@
 //! One contract, two stores: every check runs on SQLite and, when
 //! `TOLLGATE_TEST_POSTGRES_URL` is set, on PostgreSQL in a fresh schema.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // A test binary: failing loudly is the point.
+
 use std::str::FromStr;
 
 use sqlx::postgres::PgConnectOptions;
@@ -41,7 +43,11 @@ fn key(sid: &str, account: &str, created: i64) -> ApiKeyRecord {
 }
 
 fn page(size: u32, after: Option<&str>, offset: u64) -> PageQuery {
-    PageQuery { size, after: after.map(str::to_owned), offset }
+    PageQuery {
+        size,
+        after: after.map(str::to_owned),
+        offset,
+    }
 }
 
 async fn contract(store: &dyn Store) {
@@ -62,23 +68,59 @@ async fn contract(store: &dyn Store) {
 
     // Subaccounts, listing, filters and keyset pages.
     for i in 0..5 {
-        store.insert_account(&account(&format!("ACsub{i}"), "ACmain", 2_000 + i)).await.unwrap();
+        store
+            .insert_account(&account(&format!("ACsub{i}"), "ACmain", 2_000 + i))
+            .await
+            .unwrap();
     }
     assert!(matches!(
         store.insert_account(&account("ACsub0", "ACmain", 9)).await,
         Err(StoreError::Conflict(_))
     ));
-    let family = AccountQuery { family_of: "ACmain".into(), friendly_name: None, status: None };
-    let all = store.list_accounts(&family, &page(100, None, 0)).await.unwrap();
+    let family = AccountQuery {
+        family_of: "ACmain".into(),
+        friendly_name: None,
+        status: None,
+    };
+    let all = store
+        .list_accounts(&family, &page(100, None, 0))
+        .await
+        .unwrap();
     let sids: Vec<&str> = all.iter().map(|a| a.sid.as_str()).collect();
-    assert_eq!(sids, ["ACmain", "ACsub0", "ACsub1", "ACsub2", "ACsub3", "ACsub4"]);
-    let after = store.list_accounts(&family, &page(2, Some("ACsub1"), 0)).await.unwrap();
-    assert_eq!(after.iter().map(|a| a.sid.as_str()).collect::<Vec<_>>(), ["ACsub2", "ACsub3"]);
-    let offset = store.list_accounts(&family, &page(2, None, 4)).await.unwrap();
-    assert_eq!(offset.iter().map(|a| a.sid.as_str()).collect::<Vec<_>>(), ["ACsub3", "ACsub4"]);
+    assert_eq!(
+        sids,
+        ["ACmain", "ACsub0", "ACsub1", "ACsub2", "ACsub3", "ACsub4"]
+    );
+    let after = store
+        .list_accounts(&family, &page(2, Some("ACsub1"), 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        after.iter().map(|a| a.sid.as_str()).collect::<Vec<_>>(),
+        ["ACsub2", "ACsub3"]
+    );
+    let offset = store
+        .list_accounts(&family, &page(2, None, 4))
+        .await
+        .unwrap();
+    assert_eq!(
+        offset.iter().map(|a| a.sid.as_str()).collect::<Vec<_>>(),
+        ["ACsub3", "ACsub4"]
+    );
     // A subaccount's family is only itself.
-    let own = AccountQuery { family_of: "ACsub2".into(), friendly_name: None, status: None };
-    assert_eq!(store.list_accounts(&own, &page(10, None, 0)).await.unwrap().len(), 1);
+    let own = AccountQuery {
+        family_of: "ACsub2".into(),
+        friendly_name: None,
+        status: None,
+    };
+    assert_eq!(
+        store
+            .list_accounts(&own, &page(10, None, 0))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // Update every mutable field; filters see the change.
     let mut sub = store.account("ACsub3").await.unwrap().unwrap();
@@ -89,35 +131,75 @@ async fn contract(store: &dyn Store) {
     sub.date_updated = 5_000;
     assert!(store.update_account(&sub).await.unwrap());
     assert_eq!(store.account("ACsub3").await.unwrap(), Some(sub.clone()));
-    let suspended = AccountQuery { status: Some(AccountStatus::Suspended), ..family.clone() };
-    let found = store.list_accounts(&suspended, &page(10, None, 0)).await.unwrap();
+    let suspended = AccountQuery {
+        status: Some(AccountStatus::Suspended),
+        ..family.clone()
+    };
+    let found = store
+        .list_accounts(&suspended, &page(10, None, 0))
+        .await
+        .unwrap();
     assert_eq!(found, vec![sub.clone()]);
-    let by_name = AccountQuery { friendly_name: Some("renamed".into()), ..family.clone() };
-    assert_eq!(store.list_accounts(&by_name, &page(10, None, 0)).await.unwrap(), vec![sub]);
-    assert!(!store.update_account(&account("ACnone", "ACmain", 1)).await.unwrap());
+    let by_name = AccountQuery {
+        friendly_name: Some("renamed".into()),
+        ..family.clone()
+    };
+    assert_eq!(
+        store
+            .list_accounts(&by_name, &page(10, None, 0))
+            .await
+            .unwrap(),
+        vec![sub]
+    );
+    assert!(
+        !store
+            .update_account(&account("ACnone", "ACmain", 1))
+            .await
+            .unwrap()
+    );
     assert_eq!(store.all_accounts().await.unwrap().len(), 6);
 
     // Keys: scoped to their account.
     for i in 0..3 {
-        store.insert_api_key(&key(&format!("SK{i}"), "ACsub0", 3_000 + i)).await.unwrap();
+        store
+            .insert_api_key(&key(&format!("SK{i}"), "ACsub0", 3_000 + i))
+            .await
+            .unwrap();
     }
-    store.insert_api_key(&key("SKx", "ACsub1", 3_000)).await.unwrap();
+    store
+        .insert_api_key(&key("SKx", "ACsub1", 3_000))
+        .await
+        .unwrap();
     assert!(store.api_key("ACsub1", "SK0").await.unwrap().is_none());
     let mut k = store.api_key("ACsub0", "SK1").await.unwrap().unwrap();
     k.friendly_name = "renamed key".into();
     k.date_updated = 4_000;
     assert!(store.update_api_key(&k).await.unwrap());
     assert_eq!(store.api_key("ACsub0", "SK1").await.unwrap(), Some(k));
-    let keys = store.list_api_keys("ACsub0", &page(10, None, 0)).await.unwrap();
-    assert_eq!(keys.iter().map(|k| k.sid.as_str()).collect::<Vec<_>>(), ["SK0", "SK1", "SK2"]);
-    let next = store.list_api_keys("ACsub0", &page(10, Some("SK0"), 0)).await.unwrap();
+    let keys = store
+        .list_api_keys("ACsub0", &page(10, None, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        keys.iter().map(|k| k.sid.as_str()).collect::<Vec<_>>(),
+        ["SK0", "SK1", "SK2"]
+    );
+    let next = store
+        .list_api_keys("ACsub0", &page(10, Some("SK0"), 0))
+        .await
+        .unwrap();
     assert_eq!(next.len(), 2);
     assert!(!store.delete_api_key("ACsub1", "SK1").await.unwrap());
     assert!(store.delete_api_key("ACsub0", "SK1").await.unwrap());
     assert!(!store.delete_api_key("ACsub0", "SK1").await.unwrap());
     assert_eq!(store.all_api_keys().await.unwrap().len(), 3);
     // A key must belong to an existing account.
-    assert!(store.insert_api_key(&key("SKorphan", "ACnobody", 1)).await.is_err());
+    assert!(
+        store
+            .insert_api_key(&key("SKorphan", "ACnobody", 1))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -137,9 +219,17 @@ async fn contract_on_postgres() {
     };
     let schema = format!("tollgate_contract_{}", random_hex(6));
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await.unwrap();
-    let options = PgConnectOptions::from_str(&url).unwrap().options([("search_path", schema.as_str())]);
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let options = PgConnectOptions::from_str(&url)
+        .unwrap()
+        .options([("search_path", schema.as_str())]);
     let store = PgStore::connect_with(options).await.unwrap();
     contract(&store).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pool).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&pool)
+        .await
+        .unwrap();
 }

@@ -76,7 +76,12 @@ mod tests {
     fn codes_are_unique_sorted_and_statuses_are_errors() {
         let all: Vec<&ErrorSpec> = ALL.iter().chain(TOLLGATE_CODES.iter()).collect();
         for pair in all.windows(2) {
-            assert!(pair[0].code < pair[1].code, "{} before {}", pair[0].code, pair[1].code);
+            assert!(
+                pair[0].code < pair[1].code,
+                "{} before {}",
+                pair[0].code,
+                pair[1].code
+            );
         }
         for spec in &all {
             assert!((400..600).contains(&spec.http_status), "{}", spec.code);
@@ -84,6 +89,17 @@ mod tests {
         for spec in TOLLGATE_CODES {
             assert!((99000..=99999).contains(&spec.code));
         }
+    }
+
+    #[test]
+    fn docs_table_lists_every_code_with_its_status() {
+        let docs = include_str!("../../../docs/errors.md");
+        for spec in ALL.iter().chain(TOLLGATE_CODES.iter()) {
+            let row = format!("| {} | {} |", spec.code, spec.http_status);
+            assert!(docs.contains(&row), "docs/errors.md lacks the row {row}");
+        }
+        let rows = docs.lines().filter(|l| l.starts_with("| 2") || l.starts_with("| 9")).count();
+        assert_eq!(rows, ALL.len() + TOLLGATE_CODES.len(), "docs/errors.md lists codes the table does not have");
     }
 
     #[test]

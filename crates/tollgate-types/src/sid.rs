@@ -107,7 +107,10 @@ mod tests {
     fn random_sid_has_wire_shape() {
         let sid = Sid::from_random(SidPrefix::Account, [0xab; 16]);
         assert_eq!(sid.as_str(), format!("AC{}", "ab".repeat(16)));
-        assert_eq!(Sid::parse(sid.as_str(), SidPrefix::Account), Ok(sid.clone()));
+        assert_eq!(
+            Sid::parse(sid.as_str(), SidPrefix::Account),
+            Ok(sid.clone())
+        );
         assert!(Sid::parse(sid.as_str(), SidPrefix::ApiKey).is_err());
         assert_eq!(sid.prefix(), Some(SidPrefix::Account));
     }

@@ -58,7 +58,11 @@ mod tests {
 
     #[test]
     fn round_trips_and_rejects_other_case() {
-        for s in [AccountStatus::Active, AccountStatus::Suspended, AccountStatus::Closed] {
+        for s in [
+            AccountStatus::Active,
+            AccountStatus::Suspended,
+            AccountStatus::Closed,
+        ] {
             assert_eq!(s.as_str().parse::<AccountStatus>(), Ok(s));
         }
         assert!("Active".parse::<AccountStatus>().is_err());

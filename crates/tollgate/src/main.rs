@@ -10,7 +10,11 @@ use tollgate_server::startup::Credentials;
 use tollgate_server::{Config, StartError, SystemClock};
 
 #[derive(Parser)]
-#[command(name = "tollgate", version, about = "Communications fraud and security gateway with a Twilio-compatible API")]
+#[command(
+    name = "tollgate",
+    version,
+    about = "Communications fraud and security gateway with a Twilio-compatible API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -72,7 +76,9 @@ fn configure(common: Common, listen: Option<String>) -> Result<Config, StartErro
             }
         },
     };
-    let raw = cli.or(RawConfig::from_env(|k| std::env::var(k).ok())).or(file);
+    let raw = cli
+        .or(RawConfig::from_env(|k| std::env::var(k).ok()))
+        .or(file);
     match Config::validate(raw) {
         Ok(config) if errors.is_empty() => Ok(config),
         Ok(_) => Err(StartError::Config(errors)),
@@ -165,7 +171,10 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tollgate: cannot start the runtime: {e}");

@@ -27,7 +27,12 @@ pub fn render(app: &App, record: &AccountRecord) -> ApiResult<Value> {
     let base = format!("/2010-04-01/Accounts/{}", record.sid);
     let subresources: serde_json::Map<String, Value> = SUBRESOURCES
         .iter()
-        .map(|(key, path)| ((*key).to_owned(), Value::String(format!("{base}/{path}.json"))))
+        .map(|(key, path)| {
+            (
+                (*key).to_owned(),
+                Value::String(format!("{base}/{path}.json")),
+            )
+        })
         .collect();
     Ok(json!({
         "auth_token": token.as_str(),
@@ -111,7 +116,12 @@ pub async fn list(
         .get("Status")
         .map(|s| s.parse::<AccountStatus>())
         .transpose()
-        .map_err(|_| ApiError::new(&codes::INVALID_STATUS, "Status must be active, suspended or closed"))?;
+        .map_err(|_| {
+            ApiError::new(
+                &codes::INVALID_STATUS,
+                "Status must be active, suspended or closed",
+            )
+        })?;
     let query = AccountQuery {
         family_of: principal.account.sid.clone(),
         friendly_name: params.get("FriendlyName").map(str::to_owned),
@@ -137,7 +147,12 @@ pub async fn list(
 }
 
 /// Resolves `{Sid}.json` to a stored account the caller may act on.
-async fn target(app: &App, principal: &Principal, segment: &str, path: &str) -> ApiResult<AccountRecord> {
+async fn target(
+    app: &App,
+    principal: &Principal,
+    segment: &str,
+    path: &str,
+) -> ApiResult<AccountRecord> {
     let sid = json_segment(segment).ok_or_else(|| ApiError::not_found(path))?;
     principal.account(sid)?;
     app.store
@@ -172,7 +187,10 @@ pub fn plan_update(
         None => target.status,
         Some(s) => {
             let wanted: AccountStatus = s.parse().map_err(|_| {
-                ApiError::new(&codes::INVALID_STATUS, "Unable to update Status, invalid Status.")
+                ApiError::new(
+                    &codes::INVALID_STATUS,
+                    "Unable to update Status, invalid Status.",
+                )
             })?;
             if target.is_main() {
                 if wanted != AccountStatus::Active {
@@ -250,16 +268,41 @@ mod tests {
         let main = record("ACm", "ACm", AccountStatus::Active);
         let sub = record("ACs", "ACm", AccountStatus::Active);
         let closed = record("ACc", "ACm", AccountStatus::Closed);
-        assert_eq!(code(plan_update("ACm", &main, &p("Status=suspended"))), 21477);
+        assert_eq!(
+            code(plan_update("ACm", &main, &p("Status=suspended"))),
+            21477
+        );
         assert_eq!(code(plan_update("ACm", &main, &p("Status=closed"))), 21477);
         assert!(plan_update("ACm", &main, &p("Status=active")).is_ok());
         assert_eq!(code(plan_update("ACm", &sub, &p("Status=paused"))), 21475);
-        assert_eq!(code(plan_update("ACs", &sub, &p("Status=suspended"))), 20003);
-        assert_eq!(plan_update("ACm", &sub, &p("Status=suspended")).unwrap().1, AccountStatus::Suspended);
-        assert_eq!(code(plan_update("ACm", &closed, &p("Status=active"))), 21479);
-        assert_eq!(code(plan_update("ACm", &closed, &p("Status=suspended"))), 21479);
-        assert_eq!(code(plan_update("ACm", &sub, &p(&format!("FriendlyName={}", "x".repeat(65))))), 20002);
-        assert_eq!(plan_update("ACs", &sub, &p("FriendlyName=new")).unwrap().0, "new");
+        assert_eq!(
+            code(plan_update("ACs", &sub, &p("Status=suspended"))),
+            20003
+        );
+        assert_eq!(
+            plan_update("ACm", &sub, &p("Status=suspended")).unwrap().1,
+            AccountStatus::Suspended
+        );
+        assert_eq!(
+            code(plan_update("ACm", &closed, &p("Status=active"))),
+            21479
+        );
+        assert_eq!(
+            code(plan_update("ACm", &closed, &p("Status=suspended"))),
+            21479
+        );
+        assert_eq!(
+            code(plan_update(
+                "ACm",
+                &sub,
+                &p(&format!("FriendlyName={}", "x".repeat(65)))
+            )),
+            20002
+        );
+        assert_eq!(
+            plan_update("ACs", &sub, &p("FriendlyName=new")).unwrap().0,
+            "new"
+        );
     }
 
     #[test]

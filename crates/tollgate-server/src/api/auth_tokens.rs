@@ -83,17 +83,17 @@ pub async fn delete_secondary(
 
 /// `POST /v1/AuthTokens/Promote`: the secondary becomes primary; the old
 /// primary stops working at once. 404 if there is no secondary.
-pub async fn promote(
-    State(app): State<Arc<App>>,
-    principal: Principal,
-) -> ApiResult<Json<Value>> {
+pub async fn promote(State(app): State<Arc<App>>, principal: Principal) -> ApiResult<Json<Value>> {
     let write = app.begin_write().await;
     let mut record = own_account(&app, &principal).await?;
     let Some(secondary) = record.secondary_token_sealed.take() else {
         return Err(no_secondary("/v1/AuthTokens/Promote"));
     };
     let token = app.open_token(&record.sid, &secondary)?;
-    let created = record.secondary_token_created.take().unwrap_or(record.date_updated);
+    let created = record
+        .secondary_token_created
+        .take()
+        .unwrap_or(record.date_updated);
     let now = app.clock.now();
     record.auth_token_sealed = secondary;
     record.date_updated = now.0;

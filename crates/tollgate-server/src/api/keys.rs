@@ -48,12 +48,19 @@ pub async fn create(
             "Account not active: keys can be created only for active accounts",
         ));
     }
-    let name = params.get("FriendlyName").map(friendly_name).transpose()?.unwrap_or_default();
+    let name = params
+        .get("FriendlyName")
+        .map(friendly_name)
+        .transpose()?
+        .unwrap_or_default();
     let secret = generate_key_secret(&mut OsRandom);
     let hashed = {
         let secret = secret.clone();
         let _permit = app.argon2_permits.acquire().await.map_err(|_| {
-            ApiError::new(&codes::UNAVAILABLE, "Service is unavailable, please try again")
+            ApiError::new(
+                &codes::UNAVAILABLE,
+                "Service is unavailable, please try again",
+            )
         })?;
         tokio::task::spawn_blocking(move || hash_secret(&secret, &mut OsRandom))
             .await
@@ -75,7 +82,9 @@ pub async fn create(
     app.refresh(&write).await?;
     // The secret is known now: remember it, so the first use needs no argon2 run.
     if let Some(entry) = app.snapshot().keys.get(&record.sid) {
-        let _ = entry.verified.set(fingerprint(&app.fingerprint_key, secret.as_bytes()));
+        let _ = entry
+            .verified
+            .set(fingerprint(&app.fingerprint_key, secret.as_bytes()));
     }
     let mut body = render(&record);
     if let Some(map) = body.as_object_mut() {
@@ -93,7 +102,10 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let account = owner(&principal, &account)?;
     let page = PageRequest::from_params(&params)?;
-    let rows = app.store.list_api_keys(&account.sid, &page.store_query()).await?;
+    let rows = app
+        .store
+        .list_api_keys(&account.sid, &page.store_query())
+        .await?;
     Ok(Json(page_2010(
         "keys",
         &format!("/2010-04-01/Accounts/{}/Keys.json", account.sid),
@@ -105,7 +117,12 @@ pub async fn list(
     )))
 }
 
-async fn stored(app: &App, principal: &Principal, account: &str, key: &str) -> ApiResult<ApiKeyRecord> {
+async fn stored(
+    app: &App,
+    principal: &Principal,
+    account: &str,
+    key: &str,
+) -> ApiResult<ApiKeyRecord> {
     let path = format!("/2010-04-01/Accounts/{account}/Keys/{key}");
     let account = owner(principal, account)?;
     let sid = json_segment(key).ok_or_else(|| ApiError::not_found(&path))?;
@@ -121,7 +138,9 @@ pub async fn fetch(
     principal: Principal,
     Path((account, key)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(render(&stored(&app, &principal, &account, &key).await?)))
+    Ok(Json(render(
+        &stored(&app, &principal, &account, &key).await?,
+    )))
 }
 
 /// `POST …/Keys/{Sid}.json`: FriendlyName.
@@ -150,7 +169,9 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let write = app.begin_write().await;
     let record = stored(&app, &principal, &account, &key).await?;
-    app.store.delete_api_key(&record.account_sid, &record.sid).await?;
+    app.store
+        .delete_api_key(&record.account_sid, &record.sid)
+        .await?;
     app.refresh(&write).await?;
     tracing::info!(key = %record.sid, account = %record.account_sid, "api key deleted");
     Ok(StatusCode::NO_CONTENT)
