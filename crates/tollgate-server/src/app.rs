@@ -80,10 +80,7 @@ impl App {
         let next =
             Snapshot::build(&self.master_key, &accounts, &keys, Some(&previous)).map_err(|e| {
                 tracing::error!(error = %e, "stored token does not open with the master key");
-                ApiError::new(
-                    &tollgate_types::error_code::INTERNAL,
-                    "Internal Server Error",
-                )
+                ApiError::internal()
             })?;
         self.snapshot.store(Arc::new(next));
         Ok(())
@@ -94,28 +91,19 @@ impl App {
         self.master_key
             .seal(account_sid, token.as_bytes(), &mut OsRandom)
             .map_err(|_| {
-                ApiError::new(
-                    &tollgate_types::error_code::INTERNAL,
-                    "Internal Server Error",
-                )
+                ApiError::internal()
             })
     }
 
     /// Opens a sealed token of `account_sid`.
     pub fn open_token(&self, account_sid: &str, sealed: &[u8]) -> ApiResult<Zeroizing<String>> {
         let bytes = self.master_key.open(account_sid, sealed).map_err(|_| {
-            ApiError::new(
-                &tollgate_types::error_code::INTERNAL,
-                "Internal Server Error",
-            )
+            ApiError::internal()
         })?;
         String::from_utf8(bytes.to_vec())
             .map(Zeroizing::new)
             .map_err(|_| {
-                ApiError::new(
-                    &tollgate_types::error_code::INTERNAL,
-                    "Internal Server Error",
-                )
+                ApiError::internal()
             })
     }
 }

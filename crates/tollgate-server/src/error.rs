@@ -27,6 +27,11 @@ impl ApiError {
         ApiError::new(&codes::AUTHENTICATE, "Authenticate")
     }
 
+    /// 500 / 20500. The cause goes to the log, never to the client.
+    pub fn internal() -> ApiError {
+        ApiError::new(&codes::INTERNAL, "Internal Server Error")
+    }
+
     /// 404 / 20404 for `path`.
     pub fn not_found(path: &str) -> ApiError {
         ApiError::new(

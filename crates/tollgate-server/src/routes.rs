@@ -66,10 +66,7 @@ pub fn router(app: Arc<App>) -> Router {
             Duration::from_secs(30),
         ))
         .layer(CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(ApiError::new(
-                &tollgate_types::error_code::INTERNAL,
-                "Internal Server Error",
-            ))
+            axum::response::IntoResponse::into_response(ApiError::internal())
         }))
         .with_state(app)
 }

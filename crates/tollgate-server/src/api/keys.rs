@@ -66,7 +66,7 @@ pub async fn create(
             .await
             .ok()
             .and_then(Result::ok)
-            .ok_or_else(|| ApiError::new(&codes::INTERNAL, "Internal Server Error"))?
+            .ok_or_else(|| ApiError::internal())?
     };
     let now = app.clock.now();
     let record = ApiKeyRecord {
