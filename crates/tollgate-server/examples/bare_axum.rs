@@ -7,7 +7,9 @@ use axum::routing::get;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9090".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9090".into());
     let body = serde_json::json!({
         "account_sid": format!("AC{}", "0".repeat(32)),
         "balance": "0.00",

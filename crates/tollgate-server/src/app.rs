@@ -90,21 +90,18 @@ impl App {
     pub fn seal_token(&self, account_sid: &str, token: &str) -> ApiResult<Vec<u8>> {
         self.master_key
             .seal(account_sid, token.as_bytes(), &mut OsRandom)
-            .map_err(|_| {
-                ApiError::internal()
-            })
+            .map_err(|_| ApiError::internal())
     }
 
     /// Opens a sealed token of `account_sid`.
     pub fn open_token(&self, account_sid: &str, sealed: &[u8]) -> ApiResult<Zeroizing<String>> {
-        let bytes = self.master_key.open(account_sid, sealed).map_err(|_| {
-            ApiError::internal()
-        })?;
+        let bytes = self
+            .master_key
+            .open(account_sid, sealed)
+            .map_err(|_| ApiError::internal())?;
         String::from_utf8(bytes.to_vec())
             .map(Zeroizing::new)
-            .map_err(|_| {
-                ApiError::internal()
-            })
+            .map_err(|_| ApiError::internal())
     }
 }
 

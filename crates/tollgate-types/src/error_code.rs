@@ -98,8 +98,15 @@ mod tests {
             let row = format!("| {} | {} |", spec.code, spec.http_status);
             assert!(docs.contains(&row), "docs/errors.md lacks the row {row}");
         }
-        let rows = docs.lines().filter(|l| l.starts_with("| 2") || l.starts_with("| 9")).count();
-        assert_eq!(rows, ALL.len() + TOLLGATE_CODES.len(), "docs/errors.md lists codes the table does not have");
+        let rows = docs
+            .lines()
+            .filter(|l| l.starts_with("| 2") || l.starts_with("| 9"))
+            .count();
+        assert_eq!(
+            rows,
+            ALL.len() + TOLLGATE_CODES.len(),
+            "docs/errors.md lists codes the table does not have"
+        );
     }
 
     #[test]
