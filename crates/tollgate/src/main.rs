@@ -30,6 +30,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Sign or verify X-Twilio-Signature offline (exit 0 valid, 1 invalid, 2 usage error).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Run the gateway (initialising an empty data directory first).
     Serve {
         #[command(flatten)]
@@ -38,6 +41,97 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Print the signature of a request.
+    Sign {
+        #[command(flatten)]
+        request: WebhookRequest,
+    },
+    /// Check a signature as the official validators do (port toggled, values de-duplicated).
+    Verify {
+        #[command(flatten)]
+        request: WebhookRequest,
+        /// The X-Twilio-Signature value
+        #[arg(long)]
+        signature: String,
+        /// A non-form (JSON) body, bound by the URL's bodySHA256 parameter
+        #[arg(long, value_name = "FILE")]
+        body_file: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct WebhookRequest {
+    /// The auth token or shared-key secret [env TOLLGATE_AUTH_TOKEN]
+    #[arg(long, env = "TOLLGATE_AUTH_TOKEN", hide_env_values = true)]
+    auth_token: String,
+    /// The full URL the request was made to
+    #[arg(long)]
+    url: String,
+    /// A form parameter; repeat for more (repeated names allowed)
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    params: Vec<(String, String)>,
+    /// sha1 (auth tokens, the default) or sha256 (shared keys)
+    #[arg(long, default_value = "sha1", value_parser = ["sha1", "sha256"])]
+    algorithm: String,
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("'{text}' is not NAME=VALUE"))
+}
+
+/// Runs `tollgate webhook …`; returns the exit code.
+fn webhook(command: WebhookCommand) -> u8 {
+    use tollgate_signature::{Algorithm, Key, Payload, Verifier};
+    let algorithm = |name: &str| Algorithm::parse(name).unwrap_or(Algorithm::HmacSha1);
+    match command {
+        WebhookCommand::Sign { request } => {
+            let key = Key::new(request.auth_token.as_bytes(), algorithm(&request.algorithm));
+            println!("{}", key.sign(&request.url, &request.params));
+            0
+        }
+        WebhookCommand::Verify {
+            request,
+            signature,
+            body_file,
+        } => {
+            let verifier = Verifier::new(vec![Key::new(
+                request.auth_token.as_bytes(),
+                algorithm(&request.algorithm),
+            )]);
+            let body = match body_file.map(std::fs::read).transpose() {
+                Ok(body) => body,
+                Err(e) => {
+                    eprintln!("tollgate: cannot read the body file: {e}");
+                    return 2;
+                }
+            };
+            let payload = match &body {
+                Some(body) => Payload::Body(body),
+                None => Payload::Form(&request.params),
+            };
+            match verifier.verify(
+                &request.url,
+                payload,
+                &signature,
+                algorithm(&request.algorithm),
+            ) {
+                Ok(m) => {
+                    println!("valid ({:?} URL)", m.url_variant);
+                    0
+                }
+                Err(why) => {
+                    println!("invalid: {why}");
+                    1
+                }
+            }
+        }
+    }
 }
 
 #[derive(Args)]
@@ -139,6 +233,7 @@ async fn run(command: Command) -> Result<(), StartError> {
             }
             Ok(())
         }
+        Command::Webhook(_) => Ok(()),
         Command::Serve { common, listen } => {
             let config = configure(common, listen)?;
             let prepared = tollgate_server::prepare(&config, Arc::new(SystemClock)).await?;
@@ -155,14 +250,23 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
+            // Offline tools use the conventional 2; the server's config errors are 64.
+            let usage = if std::env::args().nth(1).as_deref() == Some("webhook") {
+                2
+            } else {
+                64
+            };
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     ExitCode::SUCCESS
                 }
-                _ => ExitCode::from(64),
+                _ => ExitCode::from(usage),
             };
         }
     };
+    if let Command::Webhook(command) = cli.command {
+        return ExitCode::from(webhook(command));
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

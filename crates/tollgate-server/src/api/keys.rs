@@ -66,7 +66,7 @@ pub async fn create(
             .await
             .ok()
             .and_then(Result::ok)
-            .ok_or_else(|| ApiError::internal())?
+            .ok_or_else(ApiError::internal)?
     };
     let now = app.clock.now();
     let record = ApiKeyRecord {
