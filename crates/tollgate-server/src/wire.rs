@@ -150,8 +150,70 @@ impl PageRequest {
     }
 }
 
-/// Builds a 2010-04-01 list page. `rows` may hold one row more than the page
-/// size (see [`PageRequest::store_query`]); `sid_of` names each row.
+/// The links of one page of a list: shared by both of Twilio's page shapes.
+struct PageLinks {
+    first: String,
+    next: Option<String>,
+    previous: Option<String>,
+    current: String,
+}
+
+impl PageLinks {
+    /// `filters` are echoed into every link, as Twilio does. `last_sid` is the
+    /// last row shown when a next page exists.
+    fn new(
+        path: &str,
+        filters: &[(&str, Option<&str>)],
+        request: &PageRequest,
+        last_sid: Option<String>,
+    ) -> PageLinks {
+        let mut base = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in filters {
+            if let Some(value) = value {
+                base.append_pair(name, value);
+            }
+        }
+        base.append_pair("PageSize", &request.size.to_string());
+        let base = base.finish();
+        let link = |page: u64, token: Option<&str>| {
+            let mut q = format!("{path}?{base}&Page={page}");
+            if let Some(token) = token {
+                q.push_str("&PageToken=PA");
+                q.push_str(token);
+            }
+            q
+        };
+        PageLinks {
+            first: link(0, None),
+            next: last_sid.map(|sid| link(request.page.saturating_add(1), Some(&sid))),
+            previous: request.page.checked_sub(1).map(|p| link(p, None)),
+            current: link(request.page, request.after.as_deref()),
+        }
+    }
+}
+
+/// Cuts `rows` (fetched with [`PageRequest::store_query`], so possibly one
+/// row over) to the page, and returns the links.
+fn paginate<T>(
+    path: &str,
+    filters: &[(&str, Option<&str>)],
+    request: &PageRequest,
+    rows: &mut Vec<T>,
+    sid_of: impl Fn(&T) -> String,
+) -> PageLinks {
+    let size = usize::try_from(request.size).unwrap_or(usize::MAX);
+    let has_more = rows.len() > size;
+    rows.truncate(size);
+    let last = if has_more {
+        rows.last().map(&sid_of)
+    } else {
+        None
+    };
+    PageLinks::new(path, filters, request, last)
+}
+
+/// A 2010-04-01 list page: the rows under `key`, relative `*_page_uri` links,
+/// `page`, `page_size`, `start`, `end`, `uri`.
 pub fn page_2010<T>(
     key: &str,
     path: &str,
@@ -161,43 +223,18 @@ pub fn page_2010<T>(
     sid_of: impl Fn(&T) -> String,
     render: impl Fn(&T) -> serde_json::Value,
 ) -> serde_json::Value {
-    let size = usize::try_from(request.size).unwrap_or(usize::MAX);
-    let has_more = rows.len() > size;
-    rows.truncate(size);
-    let mut base = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in filters {
-        if let Some(value) = value {
-            base.append_pair(name, value);
-        }
-    }
-    base.append_pair("PageSize", &request.size.to_string());
-    let base = base.finish();
-    let uri = |page: u64, token: Option<&str>| {
-        let mut q = format!("{path}?{base}&Page={page}");
-        if let Some(token) = token {
-            q.push_str("&PageToken=PA");
-            q.push_str(token);
-        }
-        q
-    };
-    let next = if has_more {
-        rows.last()
-            .map(|last| uri(request.page.saturating_add(1), Some(&sid_of(last))))
-    } else {
-        None
-    };
-    let previous = request.page.checked_sub(1).map(|p| uri(p, None));
+    let links = paginate(path, filters, request, &mut rows, sid_of);
     let start = request.page.saturating_mul(u64::from(request.size));
     let end = (start + rows.len() as u64).saturating_sub(1).max(start);
     let mut page = serde_json::json!({
-        "first_page_uri": uri(0, None),
-        "next_page_uri": next,
-        "previous_page_uri": previous,
+        "first_page_uri": links.first,
+        "next_page_uri": links.next,
+        "previous_page_uri": links.previous,
         "page": request.page,
         "page_size": request.size,
         "start": start,
         "end": end,
-        "uri": uri(request.page, request.after.as_deref()),
+        "uri": links.current,
     });
     if let Some(map) = page.as_object_mut() {
         map.insert(
@@ -206,6 +243,35 @@ pub fn page_2010<T>(
         );
     }
     page
+}
+
+/// A v1/v2 list page: the rows under `key` and a `meta` object with absolute
+/// `*_page_url` links under `base_url`.
+#[allow(clippy::too_many_arguments)]
+pub fn page_v1<T>(
+    key: &str,
+    base_url: &str,
+    path: &str,
+    filters: &[(&str, Option<&str>)],
+    request: &PageRequest,
+    mut rows: Vec<T>,
+    sid_of: impl Fn(&T) -> String,
+    render: impl Fn(&T) -> serde_json::Value,
+) -> serde_json::Value {
+    let links = paginate(path, filters, request, &mut rows, sid_of);
+    let absolute = |link: String| format!("{base_url}{link}");
+    serde_json::json!({
+        key: rows.iter().map(render).collect::<Vec<_>>(),
+        "meta": {
+            "first_page_url": absolute(links.first),
+            "next_page_url": links.next.map(absolute),
+            "previous_page_url": links.previous.map(absolute),
+            "page": request.page,
+            "page_size": request.size,
+            "url": absolute(links.current),
+            "key": key,
+        },
+    })
 }
 
 #[cfg(test)]
@@ -324,6 +390,36 @@ mod tests {
             |_| serde_json::json!({}),
         );
         assert!(last["next_page_uri"].is_null());
+    }
+
+    #[test]
+    fn v1_pages_carry_meta_with_absolute_urls() {
+        let request = PageRequest {
+            size: 1,
+            page: 0,
+            after: None,
+        };
+        let page = page_v1(
+            "events",
+            "http://127.0.0.1:8080",
+            "/v1/Events",
+            &[("EventType", Some("account.updated"))],
+            &request,
+            vec!["AE1", "AE2"],
+            |s| s.to_string(),
+            |s| serde_json::json!({ "sid": s }),
+        );
+        assert_eq!(page["events"], serde_json::json!([{ "sid": "AE1" }]));
+        assert_eq!(page["meta"]["key"], "events");
+        assert_eq!(
+            page["meta"]["next_page_url"],
+            "http://127.0.0.1:8080/v1/Events?EventType=account.updated&PageSize=1&Page=1&PageToken=PAAE1"
+        );
+        assert!(page["meta"]["previous_page_url"].is_null());
+        assert_eq!(
+            page["meta"]["url"],
+            "http://127.0.0.1:8080/v1/Events?EventType=account.updated&PageSize=1&Page=0"
+        );
     }
 
     proptest! {
