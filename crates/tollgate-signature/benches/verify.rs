@@ -71,5 +71,20 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// Components, to see where a verification's time goes.
+fn components(c: &mut Criterion) {
+    let params = webhook();
+    let key = Key::new(TOKEN, Algorithm::HmacSha1);
+    c.bench_function("component_canonical_bytes_12", |b| {
+        b.iter(|| tollgate_signature::canonical_bytes(black_box(&params)))
+    });
+    let message =
+        String::from_utf8(tollgate_signature::canonical_bytes(&params)).unwrap_or_default();
+    let one = [("", message.as_str())];
+    c.bench_function("component_hmac_only", |b| {
+        b.iter(|| key.sign(black_box(URL), black_box(&one)))
+    });
+}
+
+criterion_group!(benches, bench, components);
 criterion_main!(benches);

@@ -158,20 +158,13 @@ impl Key {
         }
     }
 
-    /// Signs `pieces` (concatenated: the URL) then the canonical pairs.
-    fn sign_pieces(&self, pieces: &[&str], pairs: &[(&str, &str)]) -> Signature {
-        fn feed<M: Mac>(
-            mut mac: M,
-            pieces: &[&str],
-            pairs: &[(&str, &str)],
-        ) -> hmac::digest::Output<M> {
+    /// Signs `pieces` (concatenated: the URL) then `tail` (the canonical pairs).
+    fn sign_pieces(&self, pieces: &[&str], tail: &[u8]) -> Signature {
+        fn feed<M: Mac>(mut mac: M, pieces: &[&str], tail: &[u8]) -> hmac::digest::Output<M> {
             for piece in pieces {
                 mac.update(piece.as_bytes());
             }
-            for (name, value) in pairs {
-                mac.update(name.as_bytes());
-                mac.update(value.as_bytes());
-            }
+            mac.update(tail);
             mac.finalize().into_bytes()
         }
         let mut sig = Signature {
@@ -180,9 +173,9 @@ impl Key {
         };
         let encoded = match &self.mac {
             KeyedMac::Sha1(m) => base64::engine::general_purpose::STANDARD
-                .encode_slice(feed(m.clone(), pieces, pairs), &mut sig.buf),
+                .encode_slice(feed(m.clone(), pieces, tail), &mut sig.buf),
             KeyedMac::Sha256(m) => base64::engine::general_purpose::STANDARD
-                .encode_slice(feed(m.clone(), pieces, pairs), &mut sig.buf),
+                .encode_slice(feed(m.clone(), pieces, tail), &mut sig.buf),
         };
         sig.len = encoded.unwrap_or(0);
         sig
@@ -190,7 +183,7 @@ impl Key {
 
     /// Signs `url` exactly as given, with form `params` (any order; repeats allowed).
     pub fn sign<N: AsRef<str>, V: AsRef<str>>(&self, url: &str, params: &[(N, V)]) -> Signature {
-        self.sign_pieces(&[url], &canonical_pairs(params))
+        self.sign_pieces(&[url], &canonical_bytes(params))
     }
 
     /// Signs a non-form body: `url` gains `bodySHA256=<hex>` and no parameters
@@ -198,7 +191,7 @@ impl Key {
     pub fn sign_body(&self, url: &str, body: &[u8]) -> (String, Signature) {
         let sep = if url.contains('?') { '&' } else { '?' };
         let signed_url = format!("{url}{sep}{BODY_SHA256_PARAM}={}", body_sha256_hex(body));
-        let sig = self.sign_pieces(&[&signed_url], &[]);
+        let sig = self.sign_pieces(&[&signed_url], b"");
         (signed_url, sig)
     }
 }
@@ -213,6 +206,19 @@ pub fn canonical_pairs<N: AsRef<str>, V: AsRef<str>>(params: &[(N, V)]) -> Vec<(
     pairs.sort_unstable();
     pairs.dedup();
     pairs
+}
+
+/// The canonical pairs concatenated as `name + value`: what follows the URL
+/// in the string to sign.
+pub fn canonical_bytes<N: AsRef<str>, V: AsRef<str>>(params: &[(N, V)]) -> Vec<u8> {
+    let pairs = canonical_pairs(params);
+    let len = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
+    let mut out = Vec::with_capacity(len);
+    for (name, value) in pairs {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(value.as_bytes());
+    }
+    out
 }
 
 /// Lower-case hex SHA-256 of a body, as `bodySHA256` carries it.
@@ -300,8 +306,8 @@ impl Verifier {
         algorithm: Algorithm,
     ) -> Result<Match, Rejection> {
         let parts = url::UrlParts::split(url).ok_or(Rejection::MalformedUrl)?;
-        let pairs = match payload {
-            Payload::Form(params) => canonical_pairs(params),
+        let tail = match payload {
+            Payload::Form(params) => canonical_bytes(params),
             Payload::Body(body) => {
                 let claimed =
                     url::query_param(url, BODY_SHA256_PARAM).ok_or(Rejection::BodyHashMissing)?;
@@ -321,7 +327,7 @@ impl Verifier {
             for variant in [UrlVariant::AsReceived, UrlVariant::PortToggled] {
                 let mut pieces = [""; url::MAX_PIECES];
                 let n = parts.pieces(variant, &mut pieces);
-                let computed = key.sign_pieces(pieces.get(..n).unwrap_or(&[]), &pairs);
+                let computed = key.sign_pieces(pieces.get(..n).unwrap_or(&[]), &tail);
                 if bool::from(computed.as_str().as_bytes().ct_eq(signature.as_bytes())) {
                     return Ok(Match {
                         key_index,

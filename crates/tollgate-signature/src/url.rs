@@ -15,6 +15,9 @@ pub enum UrlVariant {
 pub(crate) const MAX_PIECES: usize = 7;
 
 pub(crate) struct UrlParts<'a> {
+    /// The whole URL, when it is already in `geturl` form (the usual case):
+    /// then the as-received form is fed to the HMAC in one piece.
+    whole: Option<&'a str>,
     scheme: &'static str,
     /// `://` + userinfo + host.
     host: &'a str,
@@ -74,7 +77,11 @@ impl<'a> UrlParts<'a> {
             Some(i) => before_fragment.split_at(i),
             None => (before_fragment, ""),
         };
+        let normalized = url.starts_with(scheme)
+            && (query.is_empty() || query.len() > 1)
+            && (fragment.is_empty() || fragment.len() > 1);
         Some(UrlParts {
+            whole: normalized.then_some(url),
             scheme,
             host,
             port,
@@ -90,6 +97,10 @@ impl<'a> UrlParts<'a> {
 
     /// Writes the pieces of `variant` into `out`; returns how many.
     pub(crate) fn pieces(&self, variant: UrlVariant, out: &mut [&'a str; MAX_PIECES]) -> usize {
+        if let (UrlVariant::AsReceived, Some(whole)) = (variant, self.whole) {
+            out[0] = whole;
+            return 1;
+        }
         let port = match (variant, self.port) {
             (UrlVariant::AsReceived, port) => port,
             (UrlVariant::PortToggled, Some(_)) => None,
