@@ -126,6 +126,16 @@ impl MasterKey {
     }
 }
 
+impl MasterKey {
+    /// Opens a sealed UTF-8 secret (an auth token) for `aad`.
+    pub fn open_text(&self, aad: &str, sealed: &[u8]) -> Result<Zeroizing<String>, SecretError> {
+        let bytes = self.open(aad, sealed)?;
+        String::from_utf8(bytes.to_vec())
+            .map(Zeroizing::new)
+            .map_err(|_| SecretError::Unseal)
+    }
+}
+
 /// A new auth token: 32 lower-case hex characters (128 bits).
 pub fn generate_auth_token(rng: &mut dyn RandomSource) -> Zeroizing<String> {
     let mut bytes = Zeroizing::new([0u8; 16]);
@@ -239,6 +249,12 @@ mod tests {
             b"0123456789abcdef0123456789abcdef"
         );
         assert_eq!(key.open("AC2", &sealed), Err(SecretError::Unseal));
+        assert_eq!(
+            key.open_text("AC1", &sealed).unwrap().as_str(),
+            "0123456789abcdef0123456789abcdef"
+        );
+        let not_text = key.seal("AC1", &[0xff, 0xfe], &mut Counter(8)).unwrap();
+        assert_eq!(key.open_text("AC1", &not_text), Err(SecretError::Unseal));
         let other = MasterKey::generate(&mut Counter(5));
         assert_eq!(other.open("AC1", &sealed), Err(SecretError::Unseal));
         let mut tampered = sealed.clone();

@@ -38,16 +38,7 @@ impl App {
         master_key: MasterKey,
         public_url: String,
     ) -> Result<App, LoadError> {
-        let accounts = store
-            .all_accounts()
-            .await
-            .map_err(|e| LoadError::Store(e.to_string()))?;
-        let keys = store
-            .all_api_keys()
-            .await
-            .map_err(|e| LoadError::Store(e.to_string()))?;
-        let snapshot =
-            Snapshot::build(&master_key, &accounts, &keys, None).map_err(LoadError::MasterKey)?;
+        let snapshot = read_snapshot(store.as_ref(), &master_key, None).await?;
         let mut fingerprint_key = [0u8; 32];
         OsRandom.fill(&mut fingerprint_key);
         Ok(App {
@@ -74,16 +65,20 @@ impl App {
 
     /// Rebuilds the snapshot from the store. Call with the write lock held.
     pub async fn refresh(&self, _write: &MutexGuard<'_, ()>) -> ApiResult<()> {
-        let accounts = self.store.all_accounts().await?;
-        let keys = self.store.all_api_keys().await?;
-        let previous = self.snapshot.load();
-        let next =
-            Snapshot::build(&self.master_key, &accounts, &keys, Some(&previous)).map_err(|e| {
-                tracing::error!(error = %e, "stored token does not open with the master key");
+        let previous = self.snapshot.load_full();
+        let next = read_snapshot(self.store.as_ref(), &self.master_key, Some(&previous))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot rebuild the credential snapshot");
                 ApiError::internal()
             })?;
         self.snapshot.store(Arc::new(next));
         Ok(())
+    }
+
+    /// The key that seals auth tokens at rest.
+    pub fn master_key(&self) -> &MasterKey {
+        &self.master_key
     }
 
     /// Seals a token for `account_sid` under the master key.
@@ -95,14 +90,28 @@ impl App {
 
     /// Opens a sealed token of `account_sid`.
     pub fn open_token(&self, account_sid: &str, sealed: &[u8]) -> ApiResult<Zeroizing<String>> {
-        let bytes = self
-            .master_key
-            .open(account_sid, sealed)
-            .map_err(|_| ApiError::internal())?;
-        String::from_utf8(bytes.to_vec())
-            .map(Zeroizing::new)
+        self.master_key
+            .open_text(account_sid, sealed)
             .map_err(|_| ApiError::internal())
     }
+}
+
+/// Reads every account and key and builds a snapshot, keeping the key
+/// verification caches of `previous`.
+async fn read_snapshot(
+    store: &dyn Store,
+    master_key: &MasterKey,
+    previous: Option<&Snapshot>,
+) -> Result<Snapshot, LoadError> {
+    let accounts = store
+        .all_accounts()
+        .await
+        .map_err(|e| LoadError::Store(e.to_string()))?;
+    let keys = store
+        .all_api_keys()
+        .await
+        .map_err(|e| LoadError::Store(e.to_string()))?;
+    Snapshot::build(master_key, &accounts, &keys, previous).map_err(LoadError::MasterKey)
 }
 
 /// Why the gateway's state could not be loaded.

@@ -68,11 +68,11 @@ impl Snapshot {
                 sid: record.sid.clone(),
                 owner_account_sid: record.owner_account_sid.clone(),
                 status: record.status,
-                primary_token: open_token(master_key, &record.sid, &record.auth_token_sealed)?,
+                primary_token: master_key.open_text(&record.sid, &record.auth_token_sealed)?,
                 secondary_token: record
                     .secondary_token_sealed
                     .as_deref()
-                    .map(|sealed| open_token(master_key, &record.sid, sealed))
+                    .map(|sealed| master_key.open_text(&record.sid, sealed))
                     .transpose()?,
             };
             snapshot
@@ -103,11 +103,4 @@ impl Snapshot {
             .get(sid)
             .filter(|target| target.sid == actor.sid || target.owner_account_sid == actor.sid)
     }
-}
-
-fn open_token(key: &MasterKey, sid: &str, sealed: &[u8]) -> Result<Zeroizing<String>, SecretError> {
-    let bytes = key.open(sid, sealed)?;
-    String::from_utf8(bytes.to_vec())
-        .map(Zeroizing::new)
-        .map_err(|_| SecretError::Unseal)
 }

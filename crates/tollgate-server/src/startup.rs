@@ -117,29 +117,15 @@ async fn create_main_account(
     clock: &Arc<dyn Clock>,
     key: &MasterKey,
 ) -> Result<Credentials, StartError> {
-    let now = clock.now();
-    let sid = crate::random::new_sid(tollgate_types::SidPrefix::Account).to_string();
-    let token = tollgate_secrets::generate_auth_token(&mut OsRandom);
-    let sealed = key
-        .seal(&sid, token.as_bytes(), &mut OsRandom)
-        .map_err(runtime("sealing the auth token"))?;
-    let record = tollgate_store::AccountRecord {
-        sid: sid.clone(),
-        owner_account_sid: sid.clone(),
-        friendly_name: "Tollgate main account".into(),
-        status: tollgate_types::AccountStatus::Active,
-        auth_token_sealed: sealed,
-        secondary_token_sealed: None,
-        secondary_token_created: None,
-        date_created: now.0,
-        date_updated: now.0,
-    };
+    let (record, token) =
+        crate::api::accounts::new_account(key, None, "Tollgate main account".into(), clock.now())
+            .map_err(runtime("sealing the auth token"))?;
     store
         .insert_main_account(&record)
         .await
         .map_err(runtime("creating the main account"))?;
     Ok(Credentials {
-        account_sid: sid,
+        account_sid: record.sid,
         auth_token: token,
     })
 }

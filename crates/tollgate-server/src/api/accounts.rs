@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use tollgate_secrets::generate_auth_token;
+use tollgate_secrets::{MasterKey, SecretError, generate_auth_token};
 use tollgate_store::{AccountQuery, AccountRecord};
 use tollgate_types::error_code as codes;
 use tollgate_types::{AccountStatus, SidPrefix, Timestamp};
@@ -55,16 +55,17 @@ pub fn default_subaccount_name(now: Timestamp) -> String {
     format!("SubAccount Created at {y:04}-{mo:02}-{d:02} {h:02}:{mi:02} {meridian}")
 }
 
-/// A new account record with a fresh sealed token. Returns the plaintext token too.
+/// A new active account with a fresh token sealed under `key`; `owner: None`
+/// makes a main account. Returns the plaintext token too, to show once.
 pub fn new_account(
-    app: &App,
+    key: &MasterKey,
     owner: Option<&str>,
     name: String,
     now: Timestamp,
-) -> ApiResult<(AccountRecord, zeroize::Zeroizing<String>)> {
+) -> Result<(AccountRecord, zeroize::Zeroizing<String>), SecretError> {
     let sid = new_sid(SidPrefix::Account).to_string();
     let token = generate_auth_token(&mut OsRandom);
-    let sealed = app.seal_token(&sid, &token)?;
+    let sealed = key.seal(&sid, token.as_bytes(), &mut OsRandom)?;
     let record = AccountRecord {
         owner_account_sid: owner.unwrap_or(&sid).to_owned(),
         sid,
@@ -97,7 +98,8 @@ pub async fn create(
         Some(name) => friendly_name(name)?,
         None => default_subaccount_name(now),
     };
-    let (record, _token) = new_account(&app, Some(&principal.account.sid), name, now)?;
+    let (record, _token) = new_account(app.master_key(), Some(&principal.account.sid), name, now)
+        .map_err(|_| ApiError::internal())?;
     let write = app.begin_write().await;
     app.store.insert_account(&record).await?;
     app.refresh(&write).await?;
