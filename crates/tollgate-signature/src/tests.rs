@@ -331,6 +331,15 @@ proptest! {
         prop_assert_eq!(v.verify(&url, Payload::Form(&changed), &sig, Algorithm::HmacSha1), Err(Rejection::SignatureMismatch));
     }
 
+    /// Past the stack limits (32 pairs, 2 KiB) the heap path must agree too.
+    #[test]
+    fn sign_equals_the_reference_for_large_webhooks(
+        params in proptest::collection::vec(("[A-Ca-c][a-z]{0,2}", "\\PC{0,120}"), 20..60)) {
+        let url = "https://example.com/hook";
+        let ours = Key::new(TOKEN, Algorithm::HmacSha1).sign(url, &params);
+        prop_assert_eq!(ours.as_str(), reference_sign(TOKEN, url, &params));
+    }
+
     #[test]
     fn verify_never_panics(url in "\\PC{0,60}", sig in "\\PC{0,50}", body in proptest::collection::vec(any::<u8>(), 0..40)) {
         let v = Verifier::for_auth_tokens(&[TOKEN]);
