@@ -14,8 +14,13 @@
 //! nothing), and compares in constant time. It returns which key and which URL
 //! form matched, or why nothing did.
 //!
-//! This crate does no I/O and reads no clock.
+//! This crate does no I/O and reads no clock. With the `axum` feature it
+//! also offers [`layer::WebhookLayer`], which validates incoming webhooks
+//! behind proxies ([`external::ProxyPolicy`]).
 
+pub mod external;
+#[cfg(feature = "axum")]
+pub mod layer;
 mod url;
 
 use base64::Engine;
