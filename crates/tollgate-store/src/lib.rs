@@ -22,7 +22,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use records::{AccountQuery, AccountRecord, ApiKeyRecord, PageQuery};
+pub use records::{
+    AccountQuery, AccountRecord, ApiKeyRecord, DeliveryStatus, PageQuery, PublicKeyRecord,
+    WebhookRecord,
+};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +94,30 @@ pub trait Store: Send + Sync + 'static {
     async fn list_api_keys(&self, account_sid: &str, page: &PageQuery)
     -> Result<Vec<ApiKeyRecord>>;
     async fn all_api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
+
+    async fn insert_public_key(&self, key: &PublicKeyRecord) -> Result<()>;
+    /// Writes the friendly name and update date. False if absent.
+    async fn update_public_key(&self, key: &PublicKeyRecord) -> Result<bool>;
+    async fn delete_public_key(&self, account_sid: &str, sid: &str) -> Result<bool>;
+    /// One page of an account's public keys, oldest first.
+    async fn list_public_keys(
+        &self,
+        account_sid: &str,
+        page: &PageQuery,
+    ) -> Result<Vec<PublicKeyRecord>>;
+    async fn all_public_keys(&self) -> Result<Vec<PublicKeyRecord>>;
+
+    /// Queues a webhook unless `limit` deliveries are queued already; false then.
+    async fn enqueue_webhook(&self, webhook: &WebhookRecord, limit: u32) -> Result<bool>;
+    async fn webhook(&self, account_sid: &str, sid: &str) -> Result<Option<WebhookRecord>>;
+    /// Queued deliveries due at `now` and not leased, soonest first.
+    async fn due_webhooks(&self, now: i64, limit: u32) -> Result<Vec<WebhookRecord>>;
+    /// When the next queued delivery is due, if any.
+    async fn next_webhook_due(&self) -> Result<Option<i64>>;
+    /// Takes the delivery for this node until `until`. False if another holds it or it is done.
+    async fn lease_webhook(&self, sid: &str, now: i64, until: i64) -> Result<bool>;
+    /// Records an attempt: status, attempts, next attempt, last response; drops the lease.
+    async fn record_webhook_attempt(&self, webhook: &WebhookRecord) -> Result<bool>;
 }
 
 /// Embedded SQLite: WAL journal, `synchronous=FULL` so a commit survives power loss.

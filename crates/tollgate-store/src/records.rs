@@ -15,6 +15,8 @@ pub struct AccountRecord {
     /// The secondary auth token during a rotation, sealed.
     pub secondary_token_sealed: Option<Vec<u8>>,
     pub secondary_token_created: Option<i64>,
+    /// Every API request must carry a valid `Twilio-Client-Validation` JWT.
+    pub require_client_validation: bool,
     pub date_created: i64,
     pub date_updated: i64,
 }
@@ -53,4 +55,72 @@ pub struct PageQuery {
     pub size: u32,
     pub after: Option<String>,
     pub offset: u64,
+}
+
+/// A registered public key for client validation (`CR…`). Public, so plain.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PublicKeyRecord {
+    pub sid: String,
+    pub account_sid: String,
+    pub friendly_name: Option<String>,
+    /// The PEM as registered.
+    pub public_key: String,
+    pub date_created: i64,
+    pub date_updated: i64,
+}
+
+/// Where a webhook delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting for its first or next attempt.
+    Queued,
+    Delivered,
+    /// Given up: a final error, or out of attempts.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+impl TryFrom<String> for DeliveryStatus {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "queued" => Ok(DeliveryStatus::Queued),
+            "delivered" => Ok(DeliveryStatus::Delivered),
+            "failed" => Ok(DeliveryStatus::Failed),
+            _ => Err(format!("unknown delivery status {s}")),
+        }
+    }
+}
+
+/// One webhook to deliver, with its progress. The target URL may carry
+/// credentials, so it is stored sealed (AAD = the delivery SID).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct WebhookRecord {
+    pub sid: String,
+    pub account_sid: String,
+    pub url_sealed: Vec<u8>,
+    /// The URL without credentials, for display and logs.
+    pub url_redacted: String,
+    pub method: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    #[sqlx(try_from = "String")]
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    /// A node holds the delivery until then (several nodes share a queue).
+    pub lease_until: Option<i64>,
+    pub last_response_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub date_created: i64,
+    pub date_updated: i64,
 }

@@ -7,7 +7,8 @@ use std::str::FromStr;
 
 use sqlx::postgres::PgConnectOptions;
 use tollgate_store::{
-    AccountQuery, AccountRecord, ApiKeyRecord, PageQuery, PgStore, SqliteStore, Store, StoreError,
+    AccountQuery, AccountRecord, ApiKeyRecord, DeliveryStatus, PageQuery, PgStore, PublicKeyRecord,
+    SqliteStore, Store, StoreError, WebhookRecord,
 };
 use tollgate_types::AccountStatus;
 
@@ -26,6 +27,7 @@ fn account(sid: &str, owner: &str, created: i64) -> AccountRecord {
         auth_token_sealed: vec![1, 2, 3, created as u8],
         secondary_token_sealed: None,
         secondary_token_created: None,
+        require_client_validation: false,
         date_created: created,
         date_updated: created,
     }
@@ -200,6 +202,85 @@ async fn contract(store: &dyn Store) {
             .await
             .is_err()
     );
+
+    // Client validation: the account switch persists.
+    let mut acct = store.account("ACsub2").await.unwrap().unwrap();
+    acct.require_client_validation = true;
+    assert!(store.update_account(&acct).await.unwrap());
+    assert!(
+        store
+            .account("ACsub2")
+            .await
+            .unwrap()
+            .unwrap()
+            .require_client_validation
+    );
+
+    // Public keys: scoped to their account.
+    let pk = |sid: &str, account: &str, created: i64| PublicKeyRecord {
+        sid: sid.into(),
+        account_sid: account.into(),
+        friendly_name: None,
+        public_key: "-----BEGIN PUBLIC KEY-----\n...".into(),
+        date_created: created,
+        date_updated: created,
+    };
+    store.insert_public_key(&pk("CR1", "ACsub2", 5_000)).await.unwrap();
+    store.insert_public_key(&pk("CR2", "ACsub2", 5_001)).await.unwrap();
+    let mut renamed = pk("CR1", "ACsub2", 5_000);
+    renamed.friendly_name = Some("laptop".into());
+    assert!(store.update_public_key(&renamed).await.unwrap());
+    let listed = store
+        .list_public_keys("ACsub2", &page(10, None, 0))
+        .await
+        .unwrap();
+    assert_eq!(listed, vec![renamed, pk("CR2", "ACsub2", 5_001)]);
+    assert!(!store.delete_public_key("ACsub3", "CR2").await.unwrap());
+    assert!(store.delete_public_key("ACsub2", "CR2").await.unwrap());
+    assert_eq!(store.all_public_keys().await.unwrap().len(), 1);
+
+    // Webhook queue: bounded, due order, leases, attempts.
+    let hook = |sid: &str, due: i64| WebhookRecord {
+        sid: sid.into(),
+        account_sid: "ACsub2".into(),
+        url_sealed: vec![9, 9],
+        url_redacted: "https://example.com/h".into(),
+        method: "POST".into(),
+        content_type: "application/x-www-form-urlencoded".into(),
+        body: b"A=1".to_vec(),
+        status: DeliveryStatus::Queued,
+        attempts: 0,
+        next_attempt_at: due,
+        lease_until: None,
+        last_response_code: None,
+        last_error: None,
+        date_created: due,
+        date_updated: due,
+    };
+    assert_eq!(store.next_webhook_due().await.unwrap(), None);
+    assert!(store.enqueue_webhook(&hook("WD2", 200), 2).await.unwrap());
+    assert!(store.enqueue_webhook(&hook("WD1", 100), 2).await.unwrap());
+    assert!(!store.enqueue_webhook(&hook("WD3", 50), 2).await.unwrap(), "queue full");
+    assert_eq!(store.next_webhook_due().await.unwrap(), Some(100));
+    let due = store.due_webhooks(150, 10).await.unwrap();
+    assert_eq!(due, vec![hook("WD1", 100)]);
+    assert!(store.lease_webhook("WD1", 150, 1_150).await.unwrap());
+    assert!(!store.lease_webhook("WD1", 160, 1_160).await.unwrap(), "held");
+    assert!(store.due_webhooks(500, 10).await.unwrap().iter().all(|w| w.sid != "WD1"));
+    // A leased delivery is next due when its lease runs out.
+    assert_eq!(store.next_webhook_due().await.unwrap(), Some(200));
+    let mut done = hook("WD1", 100);
+    done.status = DeliveryStatus::Delivered;
+    done.attempts = 1;
+    done.last_response_code = Some(204);
+    done.date_updated = 151;
+    assert!(store.record_webhook_attempt(&done).await.unwrap());
+    assert_eq!(store.webhook("ACsub2", "WD1").await.unwrap(), Some(done));
+    assert!(store.webhook("ACsub3", "WD1").await.unwrap().is_none());
+    assert!(!store.lease_webhook("WD1", 2_000, 3_000).await.unwrap(), "done");
+    // With one queued, there is room again.
+    assert!(store.enqueue_webhook(&hook("WD3", 50), 2).await.unwrap());
+    assert_eq!(store.next_webhook_due().await.unwrap(), Some(50));
 }
 
 #[tokio::test]

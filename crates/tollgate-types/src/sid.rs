@@ -9,6 +9,10 @@ pub enum SidPrefix {
     Account,
     /// `SK`: an API key.
     ApiKey,
+    /// `CR`: a public key for client validation (a credential).
+    PublicKey,
+    /// `WD`: one webhook Tollgate delivers (Tollgate's own resource).
+    WebhookDelivery,
 }
 
 impl SidPrefix {
@@ -17,6 +21,8 @@ impl SidPrefix {
         match self {
             SidPrefix::Account => "AC",
             SidPrefix::ApiKey => "SK",
+            SidPrefix::PublicKey => "CR",
+            SidPrefix::WebhookDelivery => "WD",
         }
     }
 }
@@ -63,7 +69,12 @@ impl Sid {
 
     /// The SID's prefix, if it is one Tollgate knows.
     pub fn prefix(&self) -> Option<SidPrefix> {
-        [SidPrefix::Account, SidPrefix::ApiKey]
+        [
+            SidPrefix::Account,
+            SidPrefix::ApiKey,
+            SidPrefix::PublicKey,
+            SidPrefix::WebhookDelivery,
+        ]
             .into_iter()
             .find(|p| self.0.starts_with(p.as_str()))
     }

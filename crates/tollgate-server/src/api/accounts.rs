@@ -74,6 +74,7 @@ pub fn new_account(
         auth_token_sealed: sealed,
         secondary_token_sealed: None,
         secondary_token_created: None,
+        require_client_validation: false,
         date_created: now.0,
         date_updated: now.0,
     };
@@ -255,6 +256,7 @@ mod tests {
             auth_token_sealed: vec![],
             secondary_token_sealed: None,
             secondary_token_created: None,
+            require_client_validation: false,
             date_created: 0,
             date_updated: 0,
         }
