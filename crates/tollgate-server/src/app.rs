@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::random::OsRandom;
 use crate::snapshot::Snapshot;
+use crate::webhooks::Webhooks;
 
 pub struct App {
     pub store: Arc<dyn Store>,
@@ -27,6 +28,8 @@ pub struct App {
     pub argon2_permits: Semaphore,
     /// Per-process key for remembering verified key secrets.
     pub fingerprint_key: [u8; 32],
+    /// Outbound webhooks: settings, HTTP client, dispatcher wake-up.
+    pub webhooks: Webhooks,
 }
 
 impl App {
@@ -37,6 +40,7 @@ impl App {
         clock: Arc<dyn Clock>,
         master_key: MasterKey,
         public_url: String,
+        webhooks: Webhooks,
     ) -> Result<App, LoadError> {
         let snapshot = read_snapshot(store.as_ref(), &master_key, None).await?;
         let mut fingerprint_key = [0u8; 32];
@@ -50,6 +54,7 @@ impl App {
             writes: Mutex::new(()),
             argon2_permits: Semaphore::new(2),
             fingerprint_key,
+            webhooks,
         })
     }
 

@@ -20,6 +20,20 @@ pub struct RawConfig {
     pub listen: Option<String>,
     pub database_url: Option<String>,
     pub public_url: Option<String>,
+    /// `1`/`true`: webhooks may go to loopback and private addresses (local development, tests).
+    pub webhook_allow_private: Option<String>,
+    /// Send webhooks through this HTTP proxy (`http://host:port`).
+    pub webhook_proxy: Option<String>,
+    /// Send webhooks from this local address (a "static proxy" egress IP).
+    pub webhook_source_address: Option<String>,
+    /// Attempts per webhook, the first included (default 5).
+    pub webhook_max_attempts: Option<String>,
+    /// Delay before the first retry in ms, doubled each time (default 1000).
+    pub webhook_retry_base_ms: Option<String>,
+    /// Whole-request timeout in ms (default 15000, as Twilio).
+    pub webhook_timeout_ms: Option<String>,
+    /// Most pending deliveries the durable queue holds (default 10000).
+    pub webhook_queue_limit: Option<String>,
     /// Only from `TOLLGATE_MASTER_KEY`, never from a file or the command line.
     #[serde(skip)]
     pub master_key: Option<String>,
@@ -33,6 +47,13 @@ impl RawConfig {
             listen: self.listen.or(other.listen),
             database_url: self.database_url.or(other.database_url),
             public_url: self.public_url.or(other.public_url),
+            webhook_allow_private: self.webhook_allow_private.or(other.webhook_allow_private),
+            webhook_proxy: self.webhook_proxy.or(other.webhook_proxy),
+            webhook_source_address: self.webhook_source_address.or(other.webhook_source_address),
+            webhook_max_attempts: self.webhook_max_attempts.or(other.webhook_max_attempts),
+            webhook_retry_base_ms: self.webhook_retry_base_ms.or(other.webhook_retry_base_ms),
+            webhook_timeout_ms: self.webhook_timeout_ms.or(other.webhook_timeout_ms),
+            webhook_queue_limit: self.webhook_queue_limit.or(other.webhook_queue_limit),
             master_key: self.master_key.or(other.master_key),
         }
     }
@@ -49,6 +70,13 @@ impl RawConfig {
             listen: lookup("TOLLGATE_LISTEN"),
             database_url: lookup("TOLLGATE_DATABASE_URL"),
             public_url: lookup("TOLLGATE_PUBLIC_URL"),
+            webhook_allow_private: lookup("TOLLGATE_WEBHOOK_ALLOW_PRIVATE"),
+            webhook_proxy: lookup("TOLLGATE_WEBHOOK_PROXY"),
+            webhook_source_address: lookup("TOLLGATE_WEBHOOK_SOURCE_ADDRESS"),
+            webhook_max_attempts: lookup("TOLLGATE_WEBHOOK_MAX_ATTEMPTS"),
+            webhook_retry_base_ms: lookup("TOLLGATE_WEBHOOK_RETRY_BASE_MS"),
+            webhook_timeout_ms: lookup("TOLLGATE_WEBHOOK_TIMEOUT_MS"),
+            webhook_queue_limit: lookup("TOLLGATE_WEBHOOK_QUEUE_LIMIT"),
             master_key: lookup("TOLLGATE_MASTER_KEY"),
         }
     }
@@ -62,6 +90,126 @@ pub struct Config {
     pub database: DatabaseTarget,
     pub public_url: String,
     pub master_key: Option<MasterKey>,
+    pub webhooks: WebhookSettings,
+}
+
+/// How webhooks leave the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    pub allow_private: bool,
+    pub proxy: Option<String>,
+    pub source_address: Option<std::net::IpAddr>,
+    pub retry: tollgate_webhook::retry::RetryPolicy,
+    pub timeout_ms: u64,
+    pub queue_limit: u32,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            allow_private: false,
+            proxy: None,
+            source_address: None,
+            retry: tollgate_webhook::retry::RetryPolicy::default(),
+            timeout_ms: 15_000,
+            queue_limit: 10_000,
+        }
+    }
+}
+
+fn parse_flag(name: &str, value: Option<&str>, errors: &mut Vec<String>) -> bool {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("" | "0" | "false" | "no") => false,
+        Some("1" | "true" | "yes") => true,
+        Some(other) => {
+            errors.push(format!("{name}: '{other}' is not 1/0 or true/false"));
+            false
+        }
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(
+    name: &str,
+    value: Option<&str>,
+    default: T,
+    valid: impl Fn(&T) -> bool,
+    errors: &mut Vec<String>,
+) -> T {
+    match value {
+        None => default,
+        Some(text) => match text.trim().parse::<T>() {
+            Ok(n) if valid(&n) => n,
+            _ => {
+                errors.push(format!("{name}: '{text}' is out of range or not a number"));
+                default
+            }
+        },
+    }
+}
+
+fn webhook_settings(raw: &RawConfig, errors: &mut Vec<String>) -> WebhookSettings {
+    let d = WebhookSettings::default();
+    let proxy = raw.webhook_proxy.clone().filter(|p| !p.is_empty());
+    if let Some(p) = &proxy
+        && !(p.starts_with("http://") || p.starts_with("https://"))
+    {
+        errors.push(format!(
+            "webhook proxy: '{}' must start with http:// or https://",
+            redact_url(p)
+        ));
+    }
+    let source_address = match raw.webhook_source_address.as_deref() {
+        None | Some("") => None,
+        Some(text) => match text.parse() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                errors.push(format!(
+                    "webhook source address: '{text}' is not an IP address"
+                ));
+                None
+            }
+        },
+    };
+    WebhookSettings {
+        allow_private: parse_flag(
+            "webhook allow private",
+            raw.webhook_allow_private.as_deref(),
+            errors,
+        ),
+        proxy,
+        source_address,
+        retry: tollgate_webhook::retry::RetryPolicy {
+            max_attempts: parse_number(
+                "webhook max attempts",
+                raw.webhook_max_attempts.as_deref(),
+                d.retry.max_attempts,
+                |n| (1..=20).contains(n),
+                errors,
+            ),
+            base_delay_ms: parse_number(
+                "webhook retry base ms",
+                raw.webhook_retry_base_ms.as_deref(),
+                d.retry.base_delay_ms,
+                |n| (1..=3_600_000).contains(n),
+                errors,
+            ),
+            max_delay_ms: d.retry.max_delay_ms,
+        },
+        timeout_ms: parse_number(
+            "webhook timeout ms",
+            raw.webhook_timeout_ms.as_deref(),
+            d.timeout_ms,
+            |n| (100..=60_000).contains(n),
+            errors,
+        ),
+        queue_limit: parse_number(
+            "webhook queue limit",
+            raw.webhook_queue_limit.as_deref(),
+            d.queue_limit,
+            |n| *n >= 1,
+            errors,
+        ),
+    }
 }
 
 impl Config {
@@ -93,6 +241,7 @@ impl Config {
                 errors.push("TOLLGATE_MASTER_KEY: must be 64 hex characters (32 bytes)".to_owned())
             }),
         };
+        let webhooks = webhook_settings(&raw, &mut errors);
         let public_url = match raw.public_url {
             None => Ok(None),
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
@@ -113,6 +262,7 @@ impl Config {
                     listen,
                     database,
                     master_key,
+                    webhooks,
                 })
             }
             _ => Err(errors),

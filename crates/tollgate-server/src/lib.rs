@@ -15,6 +15,7 @@ pub mod random;
 pub mod routes;
 pub mod snapshot;
 pub mod startup;
+pub mod webhooks;
 pub mod wire;
 
 pub use app::App;

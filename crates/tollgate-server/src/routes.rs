@@ -9,7 +9,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
-use crate::api::{accounts, auth_tokens, balance, keys, meta};
+use crate::api::{accounts, auth_tokens, balance, keys, meta, webhooks};
 use crate::app::App;
 use crate::error::ApiError;
 
@@ -45,8 +45,16 @@ pub fn router(app: Arc<App>) -> Router {
             post(auth_tokens::create_secondary).delete(auth_tokens::delete_secondary),
         )
         .route("/v1/AuthTokens/Promote", post(auth_tokens::promote));
-    // Tollgate's own, unauthenticated.
+    // Tollgate's own.
     let tollgate = Router::new()
+        .route(
+            "/tollgate/v1/Accounts/{account}/Webhooks",
+            post(webhooks::create),
+        )
+        .route(
+            "/tollgate/v1/Accounts/{account}/Webhooks/{sid}",
+            get(webhooks::fetch),
+        )
         .route("/tollgate/v1/Health", get(meta::health))
         .route("/tollgate/v1/Errors/{code}", get(meta::error_code));
 

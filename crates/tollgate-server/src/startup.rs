@@ -167,7 +167,9 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
     } else {
         Some(create_main_account(&store, &clock, &key).await?)
     };
-    let app = App::load(store, clock, key, config.public_url.clone())
+    let webhooks = crate::webhooks::Webhooks::new(config.webhooks.clone())
+        .map_err(|e| StartError::Config(vec![format!("webhooks: {e}")]))?;
+    let app = App::load(store, clock, key, config.public_url.clone(), webhooks)
         .await
         .map_err(|e| match e {
             LoadError::MasterKey(_) => StartError::Config(vec![e.to_string()]),
@@ -190,10 +192,24 @@ pub async fn serve(
         .map_err(|e| StartError::Runtime(format!("cannot listen on {}: {e}", config.listen)))?;
     let local = listener.local_addr().map_err(runtime("listener"))?;
     tracing::info!("tollgate listening on http://{local}");
+    // One shutdown signal for the listener and the webhook dispatcher.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let dispatcher = tokio::spawn(crate::webhooks::run_dispatcher(
+        app.clone(),
+        stopped(stop_rx.clone()),
+    ));
     axum::serve(listener, crate::routes::router(app))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(stopped(stop_rx))
         .await
         .map_err(runtime("server"))?;
+    let _ = dispatcher.await;
     tracing::info!("tollgate stopped");
     Ok(())
 }

@@ -18,6 +18,7 @@
 //! also offers [`layer::WebhookLayer`], which validates incoming webhooks
 //! behind proxies ([`external::ProxyPolicy`]).
 
+pub mod client_validation;
 pub mod external;
 #[cfg(feature = "axum")]
 pub mod layer;

@@ -225,8 +225,14 @@ async fn contract(store: &dyn Store) {
         date_created: created,
         date_updated: created,
     };
-    store.insert_public_key(&pk("CR1", "ACsub2", 5_000)).await.unwrap();
-    store.insert_public_key(&pk("CR2", "ACsub2", 5_001)).await.unwrap();
+    store
+        .insert_public_key(&pk("CR1", "ACsub2", 5_000))
+        .await
+        .unwrap();
+    store
+        .insert_public_key(&pk("CR2", "ACsub2", 5_001))
+        .await
+        .unwrap();
     let mut renamed = pk("CR1", "ACsub2", 5_000);
     renamed.friendly_name = Some("laptop".into());
     assert!(store.update_public_key(&renamed).await.unwrap());
@@ -260,13 +266,26 @@ async fn contract(store: &dyn Store) {
     assert_eq!(store.next_webhook_due().await.unwrap(), None);
     assert!(store.enqueue_webhook(&hook("WD2", 200), 2).await.unwrap());
     assert!(store.enqueue_webhook(&hook("WD1", 100), 2).await.unwrap());
-    assert!(!store.enqueue_webhook(&hook("WD3", 50), 2).await.unwrap(), "queue full");
+    assert!(
+        !store.enqueue_webhook(&hook("WD3", 50), 2).await.unwrap(),
+        "queue full"
+    );
     assert_eq!(store.next_webhook_due().await.unwrap(), Some(100));
     let due = store.due_webhooks(150, 10).await.unwrap();
     assert_eq!(due, vec![hook("WD1", 100)]);
     assert!(store.lease_webhook("WD1", 150, 1_150).await.unwrap());
-    assert!(!store.lease_webhook("WD1", 160, 1_160).await.unwrap(), "held");
-    assert!(store.due_webhooks(500, 10).await.unwrap().iter().all(|w| w.sid != "WD1"));
+    assert!(
+        !store.lease_webhook("WD1", 160, 1_160).await.unwrap(),
+        "held"
+    );
+    assert!(
+        store
+            .due_webhooks(500, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|w| w.sid != "WD1")
+    );
     // A leased delivery is next due when its lease runs out.
     assert_eq!(store.next_webhook_due().await.unwrap(), Some(200));
     let mut done = hook("WD1", 100);
@@ -277,7 +296,10 @@ async fn contract(store: &dyn Store) {
     assert!(store.record_webhook_attempt(&done).await.unwrap());
     assert_eq!(store.webhook("ACsub2", "WD1").await.unwrap(), Some(done));
     assert!(store.webhook("ACsub3", "WD1").await.unwrap().is_none());
-    assert!(!store.lease_webhook("WD1", 2_000, 3_000).await.unwrap(), "done");
+    assert!(
+        !store.lease_webhook("WD1", 2_000, 3_000).await.unwrap(),
+        "done"
+    );
     // With one queued, there is room again.
     assert!(store.enqueue_webhook(&hook("WD3", 50), 2).await.unwrap());
     assert_eq!(store.next_webhook_due().await.unwrap(), Some(50));

@@ -58,8 +58,15 @@ codes! {
         "The PageToken in the requested URL was not valid.");
 }
 
-/// Tollgate's own codes (99000–99999). Empty until a feature needs one.
-pub const TOLLGATE_CODES: &[ErrorSpec] = &[];
+pub const WEBHOOK_QUEUE_FULL: ErrorSpec = ErrorSpec {
+    code: 99001,
+    http_status: 503,
+    title: "Webhook queue full",
+    explanation: "The durable webhook queue holds its configured maximum of pending deliveries (webhook_queue_limit); nothing was queued. It drains as receivers answer or deliveries give up.",
+};
+
+/// Tollgate's own codes (99000–99999), in code order.
+pub const TOLLGATE_CODES: &[ErrorSpec] = &[WEBHOOK_QUEUE_FULL];
 
 /// The spec for `code`, if Tollgate can return it.
 pub fn lookup(code: u32) -> Option<&'static ErrorSpec> {

@@ -75,8 +75,8 @@ impl Sid {
             SidPrefix::PublicKey,
             SidPrefix::WebhookDelivery,
         ]
-            .into_iter()
-            .find(|p| self.0.starts_with(p.as_str()))
+        .into_iter()
+        .find(|p| self.0.starts_with(p.as_str()))
     }
 }
 

@@ -142,7 +142,7 @@ struct Common {
     /// postgres://… for PostgreSQL; default is SQLite in the data dir [env TOLLGATE_DATABASE_URL]
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
-    /// A TOML file with data_dir, listen, database_url, public_url
+    /// A TOML file with data_dir, listen, database_url, public_url, webhook_* (see docs/webhooks.md)
     #[arg(long, value_name = "FILE")]
     config: Option<String>,
 }
@@ -153,8 +153,7 @@ fn configure(common: Common, listen: Option<String>) -> Result<Config, StartErro
         data_dir: common.data_dir,
         listen,
         database_url: common.database_url,
-        public_url: None,
-        master_key: None,
+        ..RawConfig::default()
     };
     let mut errors = Vec::new();
     let file = match common.config {

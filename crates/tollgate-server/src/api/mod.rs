@@ -5,3 +5,4 @@ pub mod auth_tokens;
 pub mod balance;
 pub mod keys;
 pub mod meta;
+pub mod webhooks;

@@ -1,0 +1,446 @@
+//! Webhook delivery: a durable queue in the store, drained by a dispatcher
+//! task that signs each request with the account's primary auth token at
+//! sending time, refuses private destinations (SSRF) unless allowed, answers
+//! Basic/Digest challenges with the URL's credentials, and retries with
+//! backoff. Several nodes may share one queue: each delivery is leased.
+
+use std::error::Error as StdError;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+use tollgate_secrets::RandomSource;
+use tollgate_store::{DeliveryStatus, WebhookRecord};
+use tollgate_types::error_code as codes;
+use tollgate_types::{SidPrefix, Timestamp};
+use tollgate_webhook::address::forbidden_reason;
+use tollgate_webhook::digest::{
+    Challenge, basic_authorization, digest_authorization, parse_challenges,
+};
+use tollgate_webhook::request::{
+    FORM_CONTENT_TYPE, JSON_CONTENT_TYPE, Method, Payload, SignedRequest, Target, build,
+};
+use tollgate_webhook::retry::{Next, Outcome};
+
+use crate::app::App;
+use crate::config::WebhookSettings;
+use crate::error::{ApiError, ApiResult};
+use crate::random::{OsRandom, new_sid};
+
+/// Deliveries in flight at once, per node.
+const CONCURRENCY: usize = 16;
+/// Due deliveries read per pass.
+const BATCH: u32 = 32;
+/// How long a node holds a delivery it is sending.
+const LEASE_MS: i64 = 120_000;
+/// The longest the dispatcher sleeps without looking (other nodes may enqueue).
+const IDLE_POLL_MS: i64 = 1_000;
+
+/// The outbound side of the gateway.
+pub struct Webhooks {
+    pub settings: WebhookSettings,
+    client: reqwest::Client,
+    wake: Notify,
+    permits: Arc<Semaphore>,
+}
+
+impl Webhooks {
+    pub fn new(settings: WebhookSettings) -> Result<Webhooks, String> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_millis(settings.timeout_ms))
+            .connect_timeout(Duration::from_millis(settings.timeout_ms.min(5_000)))
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow_private: settings.allow_private,
+            }));
+        builder = match &settings.proxy {
+            Some(url) => builder.proxy(reqwest::Proxy::all(url).map_err(|e| e.to_string())?),
+            None => builder.no_proxy(),
+        };
+        if let Some(ip) = settings.source_address {
+            builder = builder.local_address(ip);
+        }
+        let client = builder.build().map_err(|e| e.to_string())?;
+        Ok(Webhooks {
+            settings,
+            client,
+            wake: Notify::new(),
+            permits: Arc::new(Semaphore::new(CONCURRENCY)),
+        })
+    }
+}
+
+/// What to deliver, as the API or a feature asks for it.
+pub struct NewWebhook<'a> {
+    pub account_sid: &'a str,
+    pub url: &'a str,
+    pub method: Method,
+    pub payload: Payload,
+}
+
+/// Queues a webhook durably; the dispatcher sends it. The URL is checked
+/// here, so a bad one is the caller's error and not a failed delivery.
+pub async fn enqueue(app: &App, hook: NewWebhook<'_>) -> ApiResult<WebhookRecord> {
+    let target = Target::parse(hook.url).map_err(|e| ApiError::invalid("Url", &e.to_string()))?;
+    let sid = new_sid(SidPrefix::WebhookDelivery).to_string();
+    let url_sealed = app
+        .master_key()
+        .seal(&sid, hook.url.as_bytes(), &mut OsRandom)
+        .map_err(|_| ApiError::internal())?;
+    let (content_type, body) = match &hook.payload {
+        Payload::Form(params) => (
+            FORM_CONTENT_TYPE,
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(params)
+                .finish()
+                .into_bytes(),
+        ),
+        Payload::Json(json) => (JSON_CONTENT_TYPE, json.clone().into_bytes()),
+    };
+    let now = app.clock.now().0;
+    let record = WebhookRecord {
+        sid,
+        account_sid: hook.account_sid.to_owned(),
+        url_sealed,
+        url_redacted: target.redacted(),
+        method: hook.method.as_str().to_owned(),
+        content_type: content_type.to_owned(),
+        body,
+        status: DeliveryStatus::Queued,
+        attempts: 0,
+        next_attempt_at: now,
+        lease_until: None,
+        last_response_code: None,
+        last_error: None,
+        date_created: now,
+        date_updated: now,
+    };
+    let limit = app.webhooks.settings.queue_limit;
+    if !app.store.enqueue_webhook(&record, limit).await? {
+        tracing::warn!(limit, "webhook queue full; a webhook was refused");
+        return Err(ApiError::new(
+            &codes::WEBHOOK_QUEUE_FULL,
+            format!("The webhook queue is full ({limit} pending deliveries)"),
+        ));
+    }
+    app.webhooks.wake.notify_one();
+    Ok(record)
+}
+
+/// Drains the queue until `shutdown` resolves. Deliveries in flight finish.
+pub async fn run_dispatcher(app: Arc<App>, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        let now = app.clock.now().0;
+        let mut full_batch = false;
+        match app.store.due_webhooks(now, BATCH).await {
+            Ok(due) => {
+                full_batch = due.len() == BATCH as usize;
+                for record in due {
+                    let Ok(permit) = app.webhooks.permits.clone().acquire_owned().await else {
+                        return;
+                    };
+                    match app
+                        .store
+                        .lease_webhook(&record.sid, now, now + LEASE_MS)
+                        .await
+                    {
+                        Ok(true) => {
+                            let app = app.clone();
+                            tokio::spawn(async move {
+                                deliver(&app, record).await;
+                                drop(permit);
+                            });
+                        }
+                        Ok(false) => {}
+                        Err(e) => tracing::error!(error = %e, "cannot lease a webhook"),
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the webhook queue"),
+        }
+        let wait_ms = if full_batch {
+            0
+        } else {
+            match app.store.next_webhook_due().await {
+                Ok(Some(due)) => (due - app.clock.now().0).clamp(0, IDLE_POLL_MS),
+                _ => IDLE_POLL_MS,
+            }
+        };
+        let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = app.webhooks.wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    // Let deliveries in flight record their outcome.
+    let _ = app
+        .webhooks
+        .permits
+        .acquire_many(u32::try_from(CONCURRENCY).unwrap_or(1))
+        .await;
+}
+
+/// One attempt, then its outcome recorded.
+async fn deliver(app: &App, mut record: WebhookRecord) {
+    let attempt = u32::try_from(record.attempts).unwrap_or(0) + 1;
+    let outcome = attempt_once(app, &record).await;
+    let now = app.clock.now().0;
+    let next = app.webhooks.settings.retry.decide(attempt, &outcome, now);
+    record.attempts = i32::try_from(attempt).unwrap_or(i32::MAX);
+    record.last_response_code = match outcome {
+        Outcome::Status(code) => Some(i32::from(code)),
+        _ => None,
+    };
+    record.date_updated = now;
+    match &next {
+        Next::Delivered => {
+            record.status = DeliveryStatus::Delivered;
+            record.last_error = None;
+        }
+        Next::RetryAt { at_ms, reason } => {
+            record.status = DeliveryStatus::Queued;
+            record.next_attempt_at = *at_ms;
+            record.last_error = Some(reason.clone());
+        }
+        Next::GiveUp { reason } => {
+            record.status = DeliveryStatus::Failed;
+            record.last_error = Some(reason.clone());
+        }
+    }
+    tracing::info!(
+        sid = %record.sid,
+        url = %record.url_redacted,
+        attempt,
+        status = record.status.as_str(),
+        response = ?record.last_response_code,
+        error = record.last_error.as_deref().unwrap_or(""),
+        "webhook attempt"
+    );
+    if let Err(e) = app.store.record_webhook_attempt(&record).await {
+        tracing::error!(error = %e, sid = %record.sid, "cannot record a webhook attempt");
+    }
+}
+
+async fn attempt_once(app: &App, record: &WebhookRecord) -> Outcome {
+    let url = match app.master_key().open_text(&record.sid, &record.url_sealed) {
+        Ok(url) => url,
+        Err(_) => return Outcome::Refused("the stored URL cannot be opened".into()),
+    };
+    let target = match Target::parse(&url) {
+        Ok(t) => t,
+        Err(e) => return Outcome::Refused(e.to_string()),
+    };
+    let Some(account) = app.snapshot().accounts.get(&record.account_sid).cloned() else {
+        return Outcome::Refused("the account no longer exists".into());
+    };
+    if !app.webhooks.settings.allow_private
+        && let Some(reason) = refused_destination(&app.webhooks.settings, &target).await
+    {
+        return Outcome::Refused(reason);
+    }
+    let method = Method::parse(&record.method).unwrap_or(Method::Post);
+    let payload = if record.content_type == JSON_CONTENT_TYPE {
+        Payload::Json(String::from_utf8_lossy(&record.body).into_owned())
+    } else {
+        Payload::Form(form_urlencoded::parse(&record.body).into_owned().collect())
+    };
+    let request = build(
+        &target,
+        method,
+        &payload,
+        &account.primary_token,
+        &record.sid,
+    );
+    let client = &app.webhooks.client;
+    let first = match send(client, &request, None).await {
+        Ok(response) => response,
+        Err(outcome) => return outcome,
+    };
+    // Twilio's way with URL credentials: ask without, answer the challenge.
+    if first.status().as_u16() == 401
+        && let Some(credentials) = &target.credentials
+    {
+        let challenge = first
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(parse_challenges);
+        let authorization = match challenge {
+            Some(Challenge::Digest(d)) => {
+                let mut cnonce = [0u8; 16];
+                OsRandom.fill(&mut cnonce);
+                digest_authorization(
+                    &d,
+                    &credentials.user,
+                    &credentials.password,
+                    request.method.as_str(),
+                    request_uri(&request.url),
+                    &hex::encode(cnonce),
+                )
+            }
+            Some(Challenge::Basic) | None => {
+                basic_authorization(&credentials.user, &credentials.password)
+            }
+        };
+        return match send(client, &request, Some(authorization)).await {
+            Ok(response) => Outcome::Status(response.status().as_u16()),
+            Err(outcome) => outcome,
+        };
+    }
+    Outcome::Status(first.status().as_u16())
+}
+
+fn request_uri(url: &str) -> &str {
+    let rest = url.split_once("://").map_or("", |(_, r)| r);
+    rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/")
+}
+
+async fn send(
+    client: &reqwest::Client,
+    request: &SignedRequest,
+    authorization: Option<String>,
+) -> Result<reqwest::Response, Outcome> {
+    let method = match request.method {
+        Method::Get => reqwest::Method::GET,
+        Method::Post => reqwest::Method::POST,
+    };
+    let mut builder = client.request(method, &request.url);
+    for (name, value) in &request.headers {
+        builder = builder.header(*name, value);
+    }
+    if let Some(value) = authorization {
+        builder = builder.header(reqwest::header::AUTHORIZATION, value);
+    }
+    if request.method == Method::Post {
+        builder = builder.body(request.body.clone());
+    }
+    builder.send().await.map_err(classify)
+}
+
+/// A transport error as an outcome: refused by our resolver, or unreachable.
+fn classify(error: reqwest::Error) -> Outcome {
+    let mut source: Option<&(dyn StdError + 'static)> = error.source();
+    while let Some(e) = source {
+        if let Some(blocked) = e.downcast_ref::<Blocked>() {
+            return Outcome::Refused(blocked.to_string());
+        }
+        source = e.source();
+    }
+    let error = error.without_url();
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    Outcome::Unreachable(format!("{kind}: {error}"))
+}
+
+/// Why `target` may not be reached, checked before sending: literal
+/// addresses always; names too when a proxy resolves them for us.
+async fn refused_destination(settings: &WebhookSettings, target: &Target) -> Option<String> {
+    if let Ok(ip) = target.host.parse::<IpAddr>() {
+        return forbidden_reason(ip).map(|r| format!("destination refused: {ip} is a {r}"));
+    }
+    if target.host.eq_ignore_ascii_case("localhost")
+        || target.host.to_ascii_lowercase().ends_with(".localhost")
+    {
+        return Some(format!("destination refused: {} is loopback", target.host));
+    }
+    if settings.proxy.is_some() {
+        match tokio::net::lookup_host((target.host.as_str(), target.port)).await {
+            Ok(addrs) => {
+                for addr in addrs {
+                    if let Some(r) = forbidden_reason(addr.ip()) {
+                        return Some(format!(
+                            "destination refused: {} resolves to {}, a {r}",
+                            target.host,
+                            addr.ip()
+                        ));
+                    }
+                }
+            }
+            Err(e) => return Some(format!("cannot resolve {}: {e}", target.host)),
+        }
+    }
+    None
+}
+
+/// A resolver that drops forbidden addresses, so a name cannot smuggle a
+/// request to a private address (checked on the addresses actually used).
+struct GuardedResolver {
+    allow_private: bool,
+}
+
+#[derive(Debug)]
+struct Blocked(String);
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for Blocked {}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|e| Box::new(e) as Box<dyn StdError + Send + Sync>)?
+                .collect();
+            let mut refused = None;
+            let allowed: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| match forbidden_reason(a.ip()) {
+                    Some(r) if !allow_private => {
+                        refused = Some(format!(
+                            "destination refused: {host} resolves to {}, a {r}",
+                            a.ip()
+                        ));
+                        false
+                    }
+                    _ => true,
+                })
+                .collect();
+            if allowed.is_empty() {
+                let why = refused.unwrap_or_else(|| format!("{host} has no addresses"));
+                return Err(Box::new(Blocked(why)) as Box<dyn StdError + Send + Sync>);
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// A delivery as the API shows it (v1 style, ISO 8601 dates).
+pub fn render(app: &App, record: &WebhookRecord) -> serde_json::Value {
+    serde_json::json!({
+        "sid": record.sid,
+        "account_sid": record.account_sid,
+        "webhook_url": record.url_redacted,
+        "method": record.method,
+        "content_type": record.content_type,
+        "status": record.status.as_str(),
+        "attempts": record.attempts,
+        "next_attempt": match record.status {
+            DeliveryStatus::Queued => Some(Timestamp(record.next_attempt_at).iso8601()),
+            _ => None,
+        },
+        "response_code": record.last_response_code,
+        "error": record.last_error,
+        "date_created": Timestamp(record.date_created).iso8601(),
+        "date_updated": Timestamp(record.date_updated).iso8601(),
+        "url": format!(
+            "{}/tollgate/v1/Accounts/{}/Webhooks/{}",
+            app.public_url, record.account_sid, record.sid
+        ),
+    })
+}

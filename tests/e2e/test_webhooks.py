@@ -1,0 +1,267 @@
+"""Webhook delivery: every callback Tollgate sends validates with the official
+RequestValidator; retries, credentials in the URL, SSRF refusal, durability."""
+
+import os
+import time
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import requests
+from twilio.request_validator import RequestValidator
+
+from conftest import Gateway
+from webhook_receiver import Receiver
+
+
+class MultiDict(dict):
+    """Repeated form names, as Django's QueryDict hands them to the validator."""
+
+    def __init__(self, pairs):
+        super().__init__()
+        self.pairs = pairs
+        for k, v in pairs:
+            self.setdefault(k, v)
+
+    def getlist(self, name):
+        return [v for k, v in self.pairs if k == name]
+
+
+def env(**extra):
+    e = dict(os.environ)
+    e["TOLLGATE_WEBHOOK_RETRY_BASE_MS"] = "100"
+    e.update({k: str(v) for k, v in extra.items()})
+    return e
+
+
+@pytest.fixture
+def hooks_gateway(tmp_dir):
+    gw = Gateway(tmp_dir / "data", env=env(TOLLGATE_WEBHOOK_ALLOW_PRIVATE="1")).init().start()
+    yield gw
+    assert gw.stop() == 0
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def send(gw, **data):
+    r = requests.post(
+        f"{gw.url}/tollgate/v1/Accounts/{gw.account_sid}/Webhooks",
+        auth=(gw.account_sid, gw.auth_token),
+        data=data,
+        timeout=10,
+    )
+    return r
+
+
+def delivery(gw, sid, until=("delivered", "failed"), timeout=20):
+    deadline = time.monotonic() + timeout
+    while True:
+        r = requests.get(
+            f"{gw.url}/tollgate/v1/Accounts/{gw.account_sid}/Webhooks/{sid}",
+            auth=(gw.account_sid, gw.auth_token),
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        if body["status"] in until or time.monotonic() > deadline:
+            return body
+        time.sleep(0.05)
+
+
+TRICKY = [
+    ("Param.Body", "It's 100% ünïcode & more + spaces"),
+    ("Param.To", "+14155550100"),
+    ("Param.MediaUrl", "https://example.com/b.png?x=1&y=2"),
+    ("Param.MediaUrl", "https://example.com/a.png"),
+    ("Param.Caller", "sip:alice@example.com:5060"),
+    ("Param.Empty", ""),
+]
+
+
+def test_every_callback_validates_with_the_official_validator(hooks_gateway, receiver):
+    gw = hooks_gateway
+    validator = RequestValidator(gw.auth_token)
+    created = []
+    r = requests.post(
+        f"{gw.url}/tollgate/v1/Accounts/{gw.account_sid}/Webhooks",
+        auth=(gw.account_sid, gw.auth_token),
+        data=[("Url", f"{receiver.base}/status?tenant=42&q=a%20b"), *TRICKY],
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    created.append(("form", r.json()))
+    r = requests.post(
+        f"{gw.url}/tollgate/v1/Accounts/{gw.account_sid}/Webhooks",
+        auth=(gw.account_sid, gw.auth_token),
+        data=[("Url", f"{receiver.base}/get-hook"), ("Method", "GET"), *TRICKY],
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    created.append(("get", r.json()))
+    r = send(gw, Url=f"{receiver.base}/json-hook", ContentType="json",
+             Body='{"CallSid": "CA123", "note": "it\'s ünïcode", "n": [1, 2]}')
+    assert r.status_code == 201, r.text
+    created.append(("json", r.json()))
+    assert all(c[1]["status"] == "queued" and c[1]["sid"].startswith("WD") for c in created)
+
+    seen = receiver.wait_for(3)
+    for kind, resource in created:
+        d = delivery(gw, resource["sid"])
+        assert d["status"] == "delivered", d
+        assert d["attempts"] == 1 and d["response_code"] == 200
+    by_token = {req["headers"]["I-Twilio-Idempotency-Token"]: req for req in seen}
+    for kind, resource in created:
+        req = by_token[resource["sid"]]
+        assert req["headers"]["User-Agent"] == "TwilioProxy/1.1"
+        url = receiver.base + req["path"]
+        signature = req["headers"]["X-Twilio-Signature"]
+        if kind == "form":
+            assert req["method"] == "POST"
+            pairs = parse_qsl(req["body"].decode(), keep_blank_values=True)
+            assert ("MediaUrl", "https://example.com/a.png") in pairs
+            assert ("AccountSid", gw.account_sid) in pairs
+            params = MultiDict(pairs)
+            assert validator.validate(url, params, signature)
+            # Any change is caught.
+            tampered = MultiDict([(k, v + "x" if k == "Body" else v) for k, v in pairs])
+            assert not validator.validate(url, tampered, signature)
+        elif kind == "get":
+            assert req["method"] == "GET" and req["body"] == b""
+            assert "Body=It%27s" in req["path"] or "Body=It's" in req["path"]
+            assert validator.validate(url, {}, signature)
+        else:
+            assert req["method"] == "POST"
+            assert req["headers"]["Content-Type"] == "application/json"
+            assert "bodySHA256=" in req["path"]
+            assert validator.validate(url, req["body"].decode(), signature)
+            assert not validator.validate(url, req["body"].decode().replace("CA123", "CA999"), signature)
+        assert not RequestValidator("0" * 32).validate(url, {}, signature)
+
+
+def test_signed_with_the_primary_token_during_rotation(hooks_gateway, receiver):
+    gw = hooks_gateway
+    client = gw.client()
+    secondary = client.accounts.v1.secondary_auth_token().create().secondary_auth_token
+    r = send(gw, Url=f"{receiver.base}/a")
+    assert r.status_code == 201
+    req = receiver.wait_for(1)[0]
+    body = parse_qsl(req["body"].decode())
+    url = receiver.base + req["path"]
+    sig = req["headers"]["X-Twilio-Signature"]
+    assert RequestValidator(gw.auth_token).validate(url, MultiDict(body), sig)
+    assert not RequestValidator(secondary).validate(url, MultiDict(body), sig)
+    # After promotion the secondary signs.
+    client.accounts.v1.auth_token_promotion().update()
+    gw.auth_token = secondary
+    r = send(gw, Url=f"{receiver.base}/b")
+    assert r.status_code == 201, r.text
+    req = receiver.wait_for(2)[1]
+    assert RequestValidator(secondary).validate(
+        receiver.base + req["path"], MultiDict(parse_qsl(req["body"].decode())), req["headers"]["X-Twilio-Signature"]
+    )
+
+
+def test_retries_5xx_with_one_idempotency_token_and_4xx_is_final(hooks_gateway):
+    gw = hooks_gateway
+    flaky = Receiver(statuses=[503, 500])
+    try:
+        sid = send(gw, Url=f"{flaky.base}/x").json()["sid"]
+        d = delivery(gw, sid)
+        assert d["status"] == "delivered" and d["attempts"] == 3, d
+        seen = flaky.wait_for(3)
+        assert {r["headers"]["I-Twilio-Idempotency-Token"] for r in seen} == {sid}
+        assert len({r["headers"]["X-Twilio-Signature"] for r in seen}) == 1
+    finally:
+        flaky.close()
+    gone = Receiver(statuses=[404])
+    try:
+        sid = send(gw, Url=f"{gone.base}/x").json()["sid"]
+        d = delivery(gw, sid)
+        assert d["status"] == "failed" and d["attempts"] == 1 and d["response_code"] == 404, d
+    finally:
+        gone.close()
+
+
+@pytest.mark.parametrize("scheme", ["basic", "digest"])
+def test_credentials_in_the_url_answer_the_challenge_and_stay_secret(hooks_gateway, scheme):
+    gw = hooks_gateway
+    password = "s3cr3t-p@ss"
+    recv = Receiver(**{scheme: ("hookuser", password)})
+    try:
+        url = f"http://hookuser:{password.replace('@', '%40')}@127.0.0.1:{recv.port}/secure?a=1"
+        r = send(gw, Url=url)
+        assert r.status_code == 201, r.text
+        assert r.json()["webhook_url"] == f"http://hookuser:***@127.0.0.1:{recv.port}/secure?a=1"
+        d = delivery(gw, r.json()["sid"])
+        assert d["status"] == "delivered", d
+        first, second = recv.wait_for(2)[:2]
+        assert "Authorization" not in first["headers"]
+        assert second["headers"]["Authorization"].lower().startswith(scheme)
+        # The signature covers the URL without credentials, as the receiver sees it.
+        assert RequestValidator(gw.auth_token).validate(
+            recv.base + second["path"], MultiDict(parse_qsl(second["body"].decode())),
+            second["headers"]["X-Twilio-Signature"],
+        )
+    finally:
+        recv.close()
+    assert password not in gw.logs()
+    db = (gw.data_dir / "tollgate.db").read_bytes()
+    for suffix in ("", "-wal"):
+        p = gw.data_dir / f"tollgate.db{suffix}"
+        if p.exists():
+            assert password.encode() not in p.read_bytes()
+            assert password.replace("@", "%40").encode() not in p.read_bytes()
+    assert db
+
+
+def test_private_destinations_are_refused_by_default(tmp_dir, receiver):
+    gw = Gateway(tmp_dir / "strict", env=env()).init().start()
+    try:
+        for url in (f"{receiver.base}/x", f"http://localhost:{receiver.port}/x", "http://169.254.169.254/latest"):
+            r = send(gw, Url=url)
+            assert r.status_code == 201, r.text
+            d = delivery(gw, r.json()["sid"])
+            assert d["status"] == "failed" and d["attempts"] == 1, d
+            assert "refused" in d["error"], d
+        time.sleep(0.2)
+        assert receiver.requests == []
+        r = send(gw, Url="ftp://example.com/x")
+        assert r.status_code == 400 and r.json()["code"] == 20422
+    finally:
+        assert gw.stop() == 0
+
+
+def test_queue_survives_a_restart_and_is_bounded(tmp_dir):
+    # Nothing listens on the port yet: the first attempt fails and is retried.
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gw = Gateway(
+        tmp_dir / "durable",
+        env=env(TOLLGATE_WEBHOOK_ALLOW_PRIVATE="1", TOLLGATE_WEBHOOK_RETRY_BASE_MS="1500",
+                TOLLGATE_WEBHOOK_QUEUE_LIMIT="1"),
+    ).init().start()
+    sid = send(gw, Url=f"http://127.0.0.1:{port}/late").json()["sid"]
+    d = delivery(gw, sid, until=("queued",))
+    deadline = time.monotonic() + 10
+    while d["attempts"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        d = delivery(gw, sid, until=("queued",))
+    assert d["status"] == "queued" and d["attempts"] == 1 and "connection" in d["error"], d
+    full = send(gw, Url=f"http://127.0.0.1:{port}/second")
+    assert full.status_code == 503 and full.json()["code"] == 99001, full.text
+    assert gw.stop() == 0
+
+    late = Receiver(port=port)
+    try:
+        gw.start()
+        d = delivery(gw, sid)
+        assert d["status"] == "delivered" and d["attempts"] == 2, d
+        assert late.wait_for(1)[0]["path"] == "/late"
+    finally:
+        late.close()
+        assert gw.stop() == 0
