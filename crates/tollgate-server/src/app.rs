@@ -116,7 +116,12 @@ async fn read_snapshot(
         .all_api_keys()
         .await
         .map_err(|e| LoadError::Store(e.to_string()))?;
-    Snapshot::build(master_key, &accounts, &keys, previous).map_err(LoadError::MasterKey)
+    let public_keys = store
+        .all_public_keys()
+        .await
+        .map_err(|e| LoadError::Store(e.to_string()))?;
+    Snapshot::build(master_key, &accounts, &keys, &public_keys, previous)
+        .map_err(LoadError::MasterKey)
 }
 
 /// Why the gateway's state could not be loaded.

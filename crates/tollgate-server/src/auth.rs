@@ -153,7 +153,9 @@ impl FromRequestParts<Arc<App>> for Principal {
         app: &Arc<App>,
     ) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
-        authenticate(app, header).await
+        let principal = authenticate(app, header).await?;
+        crate::client_validation::enforce(app, parts, &principal)?;
+        Ok(principal)
     }
 }
 
@@ -188,6 +190,7 @@ mod tests {
             status: AccountStatus::Active,
             primary_token: Zeroizing::new("p".repeat(32)),
             secondary_token: secondary.map(|s| Zeroizing::new(s.to_owned())),
+            require_client_validation: false,
         }
     }
 

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod client_validation;
 pub mod clock;
 pub mod config;
 pub mod error;

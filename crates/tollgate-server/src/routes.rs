@@ -9,8 +9,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
-use crate::api::{accounts, auth_tokens, balance, keys, meta, webhooks};
+use crate::api::{accounts, auth_tokens, balance, keys, meta, public_keys, settings, webhooks};
 use crate::app::App;
+use crate::client_validation;
 use crate::error::ApiError;
 
 /// The whole gateway as a router.
@@ -44,12 +45,26 @@ pub fn router(app: Arc<App>) -> Router {
             "/v1/AuthTokens/Secondary",
             post(auth_tokens::create_secondary).delete(auth_tokens::delete_secondary),
         )
-        .route("/v1/AuthTokens/Promote", post(auth_tokens::promote));
+        .route("/v1/AuthTokens/Promote", post(auth_tokens::promote))
+        .route(
+            "/v1/Credentials/PublicKeys",
+            get(public_keys::list).post(public_keys::create),
+        )
+        .route(
+            "/v1/Credentials/PublicKeys/{sid}",
+            get(public_keys::fetch)
+                .post(public_keys::update)
+                .delete(public_keys::delete),
+        );
     // Tollgate's own.
     let tollgate = Router::new()
         .route(
             "/tollgate/v1/Accounts/{account}/Webhooks",
             post(webhooks::create),
+        )
+        .route(
+            "/tollgate/v1/Accounts/{account}/Settings",
+            get(settings::fetch).post(settings::update),
         )
         .route(
             "/tollgate/v1/Accounts/{account}/Webhooks/{sid}",
@@ -64,6 +79,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(tollgate)
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
+        .layer(axum::middleware::from_fn(client_validation::capture_body))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new())

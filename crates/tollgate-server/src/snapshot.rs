@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use tollgate_secrets::{MasterKey, SecretError};
-use tollgate_store::{AccountRecord, ApiKeyRecord};
+use tollgate_signature::client_validation::PublicKey;
+use tollgate_store::{AccountRecord, ApiKeyRecord, PublicKeyRecord};
 use tollgate_types::AccountStatus;
 use zeroize::Zeroizing;
 
@@ -16,6 +17,9 @@ pub struct AccountEntry {
     pub status: AccountStatus,
     pub primary_token: Zeroizing<String>,
     pub secondary_token: Option<Zeroizing<String>>,
+    /// Every request authenticated as this account must carry a valid
+    /// `Twilio-Client-Validation` JWT.
+    pub require_client_validation: bool,
 }
 
 impl AccountEntry {
@@ -30,6 +34,7 @@ impl std::fmt::Debug for AccountEntry {
             .field("sid", &self.sid)
             .field("owner_account_sid", &self.owner_account_sid)
             .field("status", &self.status)
+            .field("require_client_validation", &self.require_client_validation)
             .finish_non_exhaustive()
     }
 }
@@ -45,11 +50,19 @@ pub struct KeyEntry {
     pub verified: OnceLock<[u8; 32]>,
 }
 
-/// Accounts and keys by SID.
+/// A registered client-validation public key, parsed once.
+#[derive(Debug)]
+pub struct PublicKeyEntry {
+    pub record: PublicKeyRecord,
+    pub key: PublicKey,
+}
+
+/// Accounts, API keys and client-validation public keys by SID.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub accounts: HashMap<String, Arc<AccountEntry>>,
     pub keys: HashMap<String, Arc<KeyEntry>>,
+    pub public_keys: HashMap<String, Arc<PublicKeyEntry>>,
 }
 
 impl Snapshot {
@@ -60,6 +73,7 @@ impl Snapshot {
         master_key: &MasterKey,
         accounts: &[AccountRecord],
         keys: &[ApiKeyRecord],
+        public_keys: &[PublicKeyRecord],
         previous: Option<&Snapshot>,
     ) -> Result<Snapshot, SecretError> {
         let mut snapshot = Snapshot::default();
@@ -74,6 +88,7 @@ impl Snapshot {
                     .as_deref()
                     .map(|sealed| master_key.open_text(&record.sid, sealed))
                     .transpose()?,
+                require_client_validation: record.require_client_validation,
             };
             snapshot
                 .accounts
@@ -93,6 +108,27 @@ impl Snapshot {
                 })
             });
             snapshot.keys.insert(record.sid.clone(), entry);
+        }
+        for record in public_keys {
+            let kept = previous
+                .and_then(|p| p.public_keys.get(&record.sid))
+                .filter(|k| k.record == *record)
+                .cloned();
+            let entry = match kept {
+                Some(entry) => entry,
+                None => match PublicKey::from_pem(&record.public_key) {
+                    Ok(key) => Arc::new(PublicKeyEntry {
+                        record: record.clone(),
+                        key,
+                    }),
+                    Err(e) => {
+                        // Checked at registration; a row that fails now is skipped, never trusted.
+                        tracing::error!(sid = %record.sid, error = %e, "stored public key does not parse");
+                        continue;
+                    }
+                },
+            };
+            snapshot.public_keys.insert(record.sid.clone(), entry);
         }
         Ok(snapshot)
     }

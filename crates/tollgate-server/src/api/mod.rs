@@ -5,4 +5,6 @@ pub mod auth_tokens;
 pub mod balance;
 pub mod keys;
 pub mod meta;
+pub mod public_keys;
+pub mod settings;
 pub mod webhooks;

@@ -1,0 +1,81 @@
+//! `/tollgate/v1/Accounts/{Sid}/Settings`: per-account security switches.
+//! For now `RequireClientValidation` (Public Key Client Validation).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde_json::{Value, json};
+use tollgate_store::AccountRecord;
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::wire::Params;
+
+fn render(app: &App, account: &AccountRecord) -> Value {
+    json!({
+        "account_sid": account.sid,
+        "require_client_validation": account.require_client_validation,
+        "url": format!("{}/tollgate/v1/Accounts/{}/Settings", app.public_url, account.sid),
+    })
+}
+
+fn parse_bool(name: &str, value: &str) -> ApiResult<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::invalid(name, "must be true or false")),
+    }
+}
+
+async fn load(app: &App, principal: &Principal, sid: &str) -> ApiResult<AccountRecord> {
+    principal.require_account_credentials()?;
+    let account = principal.account(sid)?;
+    app.store
+        .account(&account.sid)
+        .await?
+        .ok_or_else(ApiError::authenticate)
+}
+
+/// `GET …/Settings`
+pub async fn fetch(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(account): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let record = load(&app, &principal, &account).await?;
+    Ok(Json(render(&app, &record)))
+}
+
+/// `POST …/Settings`: `RequireClientValidation=true|false`. Turning it on
+/// needs a registered public key, so the account cannot lock itself out.
+pub async fn update(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(account): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let write = app.begin_write().await;
+    let mut record = load(&app, &principal, &account).await?;
+    if let Some(value) = params.get("RequireClientValidation") {
+        let require = parse_bool("RequireClientValidation", value)?;
+        let has_key = app
+            .snapshot()
+            .public_keys
+            .values()
+            .any(|k| k.record.account_sid == record.sid);
+        if require && !has_key {
+            return Err(ApiError::invalid(
+                "RequireClientValidation",
+                "register a public key for this account first (POST /v1/Credentials/PublicKeys)",
+            ));
+        }
+        record.require_client_validation = require;
+    }
+    record.date_updated = app.clock.now().0;
+    app.store.update_account(&record).await?;
+    app.refresh(&write).await?;
+    tracing::info!(account = %record.sid, require_client_validation = record.require_client_validation, "account settings changed");
+    Ok(Json(render(&app, &record)))
+}
