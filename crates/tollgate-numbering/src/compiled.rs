@@ -1,0 +1,323 @@
+//! libphonenumber's region and type rules, compiled: every national-number
+//! pattern of a region becomes one pattern of an anchored multi-pattern DFA,
+//! built once per region on first use. Classifying walks the DFA over the
+//! national significant number (a table lookup per digit) and applies
+//! libphonenumber's decision order to the set of patterns that matched.
+
+use std::sync::OnceLock;
+
+use regex_automata::dfa::{Automaton, dense};
+use regex_automata::util::start;
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input, MatchKind};
+use rlibphonenumber::interfaces::AsOriginal;
+use rlibphonenumber::{PHONE_NUMBER_UTIL, Region};
+
+use crate::NumberType;
+
+/// The descriptors of a region, in the order of the DFA's pattern ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Desc {
+    General = 0,
+    PremiumRate,
+    TollFree,
+    SharedCost,
+    Voip,
+    Personal,
+    Pager,
+    Uan,
+    Voicemail,
+    FixedLine,
+    Mobile,
+    /// The region's `leading_digits`, as a prefix match.
+    Leading,
+}
+
+const DESC_COUNT: usize = 12;
+
+/// libphonenumber's order for the special types (first match wins).
+const SPECIAL_ORDER: [(Desc, NumberType); 8] = [
+    (Desc::PremiumRate, NumberType::PremiumRate),
+    (Desc::TollFree, NumberType::TollFree),
+    (Desc::SharedCost, NumberType::SharedCost),
+    (Desc::Voip, NumberType::Voip),
+    (Desc::Personal, NumberType::PersonalNumber),
+    (Desc::Pager, NumberType::Pager),
+    (Desc::Uan, NumberType::Uan),
+    (Desc::Voicemail, NumberType::Voicemail),
+];
+
+/// Lengths a descriptor allows: bit n = length n; all bits = no constraint.
+type LengthMask = u32;
+const ANY_LENGTH: LengthMask = u32::MAX;
+
+/// One region's compiled rules.
+pub(crate) struct RegionRules {
+    pub region: Region,
+    dfa: Option<dense::DFA<Vec<u32>>>,
+    /// For each descriptor: its pattern id in the DFA and its lengths.
+    slots: [Option<(usize, LengthMask)>; DESC_COUNT],
+    same_mobile_and_fixed_line_pattern: bool,
+}
+
+/// What the DFA found for one national number.
+struct Matched {
+    bits: u32,
+}
+
+impl Matched {
+    fn has(&self, rules: &RegionRules, desc: Desc, len: usize) -> bool {
+        match rules.slots.get(desc as usize).copied().flatten() {
+            Some((pattern, lengths)) => {
+                let length_ok = lengths == ANY_LENGTH || (len < 32 && lengths & (1 << len) != 0);
+                length_ok && self.bits & (1 << pattern) != 0
+            }
+            None => false,
+        }
+    }
+}
+
+impl RegionRules {
+    fn build(region: Region, calling_code: i32) -> RegionRules {
+        let util = PHONE_NUMBER_UTIL.as_original();
+        let Some(md) = util.get_metadata_for_region_or_calling_code(calling_code, region) else {
+            return RegionRules {
+                region,
+                dfa: None,
+                slots: [None; DESC_COUNT],
+                same_mobile_and_fixed_line_pattern: false,
+            };
+        };
+        let descs = [
+            (Desc::General, &md.general_desc),
+            (Desc::PremiumRate, &md.premium_rate),
+            (Desc::TollFree, &md.toll_free),
+            (Desc::SharedCost, &md.shared_cost),
+            (Desc::Voip, &md.voip),
+            (Desc::Personal, &md.personal_number),
+            (Desc::Pager, &md.pager),
+            (Desc::Uan, &md.uan),
+            (Desc::Voicemail, &md.voicemail),
+            (Desc::FixedLine, &md.fixed_line),
+            (Desc::Mobile, &md.mobile),
+        ];
+        let mut patterns: Vec<String> = Vec::new();
+        let mut slots = [None; DESC_COUNT];
+        for (desc, wrapper) in descs {
+            let base = wrapper.national_number_pattern().original_base();
+            let lengths = &wrapper.original.possible_length;
+            // [-1]: no numbers of this type; no pattern: never matches.
+            if base.is_empty() || lengths.as_slice() == [-1] {
+                continue;
+            }
+            let lengths = mask(lengths);
+            if let Some(slot) = slots.get_mut(desc as usize) {
+                *slot = Some((patterns.len(), lengths));
+            }
+            patterns.push(format!("(?:{base})"));
+        }
+        let leading = md.leading_digits().original_base();
+        if !leading.is_empty()
+            && let Some(slot) = slots.get_mut(Desc::Leading as usize)
+        {
+            *slot = Some((patterns.len(), ANY_LENGTH));
+            patterns.push(format!("(?:{leading})[0-9]*"));
+        }
+        let dfa = dense::Builder::new()
+            .configure(
+                dense::Config::new()
+                    .match_kind(MatchKind::All)
+                    .start_kind(regex_automata::dfa::StartKind::Anchored),
+            )
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .build_many(&patterns)
+            .ok();
+        RegionRules {
+            region,
+            dfa,
+            slots,
+            same_mobile_and_fixed_line_pattern: md.original.same_mobile_and_fixed_line_pattern(),
+        }
+    }
+
+    /// The patterns matching all of `nsn` (digits only).
+    fn run(&self, nsn: &[u8]) -> Matched {
+        let mut bits = 0u32;
+        let Some(dfa) = &self.dfa else {
+            return Matched { bits };
+        };
+        let config = start::Config::new().anchored(Anchored::Yes);
+        let Ok(mut state) = dfa.start_state(&config) else {
+            return Matched { bits };
+        };
+        for &byte in nsn {
+            state = dfa.next_state(state, byte);
+            if dfa.is_dead_state(state) {
+                return Matched { bits };
+            }
+        }
+        state = dfa.next_eoi_state(state);
+        if dfa.is_match_state(state) {
+            for i in 0..dfa.match_len(state) {
+                let id = dfa.match_pattern(state, i).as_usize();
+                if id < 32 {
+                    bits |= 1 << id;
+                }
+            }
+        }
+        Matched { bits }
+    }
+
+    /// libphonenumber's `getNumberTypeHelper`.
+    fn number_type(&self, m: &Matched, len: usize) -> NumberType {
+        if !m.has(self, Desc::General, len) {
+            return NumberType::Unknown;
+        }
+        for (desc, number_type) in SPECIAL_ORDER {
+            if m.has(self, desc, len) {
+                return number_type;
+            }
+        }
+        if m.has(self, Desc::FixedLine, len) {
+            return if self.same_mobile_and_fixed_line_pattern || m.has(self, Desc::Mobile, len) {
+                NumberType::FixedLineOrMobile
+            } else {
+                NumberType::FixedLine
+            };
+        }
+        if !self.same_mobile_and_fixed_line_pattern && m.has(self, Desc::Mobile, len) {
+            return NumberType::Mobile;
+        }
+        NumberType::Unknown
+    }
+}
+
+fn mask(lengths: &[i32]) -> LengthMask {
+    if lengths.is_empty() {
+        return ANY_LENGTH;
+    }
+    lengths
+        .iter()
+        .filter(|&&l| (0..32).contains(&l))
+        .fold(0, |acc, &l| acc | (1 << l))
+}
+
+/// Everything about one calling code.
+pub(crate) struct CodeRules {
+    pub calling_code: u16,
+    pub regions: Vec<RegionRules>,
+    /// The main region's `national_prefix_for_parsing`: when it matches the
+    /// start of the national number, libphonenumber may strip it even from
+    /// `+` input, so such numbers take the full parser.
+    national_prefix: Option<dense::DFA<Vec<u32>>>,
+    /// The main region rewrites what the national prefix captures.
+    national_prefix_transforms: bool,
+}
+
+impl CodeRules {
+    fn build(calling_code: u16) -> Option<CodeRules> {
+        let code = i32::from(calling_code);
+        let util = PHONE_NUMBER_UTIL.as_original();
+        let regions: Vec<Region> = util.get_regions_for_country_calling_code(code)?.collect();
+        if regions.is_empty() {
+            return None;
+        }
+        let national_prefix_transforms = regions
+            .first()
+            .and_then(|main| util.get_metadata_for_region_or_calling_code(code, *main))
+            .is_some_and(|md| !md.original.national_prefix_transform_rule().is_empty());
+        let national_prefix = regions.first().and_then(|main| {
+            let md = util.get_metadata_for_region_or_calling_code(code, *main)?;
+            let pattern = md.national_prefix_for_parsing().original_base();
+            if pattern.is_empty() {
+                return None;
+            }
+            dense::Builder::new()
+                .configure(
+                    dense::Config::new()
+                        .match_kind(MatchKind::LeftmostFirst)
+                        .start_kind(regex_automata::dfa::StartKind::Anchored),
+                )
+                .syntax(syntax::Config::new().unicode(false).utf8(false))
+                .build(&format!("(?:{pattern})"))
+                .ok()
+        });
+        Some(CodeRules {
+            calling_code,
+            regions: regions
+                .into_iter()
+                .map(|r| RegionRules::build(r, code))
+                .collect(),
+            national_prefix,
+            national_prefix_transforms,
+        })
+    }
+
+    /// True when the national prefix for parsing matches a non-empty start of
+    /// `nsn` (then only the full parser gives libphonenumber's answer).
+    pub fn national_prefix_may_apply(&self, nsn: &str) -> bool {
+        let Some(dfa) = &self.national_prefix else {
+            return false;
+        };
+        let input = Input::new(nsn).anchored(Anchored::Yes);
+        match dfa.try_search_fwd(&input) {
+            Ok(Some(m)) => m.offset() > 0 || self.national_prefix_transforms,
+            Ok(None) => false,
+            // A search error never happens without look-around; be exact anyway.
+            Err(_) => true,
+        }
+    }
+
+    /// The region and type of a national significant number, as
+    /// libphonenumber's `getRegionCodeForNumber` then `getNumberType`.
+    pub fn classify(&self, nsn: &str) -> (Option<Region>, NumberType) {
+        let digits = nsn.as_bytes();
+        let len = digits.len();
+        if let [only] = self.regions.as_slice() {
+            let m = only.run(digits);
+            return (Some(only.region), only.number_type(&m, len));
+        }
+        for rules in &self.regions {
+            let m = rules.run(digits);
+            let leading = rules
+                .slots
+                .get(Desc::Leading as usize)
+                .copied()
+                .flatten()
+                .is_some_and(|(id, _)| m.bits & (1 << id) != 0);
+            let number_type = rules.number_type(&m, len);
+            if leading || number_type != NumberType::Unknown {
+                return (Some(rules.region), number_type);
+            }
+        }
+        (None, NumberType::Unknown)
+    }
+}
+
+/// Calling codes 1–999, each compiled on first use.
+pub(crate) struct CompiledRules {
+    codes: Vec<OnceLock<Option<CodeRules>>>,
+}
+
+impl CompiledRules {
+    pub fn new() -> CompiledRules {
+        CompiledRules {
+            codes: (0..1000).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The rules for `code`, compiling them if needed; `None` if no region uses it.
+    pub fn code(&self, code: u16) -> Option<&CodeRules> {
+        self.codes
+            .get(usize::from(code))?
+            .get_or_init(|| CodeRules::build(code))
+            .as_ref()
+    }
+
+    /// Compiles every calling code now (for servers that want no first-use cost).
+    pub fn warm(&self) {
+        for code in 1..1000u16 {
+            let _ = self.code(code);
+        }
+    }
+}
