@@ -13,6 +13,7 @@
 //! This crate does no I/O and reads no clock; tables are passed in as text.
 
 mod compiled;
+pub mod countries;
 pub mod risk;
 
 use rlibphonenumber::{PHONE_NUMBER_UTIL, ParseError, PhoneNumberFormat, PhoneNumberType, Region};
@@ -152,6 +153,16 @@ impl Classifier {
 
     pub fn special_table(&self) -> &PrefixTable {
         &self.special
+    }
+
+    /// The national format of a valid number (`(201) 555-0123`), for Lookup.
+    pub fn national_format(&self, e164: &str) -> Option<String> {
+        let parsed = PHONE_NUMBER_UTIL.parse(e164, None).ok()?;
+        Some(
+            PHONE_NUMBER_UTIL
+                .format(&parsed, PhoneNumberFormat::National)
+                .into_owned(),
+        )
     }
 
     /// Compiles every region now instead of on first use.

@@ -30,6 +30,8 @@ pub struct App {
     pub fingerprint_key: [u8; 32],
     /// Outbound webhooks: settings, HTTP client, dispatcher wake-up.
     pub webhooks: Webhooks,
+    /// Number intelligence with the configured risk tables.
+    pub classifier: Arc<tollgate_numbering::Classifier>,
 }
 
 impl App {
@@ -41,6 +43,7 @@ impl App {
         master_key: MasterKey,
         public_url: String,
         webhooks: Webhooks,
+        classifier: Arc<tollgate_numbering::Classifier>,
     ) -> Result<App, LoadError> {
         let snapshot = read_snapshot(store.as_ref(), &master_key, None).await?;
         let mut fingerprint_key = [0u8; 32];
@@ -55,6 +58,7 @@ impl App {
             argon2_permits: Semaphore::new(2),
             fingerprint_key,
             webhooks,
+            classifier,
         })
     }
 
@@ -120,7 +124,11 @@ async fn read_snapshot(
         .all_public_keys()
         .await
         .map_err(|e| LoadError::Store(e.to_string()))?;
-    Snapshot::build(master_key, &accounts, &keys, &public_keys, previous)
+    let geo = store
+        .all_geo_permissions()
+        .await
+        .map_err(|e| LoadError::Store(e.to_string()))?;
+    Snapshot::build(master_key, &accounts, &keys, &public_keys, &geo, previous)
         .map_err(LoadError::MasterKey)
 }
 

@@ -191,6 +191,7 @@ mod tests {
             primary_token: Zeroizing::new("p".repeat(32)),
             secondary_token: secondary.map(|s| Zeroizing::new(s.to_owned())),
             require_client_validation: false,
+            dialing_permissions_inheritance: true,
         }
     }
 

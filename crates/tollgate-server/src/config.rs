@@ -34,6 +34,12 @@ pub struct RawConfig {
     pub webhook_timeout_ms: Option<String>,
     /// Most pending deliveries the durable queue holds (default 10000).
     pub webhook_queue_limit: Option<String>,
+    /// The country a new main account may reach (ISO code, default US).
+    pub home_country: Option<String>,
+    /// Extra high-risk toll-fraud prefixes: a file of `digits<TAB>reason` lines.
+    pub tollfraud_prefixes_file: Option<String>,
+    /// Extra high-risk special prefixes: a file of `digits<TAB>reason` lines.
+    pub special_prefixes_file: Option<String>,
     /// Only from `TOLLGATE_MASTER_KEY`, never from a file or the command line.
     #[serde(skip)]
     pub master_key: Option<String>,
@@ -54,6 +60,9 @@ impl RawConfig {
             webhook_retry_base_ms: self.webhook_retry_base_ms.or(other.webhook_retry_base_ms),
             webhook_timeout_ms: self.webhook_timeout_ms.or(other.webhook_timeout_ms),
             webhook_queue_limit: self.webhook_queue_limit.or(other.webhook_queue_limit),
+            home_country: self.home_country.or(other.home_country),
+            tollfraud_prefixes_file: self.tollfraud_prefixes_file.or(other.tollfraud_prefixes_file),
+            special_prefixes_file: self.special_prefixes_file.or(other.special_prefixes_file),
             master_key: self.master_key.or(other.master_key),
         }
     }
@@ -77,6 +86,9 @@ impl RawConfig {
             webhook_retry_base_ms: lookup("TOLLGATE_WEBHOOK_RETRY_BASE_MS"),
             webhook_timeout_ms: lookup("TOLLGATE_WEBHOOK_TIMEOUT_MS"),
             webhook_queue_limit: lookup("TOLLGATE_WEBHOOK_QUEUE_LIMIT"),
+            home_country: lookup("TOLLGATE_HOME_COUNTRY"),
+            tollfraud_prefixes_file: lookup("TOLLGATE_TOLLFRAUD_PREFIXES_FILE"),
+            special_prefixes_file: lookup("TOLLGATE_SPECIAL_PREFIXES_FILE"),
             master_key: lookup("TOLLGATE_MASTER_KEY"),
         }
     }
@@ -91,6 +103,31 @@ pub struct Config {
     pub public_url: String,
     pub master_key: Option<MasterKey>,
     pub webhooks: WebhookSettings,
+    /// ISO code of the only country a new main account may reach.
+    pub home_country: String,
+    /// The toll-fraud and special prefix tables: defaults plus the files given.
+    pub tollfraud: tollgate_numbering::PrefixTable,
+    pub special: tollgate_numbering::PrefixTable,
+}
+
+/// Reads a prefix table file into `table`, or records why not.
+fn load_prefixes(
+    name: &str,
+    path: Option<&str>,
+    table: &mut tollgate_numbering::PrefixTable,
+    errors: &mut Vec<String>,
+) {
+    let Some(path) = path.filter(|p| !p.is_empty()) else {
+        return;
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            if let Err(e) = table.extend_from_text(&text) {
+                errors.push(format!("{name}: {path} {e}"));
+            }
+        }
+        Err(e) => errors.push(format!("{name}: cannot read {path}: {e}")),
+    }
 }
 
 /// How webhooks leave the gateway.
@@ -242,6 +279,34 @@ impl Config {
             }),
         };
         let webhooks = webhook_settings(&raw, &mut errors);
+        let home_country = raw
+            .home_country
+            .as_deref()
+            .unwrap_or("US")
+            .trim()
+            .to_ascii_uppercase();
+        if tollgate_numbering::countries::by_iso(&home_country).is_none() {
+            errors.push(format!(
+                "home country: '{home_country}' is not an ISO 3166 country code Tollgate knows"
+            ));
+        }
+        let mut tollfraud = tollgate_numbering::PrefixTable::new();
+        if let Err(e) = tollfraud.extend_from_text(tollgate_numbering::risk::DEFAULT_TOLLFRAUD_TABLE) {
+            errors.push(format!("built-in toll-fraud table: {e}"));
+        }
+        load_prefixes(
+            "toll-fraud prefixes file",
+            raw.tollfraud_prefixes_file.as_deref(),
+            &mut tollfraud,
+            &mut errors,
+        );
+        let mut special = tollgate_numbering::PrefixTable::new();
+        load_prefixes(
+            "special prefixes file",
+            raw.special_prefixes_file.as_deref(),
+            &mut special,
+            &mut errors,
+        );
         let public_url = match raw.public_url {
             None => Ok(None),
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
@@ -263,6 +328,9 @@ impl Config {
                     database,
                     master_key,
                     webhooks,
+                    home_country,
+                    tollfraud,
+                    special,
                 })
             }
             _ => Err(errors),

@@ -9,7 +9,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
-use crate::api::{accounts, auth_tokens, balance, keys, meta, public_keys, settings, webhooks};
+use crate::api::{
+    accounts, auth_tokens, balance, decisions, geo, keys, lookup, meta, public_keys, settings,
+    webhooks,
+};
 use crate::app::App;
 use crate::client_validation;
 use crate::error::ApiError;
@@ -56,8 +59,35 @@ pub fn router(app: Arc<App>) -> Router {
                 .post(public_keys::update)
                 .delete(public_keys::delete),
         );
+    // voice domain, v1: dialing permissions.
+    let voice_v1 = Router::new()
+        .route("/v1/DialingPermissions/Countries", get(geo::list_countries))
+        .route(
+            "/v1/DialingPermissions/Countries/{iso}",
+            get(geo::fetch_country),
+        )
+        .route(
+            "/v1/DialingPermissions/Countries/{iso}/HighRiskSpecialPrefixes",
+            get(geo::high_risk_special_prefixes),
+        )
+        .route(
+            "/v1/DialingPermissions/BulkCountryUpdates",
+            post(geo::bulk_update),
+        )
+        .route(
+            "/v1/Settings",
+            get(geo::fetch_settings).post(geo::update_settings),
+        );
+    // accounts domain v1 (messaging geo permissions) and lookups v2.
+    let geo_and_lookup = Router::new()
+        .route(
+            "/v1/Messaging/GeoPermissions",
+            get(geo::fetch_sms).patch(geo::update_sms),
+        )
+        .route("/v2/PhoneNumbers/{number}", get(lookup::fetch));
     // Tollgate's own.
     let tollgate = Router::new()
+        .route("/tollgate/v1/Decisions", post(decisions::create))
         .route(
             "/tollgate/v1/Accounts/{account}/Webhooks",
             post(webhooks::create),
@@ -76,6 +106,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(api_2010)
         .merge(accounts_v1)
+        .merge(voice_v1)
+        .merge(geo_and_lookup)
         .merge(tollgate)
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)

@@ -6,7 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use tollgate_secrets::{MasterKey, SecretError};
 use tollgate_signature::client_validation::PublicKey;
-use tollgate_store::{AccountRecord, ApiKeyRecord, PublicKeyRecord};
+use tollgate_policy::{GeoPolicy, VoicePermission};
+use tollgate_store::{AccountRecord, ApiKeyRecord, GeoPermissionRecord, PublicKeyRecord};
 use tollgate_types::AccountStatus;
 use zeroize::Zeroizing;
 
@@ -20,6 +21,8 @@ pub struct AccountEntry {
     /// Every request authenticated as this account must carry a valid
     /// `Twilio-Client-Validation` JWT.
     pub require_client_validation: bool,
+    /// A subaccount uses its parent's geo permissions.
+    pub dialing_permissions_inheritance: bool,
 }
 
 impl AccountEntry {
@@ -63,6 +66,8 @@ pub struct Snapshot {
     pub accounts: HashMap<String, Arc<AccountEntry>>,
     pub keys: HashMap<String, Arc<KeyEntry>>,
     pub public_keys: HashMap<String, Arc<PublicKeyEntry>>,
+    /// Each account's own geo permissions (absent: everything off).
+    pub geo: HashMap<String, Arc<GeoPolicy>>,
 }
 
 impl Snapshot {
@@ -74,6 +79,7 @@ impl Snapshot {
         accounts: &[AccountRecord],
         keys: &[ApiKeyRecord],
         public_keys: &[PublicKeyRecord],
+        geo: &[GeoPermissionRecord],
         previous: Option<&Snapshot>,
     ) -> Result<Snapshot, SecretError> {
         let mut snapshot = Snapshot::default();
@@ -89,6 +95,7 @@ impl Snapshot {
                     .map(|sealed| master_key.open_text(&record.sid, sealed))
                     .transpose()?,
                 require_client_validation: record.require_client_validation,
+                dialing_permissions_inheritance: record.dialing_permissions_inheritance,
             };
             snapshot
                 .accounts
@@ -130,7 +137,52 @@ impl Snapshot {
             };
             snapshot.public_keys.insert(record.sid.clone(), entry);
         }
+        let mut policies: HashMap<String, GeoPolicy> = HashMap::new();
+        for row in geo {
+            let policy = policies
+                .entry(row.account_sid.clone())
+                .or_insert_with(|| GeoPolicy {
+                    owner: row.account_sid.clone(),
+                    ..GeoPolicy::default()
+                });
+            match row.channel.as_str() {
+                "voice" => {
+                    policy.voice.insert(
+                        row.iso_code.clone(),
+                        VoicePermission {
+                            low_risk: row.low_risk,
+                            high_risk_special: row.high_risk_special,
+                            high_risk_tollfraud: row.high_risk_tollfraud,
+                        },
+                    );
+                }
+                _ if row.low_risk => {
+                    policy.sms.insert(row.iso_code.clone());
+                }
+                _ => {}
+            }
+        }
+        snapshot.geo = policies
+            .into_iter()
+            .map(|(sid, policy)| (sid, Arc::new(policy)))
+            .collect();
         Ok(snapshot)
+    }
+
+    /// The geo permissions that apply to `account`: its parent's when it is a
+    /// subaccount that inherits, else its own.
+    pub fn effective_geo(&self, account: &AccountEntry) -> Arc<GeoPolicy> {
+        let owner = if !account.is_main() && account.dialing_permissions_inheritance {
+            &account.owner_account_sid
+        } else {
+            &account.sid
+        };
+        self.geo.get(owner).cloned().unwrap_or_else(|| {
+            Arc::new(GeoPolicy {
+                owner: owner.clone(),
+                ..GeoPolicy::default()
+            })
+        })
     }
 
     /// The account `sid` if `actor` may act on it: itself, or a subaccount it owns.

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tollgate_secrets::MasterKey;
-use tollgate_store::{DatabaseTarget, Store};
+use tollgate_store::{DatabaseTarget, GeoPermissionRecord, Store};
 use zeroize::Zeroizing;
 
 use crate::app::{App, LoadError};
@@ -116,6 +116,7 @@ async fn create_main_account(
     store: &Arc<dyn Store>,
     clock: &Arc<dyn Clock>,
     key: &MasterKey,
+    home_country: &str,
 ) -> Result<Credentials, StartError> {
     let (record, token) =
         crate::api::accounts::new_account(key, None, "Tollgate main account".into(), clock.now())
@@ -124,6 +125,23 @@ async fn create_main_account(
         .insert_main_account(&record)
         .await
         .map_err(runtime("creating the main account"))?;
+    // Secure default: the home country only, low-risk numbers only.
+    let rows: Vec<GeoPermissionRecord> = ["voice", "sms"]
+        .into_iter()
+        .map(|channel| GeoPermissionRecord {
+            account_sid: record.sid.clone(),
+            channel: channel.to_owned(),
+            iso_code: home_country.to_owned(),
+            low_risk: true,
+            high_risk_special: false,
+            high_risk_tollfraud: false,
+            date_updated: record.date_created,
+        })
+        .collect();
+    store
+        .upsert_geo_permissions(&rows)
+        .await
+        .map_err(runtime("setting the home country"))?;
     Ok(Credentials {
         account_sid: record.sid,
         auth_token: token,
@@ -142,7 +160,7 @@ pub async fn initialise(config: &Config, clock: Arc<dyn Clock>) -> Result<Creden
         )));
     }
     let key = master_key(config, true)?;
-    create_main_account(&store, &clock, &key).await
+    create_main_account(&store, &clock, &key, &config.home_country).await
 }
 
 /// Everything `serve` needs, prepared before any socket is bound.
@@ -165,12 +183,23 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
     let new_credentials = if initialised {
         None
     } else {
-        Some(create_main_account(&store, &clock, &key).await?)
+        Some(create_main_account(&store, &clock, &key, &config.home_country).await?)
     };
     let webhooks = crate::webhooks::Webhooks::new(config.webhooks.clone())
         .map_err(|e| StartError::Config(vec![format!("webhooks: {e}")]))?;
-    let app = App::load(store, clock, key, config.public_url.clone(), webhooks)
-        .await
+    let classifier = Arc::new(tollgate_numbering::Classifier::with_tables(
+        config.tollfraud.clone(),
+        config.special.clone(),
+    ));
+    let app = App::load(
+        store,
+        clock,
+        key,
+        config.public_url.clone(),
+        webhooks,
+        classifier,
+    )
+    .await
         .map_err(|e| match e {
             LoadError::MasterKey(_) => StartError::Config(vec![e.to_string()]),
             LoadError::Store(_) => StartError::Runtime(e.to_string()),

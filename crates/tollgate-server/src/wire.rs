@@ -97,7 +97,18 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 1000;
 
 impl PageRequest {
+    /// For lists keyed by SID.
     pub fn from_params(params: &Params) -> ApiResult<PageRequest> {
+        PageRequest::from_params_keyed(params, |key| {
+            key.len() == 34 && key.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+    }
+
+    /// For lists keyed by something else (`is_key` says what a key looks like).
+    pub fn from_params_keyed(
+        params: &Params,
+        is_key: impl Fn(&str) -> bool,
+    ) -> ApiResult<PageRequest> {
         let size = match params.get("PageSize") {
             None => DEFAULT_PAGE_SIZE,
             Some(v) => match v.parse::<u32>() {
@@ -122,7 +133,7 @@ impl PageRequest {
             Some(token) => Some(
                 token
                     .strip_prefix("PA")
-                    .filter(|sid| sid.len() == 34 && sid.bytes().all(|b| b.is_ascii_alphanumeric()))
+                    .filter(|key| is_key(key))
                     .ok_or_else(|| {
                         ApiError::new(
                             &codes::INVALID_PAGE_TOKEN,
@@ -148,6 +159,17 @@ impl PageRequest {
             offset,
         }
     }
+}
+
+/// One page of an in-memory list sorted by key: the rows after the
+/// `PageToken` key (or at the `Page` offset), plus one to tell if more follow.
+pub fn page_in_memory<T>(items: Vec<T>, request: &PageRequest, key_of: impl Fn(&T) -> &str) -> Vec<T> {
+    let size = usize::try_from(request.size).unwrap_or(usize::MAX);
+    let skip = match &request.after {
+        Some(after) => items.iter().take_while(|i| key_of(i) <= after.as_str()).count(),
+        None => usize::try_from(request.page.saturating_mul(u64::from(request.size))).unwrap_or(usize::MAX),
+    };
+    items.into_iter().skip(skip).take(size.saturating_add(1)).collect()
 }
 
 /// The links of one page of a list: shared by both of Twilio's page shapes.

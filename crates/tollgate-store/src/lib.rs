@@ -23,8 +23,8 @@ use sqlx::sqlite::{
 };
 
 pub use records::{
-    AccountQuery, AccountRecord, ApiKeyRecord, DeliveryStatus, PageQuery, PublicKeyRecord,
-    WebhookRecord,
+    AccountQuery, AccountRecord, ApiKeyRecord, DeliveryStatus, GeoPermissionRecord, PageQuery,
+    PublicKeyRecord, WebhookRecord,
 };
 
 /// Why a store operation failed.
@@ -118,6 +118,10 @@ pub trait Store: Send + Sync + 'static {
     async fn lease_webhook(&self, sid: &str, now: i64, until: i64) -> Result<bool>;
     /// Records an attempt: status, attempts, next attempt, last response; drops the lease.
     async fn record_webhook_attempt(&self, webhook: &WebhookRecord) -> Result<bool>;
+
+    /// Writes these permissions (insert or replace), all or none.
+    async fn upsert_geo_permissions(&self, rows: &[GeoPermissionRecord]) -> Result<()>;
+    async fn all_geo_permissions(&self) -> Result<Vec<GeoPermissionRecord>>;
 }
 
 /// Embedded SQLite: WAL journal, `synchronous=FULL` so a commit survives power loss.

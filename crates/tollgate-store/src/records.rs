@@ -17,6 +17,8 @@ pub struct AccountRecord {
     pub secondary_token_created: Option<i64>,
     /// Every API request must carry a valid `Twilio-Client-Validation` JWT.
     pub require_client_validation: bool,
+    /// A subaccount uses its parent's geo permissions (voice and SMS).
+    pub dialing_permissions_inheritance: bool,
     pub date_created: i64,
     pub date_updated: i64,
 }
@@ -122,5 +124,20 @@ pub struct WebhookRecord {
     pub last_response_code: Option<i32>,
     pub last_error: Option<String>,
     pub date_created: i64,
+    pub date_updated: i64,
+}
+
+/// One country's geo permission for one channel of one account.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct GeoPermissionRecord {
+    pub account_sid: String,
+    /// `voice` or `sms`.
+    pub channel: String,
+    /// ISO 3166 alpha-2, or `001` for international networks.
+    pub iso_code: String,
+    /// Voice: low-risk numbers; SMS: the country is enabled.
+    pub low_risk: bool,
+    pub high_risk_special: bool,
+    pub high_risk_tollfraud: bool,
     pub date_updated: i64,
 }

@@ -27,8 +27,9 @@ macro_rules! impl_store {
             async fn insert_main_account(&self, a: &AccountRecord) -> Result<()> {
                 let inserted = sqlx::query(
                     "INSERT INTO accounts (sid, owner_account_sid, friendly_name, status, auth_token_sealed, \
-                     secondary_token_sealed, secondary_token_created, date_created, date_updated, require_client_validation) \
-                     SELECT $1, $1, $2, $3, $4, $5, $6, $7, $8, $9 \
+                     secondary_token_sealed, secondary_token_created, date_created, date_updated, require_client_validation, \
+                     dialing_permissions_inheritance) \
+                     SELECT $1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
                      WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE sid = owner_account_sid)",
                 )
                 .bind(&a.sid)
@@ -40,6 +41,7 @@ macro_rules! impl_store {
                 .bind(a.date_created)
                 .bind(a.date_updated)
                 .bind(a.require_client_validation)
+                .bind(a.dialing_permissions_inheritance)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
@@ -53,8 +55,9 @@ macro_rules! impl_store {
             async fn insert_account(&self, a: &AccountRecord) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO accounts (sid, owner_account_sid, friendly_name, status, auth_token_sealed, \
-                     secondary_token_sealed, secondary_token_created, date_created, date_updated, require_client_validation) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     secondary_token_sealed, secondary_token_created, date_created, date_updated, require_client_validation, \
+                     dialing_permissions_inheritance) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(&a.sid)
                 .bind(&a.owner_account_sid)
@@ -66,6 +69,7 @@ macro_rules! impl_store {
                 .bind(a.date_created)
                 .bind(a.date_updated)
                 .bind(a.require_client_validation)
+                .bind(a.dialing_permissions_inheritance)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -82,7 +86,7 @@ macro_rules! impl_store {
                 let n = sqlx::query(
                     "UPDATE accounts SET friendly_name = $2, status = $3, auth_token_sealed = $4, \
                      secondary_token_sealed = $5, secondary_token_created = $6, date_updated = $7, \
-                     require_client_validation = $8 WHERE sid = $1",
+                     require_client_validation = $8, dialing_permissions_inheritance = $9 WHERE sid = $1",
                 )
                 .bind(&a.sid)
                 .bind(&a.friendly_name)
@@ -92,6 +96,7 @@ macro_rules! impl_store {
                 .bind(a.secondary_token_created)
                 .bind(a.date_updated)
                 .bind(a.require_client_validation)
+                .bind(a.dialing_permissions_inheritance)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
@@ -347,6 +352,37 @@ macro_rules! impl_store {
                 .await?
                 .rows_affected();
                 Ok(n == 1)
+            }
+            async fn upsert_geo_permissions(&self, rows: &[GeoPermissionRecord]) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for r in rows {
+                    sqlx::query(
+                        "INSERT INTO geo_permissions (account_sid, channel, iso_code, low_risk, high_risk_special, \
+                         high_risk_tollfraud, date_updated) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (account_sid, channel, iso_code) DO UPDATE SET low_risk = excluded.low_risk, \
+                         high_risk_special = excluded.high_risk_special, \
+                         high_risk_tollfraud = excluded.high_risk_tollfraud, date_updated = excluded.date_updated",
+                    )
+                    .bind(&r.account_sid)
+                    .bind(&r.channel)
+                    .bind(&r.iso_code)
+                    .bind(r.low_risk)
+                    .bind(r.high_risk_special)
+                    .bind(r.high_risk_tollfraud)
+                    .bind(r.date_updated)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn all_geo_permissions(&self) -> Result<Vec<GeoPermissionRecord>> {
+                Ok(sqlx::query_as::<_, GeoPermissionRecord>(
+                    "SELECT * FROM geo_permissions ORDER BY account_sid, channel, iso_code",
+                )
+                .fetch_all(&self.pool)
+                .await?)
             }
         }
     };

@@ -7,7 +7,8 @@ use std::str::FromStr;
 
 use sqlx::postgres::PgConnectOptions;
 use tollgate_store::{
-    AccountQuery, AccountRecord, ApiKeyRecord, DeliveryStatus, PageQuery, PgStore, PublicKeyRecord,
+    AccountQuery, AccountRecord, ApiKeyRecord, DeliveryStatus, GeoPermissionRecord, PageQuery, PgStore,
+    PublicKeyRecord,
     SqliteStore, Store, StoreError, WebhookRecord,
 };
 use tollgate_types::AccountStatus;
@@ -28,6 +29,7 @@ fn account(sid: &str, owner: &str, created: i64) -> AccountRecord {
         secondary_token_sealed: None,
         secondary_token_created: None,
         require_client_validation: false,
+        dialing_permissions_inheritance: true,
         date_created: created,
         date_updated: created,
     }
@@ -300,6 +302,32 @@ async fn contract(store: &dyn Store) {
         !store.lease_webhook("WD1", 2_000, 3_000).await.unwrap(),
         "done"
     );
+    // Geo permissions: upsert replaces, listing is ordered.
+    let geo = |channel: &str, iso: &str, low: bool| GeoPermissionRecord {
+        account_sid: "ACsub2".into(),
+        channel: channel.into(),
+        iso_code: iso.into(),
+        low_risk: low,
+        high_risk_special: false,
+        high_risk_tollfraud: false,
+        date_updated: 7_000,
+    };
+    store
+        .upsert_geo_permissions(&[geo("voice", "US", true), geo("sms", "US", true), geo("voice", "GB", true)])
+        .await
+        .unwrap();
+    store.upsert_geo_permissions(&[geo("voice", "GB", false)]).await.unwrap();
+    assert_eq!(
+        store.all_geo_permissions().await.unwrap(),
+        vec![geo("sms", "US", true), geo("voice", "GB", false), geo("voice", "US", true)]
+    );
+    assert!(store.upsert_geo_permissions(&[GeoPermissionRecord { account_sid: "ACnobody".into(), ..geo("sms", "FR", true) }]).await.is_err());
+    let mut acct = store.account("ACsub2").await.unwrap().unwrap();
+    assert!(acct.dialing_permissions_inheritance);
+    acct.dialing_permissions_inheritance = false;
+    assert!(store.update_account(&acct).await.unwrap());
+    assert!(!store.account("ACsub2").await.unwrap().unwrap().dialing_permissions_inheritance);
+
     // With one queued, there is room again.
     assert!(store.enqueue_webhook(&hook("WD3", 50), 2).await.unwrap());
     assert_eq!(store.next_webhook_due().await.unwrap(), Some(50));

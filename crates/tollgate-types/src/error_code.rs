@@ -62,6 +62,12 @@ codes! {
         "Tollgate is starting or shutting down, or its store is unreachable.");
     SUBACCOUNT_NESTING = (21101, 400, "Subaccounts cannot contain subaccounts",
         "Only a main account may create subaccounts.");
+    INVALID_TO = (21211, 400, "Invalid 'To' Phone Number",
+        "The 'To' number is not a valid phone number.");
+    CALL_NOT_PERMITTED = (21215, 400, "Geo Permission configuration is not permitting call",
+        "Voice dialing permissions do not allow this destination: its country, or its high-risk tier, is not enabled.");
+    SMS_NOT_PERMITTED = (21408, 400, "Permission to send an SMS has not been enabled for the region indicated by the 'To' number",
+        "Messaging geo permissions do not allow the destination's country.");
     INVALID_STATUS = (21475, 400, "Unable to update Status, invalid Status.",
         "Status must be one of active, suspended, closed.");
     MAIN_ACCOUNT_STATUS = (21477, 400, "Unable to update Status for parent accounts",

@@ -1,5 +1,7 @@
 //! The `tollgate` command: `init` and `serve`.
 
+mod numbers;
+
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -33,6 +35,9 @@ enum Command {
     /// Sign or verify X-Twilio-Signature offline (exit 0 valid, 1 invalid, 2 usage error).
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Number intelligence offline.
+    #[command(subcommand)]
+    Numbers(NumbersCommand),
     /// Run the gateway (initialising an empty data directory first).
     Serve {
         #[command(flatten)]
@@ -40,6 +45,17 @@ enum Command {
         /// Address to listen on [default: 127.0.0.1:8080; env TOLLGATE_LISTEN]
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum NumbersCommand {
+    /// Read one number per line on stdin; write one JSON object per line:
+    /// {"input","valid","e164","country","calling_code","type","risk","error"}.
+    Classify {
+        /// ISO country for national numbers and 00/011 prefixes (e.g. GB)
+        #[arg(long, value_name = "XX")]
+        default_region: Option<String>,
     },
 }
 
@@ -232,7 +248,7 @@ async fn run(command: Command) -> Result<(), StartError> {
             }
             Ok(())
         }
-        Command::Webhook(_) => Ok(()),
+        Command::Webhook(_) | Command::Numbers(_) => Ok(()),
         Command::Serve { common, listen } => {
             let config = configure(common, listen)?;
             let prepared = tollgate_server::prepare(&config, Arc::new(SystemClock)).await?;
@@ -250,7 +266,8 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             // Offline tools use the conventional 2; the server's config errors are 64.
-            let usage = if std::env::args().nth(1).as_deref() == Some("webhook") {
+            let offline = matches!(std::env::args().nth(1).as_deref(), Some("webhook" | "numbers"));
+            let usage = if offline {
                 2
             } else {
                 64
@@ -263,9 +280,13 @@ fn main() -> ExitCode {
             };
         }
     };
-    if let Command::Webhook(command) = cli.command {
-        return ExitCode::from(webhook(command));
-    }
+    let command = match cli.command {
+        Command::Webhook(command) => return ExitCode::from(webhook(command)),
+        Command::Numbers(NumbersCommand::Classify { default_region }) => {
+            return ExitCode::from(numbers::classify(default_region.as_deref()));
+        }
+        other => other,
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -284,7 +305,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tollgate: {e}");

@@ -75,6 +75,7 @@ pub fn new_account(
         secondary_token_sealed: None,
         secondary_token_created: None,
         require_client_validation: false,
+        dialing_permissions_inheritance: true,
         date_created: now.0,
         date_updated: now.0,
     };
@@ -257,6 +258,7 @@ mod tests {
             secondary_token_sealed: None,
             secondary_token_created: None,
             require_client_validation: false,
+            dialing_permissions_inheritance: true,
             date_created: 0,
             date_updated: 0,
         }

@@ -8,3 +8,6 @@ pub mod meta;
 pub mod public_keys;
 pub mod settings;
 pub mod webhooks;
+pub mod decisions;
+pub mod geo;
+pub mod lookup;
