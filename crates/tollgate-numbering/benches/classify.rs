@@ -70,6 +70,38 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // Mixed input, as a form sees it (invalid lengths, junk, random digits):
+    // `scripts/numbering-diff --count 100000 --seed 1 --dump-only --dump target/numbering-mixed-sample.txt`.
+    let mixed_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../target/numbering-mixed-sample.txt"
+    );
+    if let Ok(text) = std::fs::read_to_string(mixed_path) {
+        let mixed: Vec<&str> = text.lines().collect();
+        let mut group = c.benchmark_group("classify_mixed");
+        group.throughput(Throughput::Elements(mixed.len() as u64));
+        group.sample_size(20);
+        group.bench_function("tollgate_compiled", |b| {
+            b.iter(|| {
+                for n in &mixed {
+                    black_box(classifier.classify(black_box(n), None));
+                }
+            })
+        });
+        group.bench_function("rlibphonenumber_parse_type_valid", |b| {
+            b.iter(|| {
+                for n in &mixed {
+                    if let Ok(p) = PHONE_NUMBER_UTIL.parse(black_box(n), None) {
+                        black_box(PHONE_NUMBER_UTIL.get_number_type(&p));
+                        black_box(PHONE_NUMBER_UTIL.is_valid_number(&p));
+                        black_box(PHONE_NUMBER_UTIL.get_region_for_number(&p));
+                    }
+                }
+            })
+        });
+        group.finish();
+    }
 }
 
 criterion_group!(benches, bench);

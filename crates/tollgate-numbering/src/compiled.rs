@@ -212,6 +212,17 @@ pub(crate) struct CodeRules {
     national_prefix: Option<dense::DFA<Vec<u32>>>,
     /// The main region rewrites what the national prefix captures.
     national_prefix_transforms: bool,
+    /// The main region's general lengths (bit n = length n), and its
+    /// local-only lengths: libphonenumber's `isPossibleNumberWithReason`.
+    possible_mask: u64,
+    local_mask: u64,
+}
+
+fn mask64(lengths: &[i32]) -> u64 {
+    lengths
+        .iter()
+        .filter(|&&l| (0..64).contains(&l))
+        .fold(0, |acc, &l| acc | (1u64 << l))
 }
 
 impl CodeRules {
@@ -226,6 +237,16 @@ impl CodeRules {
             .first()
             .and_then(|main| util.get_metadata_for_region_or_calling_code(code, *main))
             .is_some_and(|md| !md.original.national_prefix_transform_rule().is_empty());
+        let (possible_mask, local_mask) = regions
+            .first()
+            .and_then(|main| util.get_metadata_for_region_or_calling_code(code, *main))
+            .map(|md| {
+                (
+                    mask64(&md.general_desc.original.possible_length),
+                    mask64(&md.general_desc.original.possible_length_local_only),
+                )
+            })
+            .unwrap_or((0, 0));
         let national_prefix = regions.first().and_then(|main| {
             let md = util.get_metadata_for_region_or_calling_code(code, *main)?;
             let pattern = md.national_prefix_for_parsing().original_base();
@@ -250,6 +271,8 @@ impl CodeRules {
                 .collect(),
             national_prefix,
             national_prefix_transforms,
+            possible_mask,
+            local_mask,
         })
     }
 
@@ -265,6 +288,35 @@ impl CodeRules {
             Ok(None) => false,
             // A search error never happens without look-around; be exact anyway.
             Err(_) => true,
+        }
+    }
+
+    /// Why an invalid national number of `len` digits is invalid, as
+    /// libphonenumber's `isPossibleNumberWithReason` says.
+    pub fn length_error(&self, len: usize) -> crate::ValidationError {
+        use crate::ValidationError as E;
+        if self.possible_mask == 0 {
+            return E::InvalidLength;
+        }
+        if len >= 64 {
+            return E::TooLong;
+        }
+        let bit = 1u64 << len;
+        if self.local_mask & bit != 0 {
+            return E::InvalidButPossible;
+        }
+        let min = self.possible_mask.trailing_zeros() as usize;
+        let max = 63 - self.possible_mask.leading_zeros() as usize;
+        if min == len {
+            E::InvalidButPossible
+        } else if min > len {
+            E::TooShort
+        } else if max < len {
+            E::TooLong
+        } else if self.possible_mask & bit != 0 {
+            E::InvalidButPossible
+        } else {
+            E::InvalidLength
         }
     }
 

@@ -25,7 +25,8 @@ pub fn all() -> &'static [Country] {
             .skip(1)
             .filter_map(|line| {
                 let mut f = line.split('\t');
-                let (iso_code, name, continent, code) = (f.next()?, f.next()?, f.next()?, f.next()?);
+                let (iso_code, name, continent, code) =
+                    (f.next()?, f.next()?, f.next()?, f.next()?);
                 Some(Country {
                     iso_code,
                     name,
@@ -56,10 +57,21 @@ mod tests {
     fn table_is_complete_and_consistent() {
         let all = all();
         assert!(all.len() >= 240, "{}", all.len());
-        assert_eq!(by_iso("gb").map(|c| (c.calling_code, c.continent)), Some((44, "EUROPE")));
+        assert_eq!(
+            by_iso("gb").map(|c| (c.calling_code, c.continent)),
+            Some((44, "EUROPE"))
+        );
         assert_eq!(by_iso("US").map(|c| c.calling_code), Some(1));
         assert!(by_iso("ZZ").is_none());
-        let continents = ["AFRICA", "ANTARCTICA", "ASIA", "EUROPE", "NORTH_AMERICA", "OCEANIA", "SOUTH_AMERICA"];
+        let continents = [
+            "AFRICA",
+            "ANTARCTICA",
+            "ASIA",
+            "EUROPE",
+            "NORTH_AMERICA",
+            "OCEANIA",
+            "SOUTH_AMERICA",
+        ];
         for c in all {
             assert!(continents.contains(&c.continent), "{c:?}");
             assert_eq!(c.iso_code.len(), 2, "{c:?}");

@@ -210,10 +210,7 @@ impl Classifier {
         }
         let (region, number_type) = rules.classify(nsn);
         let valid = region.is_some() && number_type != NumberType::Unknown;
-        if !valid {
-            // Invalid numbers are rare on the hot path; the parser knows why.
-            return None;
-        }
+        let error = (!valid).then(|| rules.length_error(nsn.len()));
         let (risk, risk_reason) = risk::tier(
             digits,
             Some(code),
@@ -229,7 +226,7 @@ impl Classifier {
             number_type,
             risk,
             risk_reason,
-            error: None,
+            error,
         })
     }
 

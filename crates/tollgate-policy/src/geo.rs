@@ -52,13 +52,19 @@ pub struct GeoPolicy {
 /// The seeds' ten destinations most used for fraud (Latvia, Lithuania,
 /// Serbia, Somalia, the two Congos, Chad, Gambia, Sierra Leone, Guinea):
 /// enabling one is logged as a warning.
-pub const FRAUD_DESTINATIONS: [&str; 10] = ["LV", "LT", "RS", "SO", "CG", "CD", "TD", "GM", "SL", "GN"];
+pub const FRAUD_DESTINATIONS: [&str; 10] =
+    ["LV", "LT", "RS", "SO", "CG", "CD", "TD", "GM", "SL", "GN"];
 
 /// Countries whose SMS permission cannot be enabled (sanctions).
 pub const SMS_NEVER: [&str; 3] = ["IR", "SY", "CU"];
 
 /// Decides whether `channel` may reach `number` under `policy`.
-pub fn decide(policy: &GeoPolicy, number: &Classification, input: &str, channel: Channel) -> Decision {
+pub fn decide(
+    policy: &GeoPolicy,
+    number: &Classification,
+    input: &str,
+    channel: Channel,
+) -> Decision {
     let (matched_prefix, risk_reason) = match &number.risk_reason {
         RiskReason::None => (None, None),
         RiskReason::Prefix { prefix, reason } => (Some(format!("+{prefix}")), Some(reason.clone())),
@@ -116,10 +122,18 @@ pub fn decide(policy: &GeoPolicy, number: &Classification, input: &str, channel:
             }
             match number.risk {
                 RiskTier::HighRiskTollfraud if !p.high_risk_tollfraud => {
-                    return deny(RuleId::HighRiskTollfraudNotEnabled, blocked_code, blocked_message());
+                    return deny(
+                        RuleId::HighRiskTollfraudNotEnabled,
+                        blocked_code,
+                        blocked_message(),
+                    );
                 }
                 RiskTier::HighRiskSpecial if !p.high_risk_special => {
-                    return deny(RuleId::HighRiskSpecialNotEnabled, blocked_code, blocked_message());
+                    return deny(
+                        RuleId::HighRiskSpecialNotEnabled,
+                        blocked_code,
+                        blocked_message(),
+                    );
                 }
                 _ => {}
             }
@@ -182,7 +196,10 @@ mod tests {
 
         let fr = c.classify("+33612345678", None);
         let d = decide(&p, &fr, "+33612345678", Channel::Sms);
-        assert_eq!((d.allowed, d.rule, d.error_code), (false, RuleId::CountryNotEnabled, Some(21408)));
+        assert_eq!(
+            (d.allowed, d.rule, d.error_code),
+            (false, RuleId::CountryNotEnabled, Some(21408))
+        );
         assert_eq!(d.evidence.country, Some("FR"));
         let d = decide(&p, &fr, "+33612345678", Channel::Voice);
         assert_eq!(d.error_code, Some(21215));

@@ -61,7 +61,9 @@ impl RawConfig {
             webhook_timeout_ms: self.webhook_timeout_ms.or(other.webhook_timeout_ms),
             webhook_queue_limit: self.webhook_queue_limit.or(other.webhook_queue_limit),
             home_country: self.home_country.or(other.home_country),
-            tollfraud_prefixes_file: self.tollfraud_prefixes_file.or(other.tollfraud_prefixes_file),
+            tollfraud_prefixes_file: self
+                .tollfraud_prefixes_file
+                .or(other.tollfraud_prefixes_file),
             special_prefixes_file: self.special_prefixes_file.or(other.special_prefixes_file),
             master_key: self.master_key.or(other.master_key),
         }
@@ -291,7 +293,9 @@ impl Config {
             ));
         }
         let mut tollfraud = tollgate_numbering::PrefixTable::new();
-        if let Err(e) = tollfraud.extend_from_text(tollgate_numbering::risk::DEFAULT_TOLLFRAUD_TABLE) {
+        if let Err(e) =
+            tollfraud.extend_from_text(tollgate_numbering::risk::DEFAULT_TOLLFRAUD_TABLE)
+        {
             errors.push(format!("built-in toll-fraud table: {e}"));
         }
         load_prefixes(

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+use tollgate_policy::{GeoPolicy, VoicePermission};
 use tollgate_secrets::{MasterKey, SecretError};
 use tollgate_signature::client_validation::PublicKey;
-use tollgate_policy::{GeoPolicy, VoicePermission};
 use tollgate_store::{AccountRecord, ApiKeyRecord, GeoPermissionRecord, PublicKeyRecord};
 use tollgate_types::AccountStatus;
 use zeroize::Zeroizing;

@@ -200,10 +200,10 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
         classifier,
     )
     .await
-        .map_err(|e| match e {
-            LoadError::MasterKey(_) => StartError::Config(vec![e.to_string()]),
-            LoadError::Store(_) => StartError::Runtime(e.to_string()),
-        })?;
+    .map_err(|e| match e {
+        LoadError::MasterKey(_) => StartError::Config(vec![e.to_string()]),
+        LoadError::Store(_) => StartError::Runtime(e.to_string()),
+    })?;
     Ok(Prepared {
         app: Arc::new(app),
         new_credentials,

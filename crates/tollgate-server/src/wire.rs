@@ -163,13 +163,25 @@ impl PageRequest {
 
 /// One page of an in-memory list sorted by key: the rows after the
 /// `PageToken` key (or at the `Page` offset), plus one to tell if more follow.
-pub fn page_in_memory<T>(items: Vec<T>, request: &PageRequest, key_of: impl Fn(&T) -> &str) -> Vec<T> {
+pub fn page_in_memory<T>(
+    items: Vec<T>,
+    request: &PageRequest,
+    key_of: impl Fn(&T) -> &str,
+) -> Vec<T> {
     let size = usize::try_from(request.size).unwrap_or(usize::MAX);
     let skip = match &request.after {
-        Some(after) => items.iter().take_while(|i| key_of(i) <= after.as_str()).count(),
-        None => usize::try_from(request.page.saturating_mul(u64::from(request.size))).unwrap_or(usize::MAX),
+        Some(after) => items
+            .iter()
+            .take_while(|i| key_of(i) <= after.as_str())
+            .count(),
+        None => usize::try_from(request.page.saturating_mul(u64::from(request.size)))
+            .unwrap_or(usize::MAX),
     };
-    items.into_iter().skip(skip).take(size.saturating_add(1)).collect()
+    items
+        .into_iter()
+        .skip(skip)
+        .take(size.saturating_add(1))
+        .collect()
 }
 
 /// The links of one page of a list: shared by both of Twilio's page shapes.

@@ -7,9 +7,8 @@ use std::str::FromStr;
 
 use sqlx::postgres::PgConnectOptions;
 use tollgate_store::{
-    AccountQuery, AccountRecord, ApiKeyRecord, DeliveryStatus, GeoPermissionRecord, PageQuery, PgStore,
-    PublicKeyRecord,
-    SqliteStore, Store, StoreError, WebhookRecord,
+    AccountQuery, AccountRecord, ApiKeyRecord, DeliveryStatus, GeoPermissionRecord, PageQuery,
+    PgStore, PublicKeyRecord, SqliteStore, Store, StoreError, WebhookRecord,
 };
 use tollgate_types::AccountStatus;
 
@@ -313,20 +312,46 @@ async fn contract(store: &dyn Store) {
         date_updated: 7_000,
     };
     store
-        .upsert_geo_permissions(&[geo("voice", "US", true), geo("sms", "US", true), geo("voice", "GB", true)])
+        .upsert_geo_permissions(&[
+            geo("voice", "US", true),
+            geo("sms", "US", true),
+            geo("voice", "GB", true),
+        ])
         .await
         .unwrap();
-    store.upsert_geo_permissions(&[geo("voice", "GB", false)]).await.unwrap();
+    store
+        .upsert_geo_permissions(&[geo("voice", "GB", false)])
+        .await
+        .unwrap();
     assert_eq!(
         store.all_geo_permissions().await.unwrap(),
-        vec![geo("sms", "US", true), geo("voice", "GB", false), geo("voice", "US", true)]
+        vec![
+            geo("sms", "US", true),
+            geo("voice", "GB", false),
+            geo("voice", "US", true)
+        ]
     );
-    assert!(store.upsert_geo_permissions(&[GeoPermissionRecord { account_sid: "ACnobody".into(), ..geo("sms", "FR", true) }]).await.is_err());
+    assert!(
+        store
+            .upsert_geo_permissions(&[GeoPermissionRecord {
+                account_sid: "ACnobody".into(),
+                ..geo("sms", "FR", true)
+            }])
+            .await
+            .is_err()
+    );
     let mut acct = store.account("ACsub2").await.unwrap().unwrap();
     assert!(acct.dialing_permissions_inheritance);
     acct.dialing_permissions_inheritance = false;
     assert!(store.update_account(&acct).await.unwrap());
-    assert!(!store.account("ACsub2").await.unwrap().unwrap().dialing_permissions_inheritance);
+    assert!(
+        !store
+            .account("ACsub2")
+            .await
+            .unwrap()
+            .unwrap()
+            .dialing_permissions_inheritance
+    );
 
     // With one queued, there is room again.
     assert!(store.enqueue_webhook(&hook("WD3", 50), 2).await.unwrap());

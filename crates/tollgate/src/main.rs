@@ -266,12 +266,11 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             // Offline tools use the conventional 2; the server's config errors are 64.
-            let offline = matches!(std::env::args().nth(1).as_deref(), Some("webhook" | "numbers"));
-            let usage = if offline {
-                2
-            } else {
-                64
-            };
+            let offline = matches!(
+                std::env::args().nth(1).as_deref(),
+                Some("webhook" | "numbers")
+            );
+            let usage = if offline { 2 } else { 64 };
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     ExitCode::SUCCESS

@@ -44,7 +44,9 @@ pub async fn create(
     let to = params.get("To").ok_or_else(|| ApiError::missing("To"))?;
     let channel = match params.get("Channel") {
         None => return Err(ApiError::missing("Channel")),
-        Some(c) => Channel::parse(c).ok_or_else(|| ApiError::invalid("Channel", "must be sms or voice"))?,
+        Some(c) => {
+            Channel::parse(c).ok_or_else(|| ApiError::invalid("Channel", "must be sms or voice"))?
+        }
     };
     let policy = principal.snapshot.effective_geo(&principal.account);
     let number = app.classifier.classify(to, None);

@@ -33,7 +33,11 @@ fn is_iso(key: &str) -> bool {
 }
 
 fn render_country(app: &App, country: &Country, policy: &GeoPolicy) -> Value {
-    let p = policy.voice.get(country.iso_code).copied().unwrap_or_default();
+    let p = policy
+        .voice
+        .get(country.iso_code)
+        .copied()
+        .unwrap_or_default();
     let url = format!("{}{COUNTRIES}/{}", app.public_url, country.iso_code);
     json!({
         "iso_code": country.iso_code,
@@ -67,7 +71,9 @@ pub async fn list_countries(
     let policy = principal.snapshot.effective_geo(&principal.account);
     let iso = params.get("IsoCode").map(str::to_ascii_uppercase);
     let continent = params.get("Continent").map(str::to_ascii_uppercase);
-    let code = params.get("CountryCode").map(|c| c.trim().trim_start_matches('+').to_owned());
+    let code = params
+        .get("CountryCode")
+        .map(|c| c.trim().trim_start_matches('+').to_owned());
     let low = parse_flag(&params, "LowRiskNumbersEnabled")?;
     let special = parse_flag(&params, "HighRiskSpecialNumbersEnabled")?;
     let tollfraud = parse_flag(&params, "HighRiskTollfraudNumbersEnabled")?;
@@ -77,7 +83,9 @@ pub async fn list_countries(
             let p = policy.voice.get(c.iso_code).copied().unwrap_or_default();
             iso.as_deref().is_none_or(|i| i == c.iso_code)
                 && continent.as_deref().is_none_or(|k| k == c.continent)
-                && code.as_deref().is_none_or(|k| k == c.calling_code.to_string())
+                && code
+                    .as_deref()
+                    .is_none_or(|k| k == c.calling_code.to_string())
                 && low.is_none_or(|v| v == p.low_risk)
                 && special.is_none_or(|v| v == p.high_risk_special)
                 && tollfraud.is_none_or(|v| v == p.high_risk_tollfraud)
@@ -89,8 +97,14 @@ pub async fn list_countries(
         ("Continent", params.get("Continent")),
         ("CountryCode", params.get("CountryCode")),
         ("LowRiskNumbersEnabled", params.get("LowRiskNumbersEnabled")),
-        ("HighRiskSpecialNumbersEnabled", params.get("HighRiskSpecialNumbersEnabled")),
-        ("HighRiskTollfraudNumbersEnabled", params.get("HighRiskTollfraudNumbersEnabled")),
+        (
+            "HighRiskSpecialNumbersEnabled",
+            params.get("HighRiskSpecialNumbersEnabled"),
+        ),
+        (
+            "HighRiskTollfraudNumbersEnabled",
+            params.get("HighRiskTollfraudNumbersEnabled"),
+        ),
     ];
     Ok(Json(page_v1(
         "content",
@@ -205,10 +219,14 @@ pub async fn bulk_update(
     let text = params
         .get("UpdateRequest")
         .ok_or_else(|| ApiError::missing("UpdateRequest"))?;
-    let items: Vec<Value> = serde_json::from_str(text)
-        .map_err(|_| ApiError::invalid("UpdateRequest", "must be a JSON array of country updates"))?;
+    let items: Vec<Value> = serde_json::from_str(text).map_err(|_| {
+        ApiError::invalid("UpdateRequest", "must be a JSON array of country updates")
+    })?;
     if items.is_empty() || items.len() > 500 {
-        return Err(ApiError::invalid("UpdateRequest", "must list 1 to 500 countries"));
+        return Err(ApiError::invalid(
+            "UpdateRequest",
+            "must list 1 to 500 countries",
+        ));
     }
     let write = app.begin_write().await;
     let account = own_for_change(&app, &principal).await?;
@@ -223,13 +241,27 @@ pub async fn bulk_update(
             .map(str::to_ascii_uppercase)
             .ok_or_else(|| ApiError::invalid("UpdateRequest", "every item needs an iso_code"))?;
         let country = countries::by_iso(&iso).ok_or_else(|| {
-            ApiError::invalid("UpdateRequest", &format!("{iso} is not a country Tollgate knows"))
+            ApiError::invalid(
+                "UpdateRequest",
+                &format!("{iso} is not a country Tollgate knows"),
+            )
         })?;
         if !seen.insert(country.iso_code) {
-            return Err(ApiError::invalid("UpdateRequest", &format!("{iso} is listed twice")));
+            return Err(ApiError::invalid(
+                "UpdateRequest",
+                &format!("{iso} is listed twice"),
+            ));
         }
-        let was = current.voice.get(country.iso_code).copied().unwrap_or_default();
-        let low = json_flag(item.get("low_risk_numbers_enabled"), "low_risk_numbers_enabled", &iso)?;
+        let was = current
+            .voice
+            .get(country.iso_code)
+            .copied()
+            .unwrap_or_default();
+        let low = json_flag(
+            item.get("low_risk_numbers_enabled"),
+            "low_risk_numbers_enabled",
+            &iso,
+        )?;
         let special = json_flag(
             item.get("high_risk_special_numbers_enabled"),
             "high_risk_special_numbers_enabled",
@@ -245,7 +277,14 @@ pub async fn bulk_update(
             high_risk_special: special.unwrap_or(was.high_risk_special),
             high_risk_tollfraud: tollfraud.unwrap_or(was.high_risk_tollfraud),
         };
-        log_change(&account.sid, "voice", country.iso_code, was.low_risk, next.low_risk, &next);
+        log_change(
+            &account.sid,
+            "voice",
+            country.iso_code,
+            was.low_risk,
+            next.low_risk,
+            &next,
+        );
         rows.push(GeoPermissionRecord {
             account_sid: account.sid.clone(),
             channel: "voice".into(),
@@ -382,9 +421,8 @@ pub async fn update_sms(
     let mut rows = Vec::new();
     let mut answers = Vec::new();
     for text in items {
-        let item: Value = serde_json::from_str(text).map_err(|_| {
-            ApiError::invalid("Permissions", "each item must be a JSON object")
-        })?;
+        let item: Value = serde_json::from_str(text)
+            .map_err(|_| ApiError::invalid("Permissions", "each item must be a JSON object"))?;
         let code = item
             .get("country_code")
             .and_then(Value::as_str)

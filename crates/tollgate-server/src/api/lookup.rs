@@ -66,7 +66,9 @@ pub async fn fetch(
     let region = params.get("CountryCode");
     let c = app.classifier.classify(&number, region);
     let national = if c.valid {
-        c.e164.as_deref().and_then(|e| app.classifier.national_format(e))
+        c.e164
+            .as_deref()
+            .and_then(|e| app.classifier.national_format(e))
     } else {
         None
     };

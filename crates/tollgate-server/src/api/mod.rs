@@ -3,11 +3,11 @@
 pub mod accounts;
 pub mod auth_tokens;
 pub mod balance;
+pub mod decisions;
+pub mod geo;
 pub mod keys;
+pub mod lookup;
 pub mod meta;
 pub mod public_keys;
 pub mod settings;
 pub mod webhooks;
-pub mod decisions;
-pub mod geo;
-pub mod lookup;
