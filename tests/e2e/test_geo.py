@@ -49,6 +49,8 @@ def test_new_account_reaches_only_its_home_country(gateway):
     assert [c.iso_code for c in enabled] == ["US"]
     everything = client.voice.v1.dialing_permissions.countries.list(page_size=50)
     assert len(everything) > 240  # paged through, 50 at a time
+    lv = [p.prefix for p in client.voice.v1.dialing_permissions.countries("LV").highrisk_special_prefixes.list()]
+    assert "+37181" in lv  # Twilio's documented example, derived here from libphonenumber
     sms = client.accounts.v1.messaging_geopermissions.fetch(country_code="US,GB,FR").permissions
     assert {p["country_code"]: p["enabled"] for p in sms} == {"US": True, "GB": False, "FR": False}
 

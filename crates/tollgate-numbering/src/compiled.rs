@@ -140,6 +140,124 @@ impl RegionRules {
         }
     }
 
+    /// The shortest national prefixes under which every number the metadata
+    /// allows is a special service (premium rate, shared cost, UAN, personal),
+    /// found by exploring the DFA: what `HighRiskSpecialPrefixes` lists.
+    /// Length limits are not considered, so a prefix may also cover numbers
+    /// of impossible lengths (harmless: those are invalid anyway).
+    pub fn special_prefixes(&self, max_depth: usize) -> Vec<String> {
+        let Some(dfa) = &self.dfa else {
+            return Vec::new();
+        };
+        let bit = |desc: Desc| {
+            self.slots
+                .get(desc as usize)
+                .copied()
+                .flatten()
+                .map_or(0u32, |(id, _)| 1 << id)
+        };
+        let special =
+            bit(Desc::PremiumRate) | bit(Desc::SharedCost) | bit(Desc::Uan) | bit(Desc::Personal);
+        let ordinary = bit(Desc::FixedLine)
+            | bit(Desc::Mobile)
+            | bit(Desc::TollFree)
+            | bit(Desc::Voip)
+            | bit(Desc::Pager)
+            | bit(Desc::Voicemail);
+        if special == 0 {
+            return Vec::new();
+        }
+        let config = start::Config::new().anchored(Anchored::Yes);
+        let Ok(start_state) = dfa.start_state(&config) else {
+            return Vec::new();
+        };
+        // Which patterns can still match from each state (a fixpoint over
+        // the states reachable on digits).
+        let mut states = vec![start_state];
+        let mut index = std::collections::HashMap::new();
+        index.insert(start_state, 0usize);
+        let mut at = 0;
+        while let Some(&state) = states.get(at) {
+            for d in b'0'..=b'9' {
+                let next = dfa.next_state(state, d);
+                if !dfa.is_dead_state(next) && !index.contains_key(&next) {
+                    index.insert(next, states.len());
+                    states.push(next);
+                }
+            }
+            at += 1;
+            if states.len() > 100_000 {
+                return Vec::new();
+            }
+        }
+        let mut reach: Vec<u32> = states
+            .iter()
+            .map(|&s| {
+                let eoi = dfa.next_eoi_state(s);
+                let mut bits = 0u32;
+                if dfa.is_match_state(eoi) {
+                    for i in 0..dfa.match_len(eoi) {
+                        let id = dfa.match_pattern(eoi, i).as_usize();
+                        if id < 32 {
+                            bits |= 1 << id;
+                        }
+                    }
+                }
+                bits
+            })
+            .collect();
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for (i, &state) in states.iter().enumerate() {
+                let mut bits = reach.get(i).copied().unwrap_or(0);
+                for d in b'0'..=b'9' {
+                    let next = dfa.next_state(state, d);
+                    if let Some(&j) = index.get(&next) {
+                        bits |= reach.get(j).copied().unwrap_or(0);
+                    }
+                }
+                if let Some(slot) = reach.get_mut(i)
+                    && *slot != bits
+                {
+                    *slot = bits;
+                    changed = true;
+                }
+            }
+        }
+        let reach_of = |state| {
+            index
+                .get(&state)
+                .and_then(|&i| reach.get(i))
+                .copied()
+                .unwrap_or(0)
+        };
+        let mut out = Vec::new();
+        let mut stack: Vec<(String, regex_automata::util::primitives::StateID)> =
+            vec![(String::new(), start_state)];
+        while let Some((prefix, state)) = stack.pop() {
+            for d in (b'0'..=b'9').rev() {
+                let next = dfa.next_state(state, d);
+                if dfa.is_dead_state(next) {
+                    continue;
+                }
+                let bits = reach_of(next);
+                if bits & special == 0 {
+                    continue;
+                }
+                let mut longer = prefix.clone();
+                longer.push(char::from(d));
+                if bits & ordinary == 0 {
+                    out.push(longer);
+                } else if longer.len() < max_depth {
+                    stack.push((longer, next));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
     /// The patterns matching all of `nsn` (digits only).
     fn run(&self, nsn: &[u8]) -> Matched {
         let mut bits = 0u32;
@@ -289,6 +407,15 @@ impl CodeRules {
             // A search error never happens without look-around; be exact anyway.
             Err(_) => true,
         }
+    }
+
+    /// `special_prefixes` of `region` (one of this code's regions).
+    pub fn special_prefixes_of(&self, region: Region, max_depth: usize) -> Vec<String> {
+        self.regions
+            .iter()
+            .find(|r| r.region == region)
+            .map(|r| r.special_prefixes(max_depth))
+            .unwrap_or_default()
     }
 
     /// Why an invalid national number of `len` digits is invalid, as

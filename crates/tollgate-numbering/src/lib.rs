@@ -155,6 +155,35 @@ impl Classifier {
         &self.special
     }
 
+    /// E.164 prefixes (without `+`) of `iso`'s high-risk special numbers:
+    /// derived from libphonenumber's premium-rate, shared-cost, UAN and
+    /// personal-number patterns, plus the special table's entries for it.
+    pub fn high_risk_special_prefixes(&self, iso: &str) -> Vec<String> {
+        let Some(country) = countries::by_iso(iso) else {
+            return Vec::new();
+        };
+        let Ok(region) = country.iso_code.parse::<Region>() else {
+            return Vec::new();
+        };
+        let code = country.calling_code;
+        let mut out: Vec<String> = self
+            .rules
+            .code(code)
+            .map(|rules| rules.special_prefixes_of(region, 8))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| format!("{code}{p}"))
+            .collect();
+        for p in self.special.prefixes_under(&code.to_string()) {
+            if self.classify(&format!("+{p:0<12}"), None).country == Some(country.iso_code) {
+                out.push(p.to_owned());
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The national format of a valid number (`(201) 555-0123`), for Lookup.
     pub fn national_format(&self, e164: &str) -> Option<String> {
         let parsed = PHONE_NUMBER_UTIL.parse(e164, None).ok()?;

@@ -111,3 +111,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn special_prefixes_come_from_the_metadata() {
+    let c = Classifier::new();
+    let us = c.high_risk_special_prefixes("US");
+    assert!(us.iter().any(|p| p == "1900"), "{us:?}");
+    let gb = c.high_risk_special_prefixes("GB");
+    assert!(gb.iter().any(|p| p.starts_with("449")), "{gb:?}");
+    // Every listed prefix, padded to a plausible length, is special or invalid, never ordinary.
+    for iso in ["US", "GB", "DE", "FR", "LV", "LT", "RS", "IT"] {
+        for p in c.high_risk_special_prefixes(iso) {
+            for len in 8..=13 {
+                if len <= p.len() {
+                    continue;
+                }
+                let n = c.classify(&format!("+{p:5<len$}"), None);
+                assert!(
+                    !n.valid || n.risk == RiskTier::HighRiskSpecial,
+                    "{iso} {p}: {n:?}"
+                );
+            }
+        }
+    }
+}

@@ -133,8 +133,8 @@ pub async fn fetch_country(
     Ok(Json(render_country(&app, country, &policy)))
 }
 
-/// `GET …/{IsoCode}/HighRiskSpecialPrefixes`: the special-prefix table's
-/// entries under the country's calling code that classify to the country.
+/// `GET …/{IsoCode}/HighRiskSpecialPrefixes`: prefixes derived from
+/// libphonenumber's special-service patterns, plus the special table's.
 pub async fn high_risk_special_prefixes(
     State(app): State<Arc<App>>,
     _principal: Principal,
@@ -143,13 +143,7 @@ pub async fn high_risk_special_prefixes(
 ) -> ApiResult<Json<Value>> {
     let country = country_or_404(&iso)?;
     let page = PageRequest::from_params_keyed(&params, |k| k.bytes().all(|b| b.is_ascii_digit()))?;
-    let table = app.classifier.special_table();
-    let prefixes: Vec<String> = table
-        .prefixes_under(&country.calling_code.to_string())
-        .into_iter()
-        .filter(|p| prefix_country(&app, p) == Some(country.iso_code))
-        .map(str::to_owned)
-        .collect();
+    let prefixes = app.classifier.high_risk_special_prefixes(country.iso_code);
     let rows = page_in_memory(prefixes, &page, |p| p.as_str());
     Ok(Json(page_v1(
         "content",
@@ -161,22 +155,6 @@ pub async fn high_risk_special_prefixes(
         |p| p.clone(),
         |p| json!({"prefix": format!("+{p}")}),
     )))
-}
-
-/// The country a prefix belongs to: the calling code's only country, or,
-/// for shared codes (+1, +7, +44…), the country of the prefix padded to a
-/// full number.
-fn prefix_country(app: &App, prefix: &str) -> Option<&'static str> {
-    let padded = format!("+{prefix:0<12}");
-    let c = app.classifier.classify(&padded, None);
-    c.country.or_else(|| {
-        let code = c.calling_code?;
-        let mut owners = countries::all().iter().filter(|k| k.calling_code == code);
-        match (owners.next(), owners.next()) {
-            (Some(only), None) => Some(only.iso_code),
-            _ => None,
-        }
-    })
 }
 
 /// The caller's own account record, for a change to its permissions.
