@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import signal
+import time
 import socket
 import subprocess
 import uuid
@@ -82,6 +83,9 @@ def test_sigterm_finishes_in_flight_requests(tmp_dir):
     ).encode() + body
     with socket.create_connection(("127.0.0.1", gw.port)) as s:
         s.sendall(request)
+        # Let the server read the request (the argon2 run then keeps it in
+        # flight for tens of ms); a connection with no request yet is closed.
+        time.sleep(0.02)
         gw.proc.send_signal(signal.SIGTERM)
         response = b""
         while chunk := s.recv(65536):

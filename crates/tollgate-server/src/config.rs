@@ -435,15 +435,22 @@ mod tests {
             ("TOLLGATE_LISTEN", "127.0.0.1:2"),
             ("TOLLGATE_DATABASE_URL", "postgres://h/db"),
         ]);
-        let file =
-            RawConfig::from_toml("listen = \"127.0.0.1:3\"\ndata_dir = \"/tmp/x\"\n").unwrap();
+        // A data dir that cannot exist yet, so the test does not depend on /tmp's contents.
+        let dir = std::env::temp_dir()
+            .join(format!("tollgate-config-test-{}", std::process::id()))
+            .join("data");
+        let file = RawConfig::from_toml(&format!(
+            "listen = \"127.0.0.1:3\"\ndata_dir = \"{}\"\n",
+            dir.display()
+        ))
+        .unwrap();
         let c = Config::validate(cli.or(from_env).or(file)).unwrap();
         assert_eq!(c.listen.port(), 1);
         assert_eq!(
             c.database,
             DatabaseTarget::Postgres("postgres://h/db".into())
         );
-        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.data_dir, dir);
     }
 
     #[test]
