@@ -253,7 +253,7 @@ def test_queue_survives_a_restart_and_is_bounded(tmp_dir):
         d = delivery(gw, sid, until=("queued",))
     assert d["status"] == "queued" and d["attempts"] == 1 and "connection" in d["error"], d
     full = send(gw, Url=f"http://127.0.0.1:{port}/second")
-    assert full.status_code == 503 and full.json()["code"] == 99001, full.text
+    assert full.status_code == 503 and full.json()["code"] == 99090, full.text
     assert gw.stop() == 0
 
     late = Receiver(port=port)

@@ -89,7 +89,7 @@ codes! {
 }
 
 pub const WEBHOOK_QUEUE_FULL: ErrorSpec = ErrorSpec {
-    code: 99001,
+    code: 99090,
     http_status: 503,
     title: "Webhook queue full",
     explanation: "The durable webhook queue holds its configured maximum of pending deliveries (webhook_queue_limit); nothing was queued. It drains as receivers answer or deliveries give up.",
