@@ -3,7 +3,10 @@
 //! evidence it used. The server records and reports them; this crate never
 //! logs, counts, or reads a clock.
 
+pub mod content;
 pub mod geo;
+pub mod spend;
+pub mod velocity;
 
 pub use geo::{Channel, GeoPolicy, VoicePermission, decide};
 

@@ -48,6 +48,23 @@ impl Timestamp {
             .map(|d| Timestamp(d.midnight().assume_utc().unix_timestamp() * 1000))
     }
 
+    /// The start of this instant's UTC hour.
+    pub fn start_of_hour(self) -> Timestamp {
+        Timestamp(self.0 - self.0.rem_euclid(3_600_000))
+    }
+
+    /// The start of this instant's UTC day.
+    pub fn start_of_day(self) -> Timestamp {
+        Timestamp(self.0 - self.0.rem_euclid(86_400_000))
+    }
+
+    /// The start of this instant's UTC month.
+    pub fn start_of_month(self) -> Timestamp {
+        let date = self.datetime().date();
+        let first = date.replace_day(1).unwrap_or(date);
+        Timestamp(first.midnight().assume_utc().unix_timestamp() * 1000)
+    }
+
     /// The calendar parts `(year, month, day, hour, minute)` in UTC.
     pub fn civil(self) -> (i32, u8, u8, u8, u8) {
         let dt = self.datetime();
@@ -65,6 +82,14 @@ impl Timestamp {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn period_starts() {
+        let t = Timestamp::parse_iso8601("2026-11-22T03:45:12Z").unwrap();
+        assert_eq!(t.start_of_hour().iso8601(), "2026-11-22T03:00:00Z");
+        assert_eq!(t.start_of_day().iso8601(), "2026-11-22T00:00:00Z");
+        assert_eq!(t.start_of_month().iso8601(), "2026-11-01T00:00:00Z");
+    }
 
     #[test]
     fn formats_like_twilio() {
