@@ -23,8 +23,9 @@ use sqlx::sqlite::{
 };
 
 pub use records::{
-    AccountQuery, AccountRecord, ApiKeyRecord, DeliveryStatus, GeoPermissionRecord, PageQuery,
-    PublicKeyRecord, WebhookRecord,
+    AccountQuery, AccountRecord, ApiKeyRecord, CallRecord, DeliveryStatus, GeoPermissionRecord,
+    MessageRecord, NumberRecord, PageQuery, PublicKeyRecord, RateLimitRecord, SpendLimitRecord,
+    TrafficQuery, UsageRow, WebhookRecord,
 };
 
 /// Why a store operation failed.
@@ -122,6 +123,41 @@ pub trait Store: Send + Sync + 'static {
     /// Writes these permissions (insert or replace), all or none.
     async fn upsert_geo_permissions(&self, rows: &[GeoPermissionRecord]) -> Result<()>;
     async fn all_geo_permissions(&self) -> Result<Vec<GeoPermissionRecord>>;
+
+    /// `Conflict` if another account owns the number already.
+    async fn insert_number(&self, number: &NumberRecord) -> Result<()>;
+    /// Writes names, URLs and methods. False if absent.
+    async fn update_number(&self, number: &NumberRecord) -> Result<bool>;
+    async fn delete_number(&self, account_sid: &str, sid: &str) -> Result<bool>;
+    async fn list_numbers(&self, account_sid: &str, page: &PageQuery) -> Result<Vec<NumberRecord>>;
+    async fn all_numbers(&self) -> Result<Vec<NumberRecord>>;
+
+    async fn insert_message(&self, message: &MessageRecord) -> Result<()>;
+    /// Writes status, price, errors, body and dates. False if absent.
+    async fn update_message(&self, message: &MessageRecord) -> Result<bool>;
+    async fn message(&self, account_sid: &str, sid: &str) -> Result<Option<MessageRecord>>;
+    async fn delete_message(&self, account_sid: &str, sid: &str) -> Result<bool>;
+    /// Newest first.
+    async fn list_messages(&self, query: &TrafficQuery, page: &PageQuery) -> Result<Vec<MessageRecord>>;
+
+    async fn insert_call(&self, call: &CallRecord) -> Result<()>;
+    /// Writes status, times, duration, price and errors. False if absent.
+    async fn update_call(&self, call: &CallRecord) -> Result<bool>;
+    async fn call(&self, account_sid: &str, sid: &str) -> Result<Option<CallRecord>>;
+    /// Newest first.
+    async fn list_calls(&self, query: &TrafficQuery, page: &PageQuery) -> Result<Vec<CallRecord>>;
+
+    /// Billed traffic of one account in `[start, end)`, by category.
+    async fn usage(&self, account_sid: &str, start: i64, end: i64) -> Result<Vec<UsageRow>>;
+    /// `(account, country, at, price)` of billed sends since `start`, to rebuild spend counters.
+    async fn spend_since(&self, start: i64) -> Result<Vec<(String, String, i64, i64)>>;
+
+    async fn insert_rate_limit(&self, limit: &RateLimitRecord) -> Result<()>;
+    async fn delete_rate_limit(&self, account_sid: &str, sid: &str) -> Result<bool>;
+    async fn all_rate_limits(&self) -> Result<Vec<RateLimitRecord>>;
+    async fn insert_spend_limit(&self, limit: &SpendLimitRecord) -> Result<()>;
+    async fn delete_spend_limit(&self, account_sid: &str, sid: &str) -> Result<bool>;
+    async fn all_spend_limits(&self) -> Result<Vec<SpendLimitRecord>>;
 }
 
 /// Embedded SQLite: WAL journal, `synchronous=FULL` so a commit survives power loss.

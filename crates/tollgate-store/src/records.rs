@@ -141,3 +141,116 @@ pub struct GeoPermissionRecord {
     pub high_risk_tollfraud: bool,
     pub date_updated: i64,
 }
+
+/// A phone number of an account (`PN…`). URLs are sealed (AAD = the SID).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct NumberRecord {
+    pub sid: String,
+    pub account_sid: String,
+    pub phone_number: String,
+    pub friendly_name: String,
+    pub sms_url_sealed: Option<Vec<u8>>,
+    pub sms_method: String,
+    pub voice_url_sealed: Option<Vec<u8>>,
+    pub voice_method: String,
+    pub status_callback_sealed: Option<Vec<u8>>,
+    pub status_callback_method: String,
+    pub date_created: i64,
+    pub date_updated: i64,
+}
+
+/// A message (`SM…`), sent, received or blocked.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MessageRecord {
+    pub sid: String,
+    pub account_sid: String,
+    pub messaging_service_sid: Option<String>,
+    pub direction: String,
+    pub from_number: String,
+    pub to_number: String,
+    /// `None` when the body is not retained.
+    pub body: Option<String>,
+    pub status: String,
+    pub num_segments: i32,
+    pub price_micros: Option<i64>,
+    pub country: Option<String>,
+    pub error_code: Option<i32>,
+    pub error_message: Option<String>,
+    /// The rule that blocked it, if one did.
+    pub rule: Option<String>,
+    pub status_callback_sealed: Option<Vec<u8>>,
+    pub date_created: i64,
+    pub date_updated: i64,
+    pub date_sent: Option<i64>,
+}
+
+/// A call (`CA…`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CallRecord {
+    pub sid: String,
+    pub account_sid: String,
+    pub direction: String,
+    pub from_number: String,
+    pub to_number: String,
+    pub status: String,
+    pub time_limit: i32,
+    pub duration: Option<i32>,
+    pub start_time: Option<i64>,
+    pub end_time: Option<i64>,
+    pub price_micros: Option<i64>,
+    pub country: Option<String>,
+    pub error_code: Option<i32>,
+    pub rule: Option<String>,
+    pub status_callback_sealed: Option<Vec<u8>>,
+    pub date_created: i64,
+    pub date_updated: i64,
+}
+
+/// A velocity limit of an account (`RL…`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RateLimitRecord {
+    pub sid: String,
+    pub account_sid: String,
+    /// `account`, `to`, `to-prefix`, `from`, `ip` or `country`.
+    pub limit_key: String,
+    pub max_events: i32,
+    pub interval_seconds: i32,
+    /// `sms` or `voice`; `None` for both.
+    pub channel: Option<String>,
+    pub date_created: i64,
+}
+
+/// A hard spend cap of an account (`SL…`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SpendLimitRecord {
+    pub sid: String,
+    pub account_sid: String,
+    /// `account` or `country:XX`.
+    pub scope: String,
+    /// `hour`, `day` or `month` (UTC).
+    pub period: String,
+    pub limit_micros: i64,
+    pub date_created: i64,
+}
+
+/// Filters for listing messages or calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrafficQuery {
+    pub account_sid: String,
+    pub to: Option<String>,
+    pub from: Option<String>,
+    /// Only rows created at or after / before these instants (ms).
+    pub created_from: Option<i64>,
+    pub created_before: Option<i64>,
+}
+
+/// One line of a usage summary.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UsageRow {
+    /// `sms-outbound`, `sms-inbound`, `calls-outbound` or `calls-inbound`.
+    pub category: String,
+    pub count: i64,
+    /// Segments for SMS, minutes for calls.
+    pub usage: i64,
+    pub price_micros: i64,
+}

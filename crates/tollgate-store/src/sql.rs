@@ -384,6 +384,231 @@ macro_rules! impl_store {
                 .fetch_all(&self.pool)
                 .await?)
             }
+            async fn insert_number(&self, n: &NumberRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO incoming_phone_numbers (sid, account_sid, phone_number, friendly_name, sms_url_sealed, \
+                     sms_method, voice_url_sealed, voice_method, status_callback_sealed, status_callback_method, \
+                     date_created, date_updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(&n.sid).bind(&n.account_sid).bind(&n.phone_number).bind(&n.friendly_name)
+                .bind(&n.sms_url_sealed).bind(&n.sms_method).bind(&n.voice_url_sealed).bind(&n.voice_method)
+                .bind(&n.status_callback_sealed).bind(&n.status_callback_method)
+                .bind(n.date_created).bind(n.date_updated)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn update_number(&self, n: &NumberRecord) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE incoming_phone_numbers SET friendly_name = $3, sms_url_sealed = $4, sms_method = $5, \
+                     voice_url_sealed = $6, voice_method = $7, status_callback_sealed = $8, \
+                     status_callback_method = $9, date_updated = $10 WHERE account_sid = $1 AND sid = $2",
+                )
+                .bind(&n.account_sid).bind(&n.sid).bind(&n.friendly_name).bind(&n.sms_url_sealed)
+                .bind(&n.sms_method).bind(&n.voice_url_sealed).bind(&n.voice_method)
+                .bind(&n.status_callback_sealed).bind(&n.status_callback_method).bind(n.date_updated)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(done == 1)
+            }
+
+            async fn delete_number(&self, account_sid: &str, sid: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM incoming_phone_numbers WHERE account_sid = $1 AND sid = $2")
+                    .bind(account_sid).bind(sid)
+                    .execute(&self.pool).await?.rows_affected();
+                Ok(done == 1)
+            }
+
+            async fn list_numbers(&self, account_sid: &str, page: &PageQuery) -> Result<Vec<NumberRecord>> {
+                Ok(sqlx::query_as::<_, NumberRecord>(
+                    "SELECT * FROM incoming_phone_numbers WHERE account_sid = $1 \
+                     AND ($2 IS NULL OR (date_created, sid) > \
+                          (SELECT date_created, sid FROM incoming_phone_numbers WHERE sid = $2)) \
+                     ORDER BY date_created, sid LIMIT $3 OFFSET $4",
+                )
+                .bind(account_sid).bind(&page.after).bind(i64::from(page.size))
+                .bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool).await?)
+            }
+
+            async fn all_numbers(&self) -> Result<Vec<NumberRecord>> {
+                Ok(sqlx::query_as::<_, NumberRecord>("SELECT * FROM incoming_phone_numbers ORDER BY date_created, sid")
+                    .fetch_all(&self.pool).await?)
+            }
+
+            async fn insert_message(&self, m: &MessageRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO messages (sid, account_sid, messaging_service_sid, direction, from_number, to_number, \
+                     body, status, num_segments, price_micros, country, error_code, error_message, rule, \
+                     status_callback_sealed, date_created, date_updated, date_sent) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                )
+                .bind(&m.sid).bind(&m.account_sid).bind(&m.messaging_service_sid).bind(&m.direction)
+                .bind(&m.from_number).bind(&m.to_number).bind(&m.body).bind(&m.status).bind(m.num_segments)
+                .bind(m.price_micros).bind(&m.country).bind(m.error_code).bind(&m.error_message).bind(&m.rule)
+                .bind(&m.status_callback_sealed).bind(m.date_created).bind(m.date_updated).bind(m.date_sent)
+                .execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn update_message(&self, m: &MessageRecord) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE messages SET status = $3, price_micros = $4, error_code = $5, error_message = $6, \
+                     body = $7, from_number = $8, date_updated = $9, date_sent = $10 \
+                     WHERE account_sid = $1 AND sid = $2",
+                )
+                .bind(&m.account_sid).bind(&m.sid).bind(&m.status).bind(m.price_micros).bind(m.error_code)
+                .bind(&m.error_message).bind(&m.body).bind(&m.from_number).bind(m.date_updated).bind(m.date_sent)
+                .execute(&self.pool).await?.rows_affected();
+                Ok(done == 1)
+            }
+
+            async fn message(&self, account_sid: &str, sid: &str) -> Result<Option<MessageRecord>> {
+                Ok(sqlx::query_as::<_, MessageRecord>("SELECT * FROM messages WHERE account_sid = $1 AND sid = $2")
+                    .bind(account_sid).bind(sid).fetch_optional(&self.pool).await?)
+            }
+
+            async fn delete_message(&self, account_sid: &str, sid: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM messages WHERE account_sid = $1 AND sid = $2")
+                    .bind(account_sid).bind(sid).execute(&self.pool).await?.rows_affected();
+                Ok(done == 1)
+            }
+
+            async fn list_messages(&self, q: &TrafficQuery, page: &PageQuery) -> Result<Vec<MessageRecord>> {
+                Ok(sqlx::query_as::<_, MessageRecord>(
+                    "SELECT * FROM messages WHERE account_sid = $1 \
+                     AND ($2 IS NULL OR to_number = $2) AND ($3 IS NULL OR from_number = $3) \
+                     AND ($4 IS NULL OR date_created >= $4) AND ($5 IS NULL OR date_created < $5) \
+                     AND ($6 IS NULL OR (date_created, sid) < (SELECT date_created, sid FROM messages WHERE sid = $6)) \
+                     ORDER BY date_created DESC, sid DESC LIMIT $7 OFFSET $8",
+                )
+                .bind(&q.account_sid).bind(&q.to).bind(&q.from).bind(q.created_from).bind(q.created_before)
+                .bind(&page.after).bind(i64::from(page.size))
+                .bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool).await?)
+            }
+
+            async fn insert_call(&self, c: &CallRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO calls (sid, account_sid, direction, from_number, to_number, status, time_limit, \
+                     duration, start_time, end_time, price_micros, country, error_code, rule, status_callback_sealed, \
+                     date_created, date_updated) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                )
+                .bind(&c.sid).bind(&c.account_sid).bind(&c.direction).bind(&c.from_number).bind(&c.to_number)
+                .bind(&c.status).bind(c.time_limit).bind(c.duration).bind(c.start_time).bind(c.end_time)
+                .bind(c.price_micros).bind(&c.country).bind(c.error_code).bind(&c.rule)
+                .bind(&c.status_callback_sealed).bind(c.date_created).bind(c.date_updated)
+                .execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn update_call(&self, c: &CallRecord) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE calls SET status = $3, duration = $4, start_time = $5, end_time = $6, price_micros = $7, \
+                     error_code = $8, date_updated = $9 WHERE account_sid = $1 AND sid = $2",
+                )
+                .bind(&c.account_sid).bind(&c.sid).bind(&c.status).bind(c.duration).bind(c.start_time)
+                .bind(c.end_time).bind(c.price_micros).bind(c.error_code).bind(c.date_updated)
+                .execute(&self.pool).await?.rows_affected();
+                Ok(done == 1)
+            }
+
+            async fn call(&self, account_sid: &str, sid: &str) -> Result<Option<CallRecord>> {
+                Ok(sqlx::query_as::<_, CallRecord>("SELECT * FROM calls WHERE account_sid = $1 AND sid = $2")
+                    .bind(account_sid).bind(sid).fetch_optional(&self.pool).await?)
+            }
+
+            async fn list_calls(&self, q: &TrafficQuery, page: &PageQuery) -> Result<Vec<CallRecord>> {
+                Ok(sqlx::query_as::<_, CallRecord>(
+                    "SELECT * FROM calls WHERE account_sid = $1 \
+                     AND ($2 IS NULL OR to_number = $2) AND ($3 IS NULL OR from_number = $3) \
+                     AND ($4 IS NULL OR date_created >= $4) AND ($5 IS NULL OR date_created < $5) \
+                     AND ($6 IS NULL OR (date_created, sid) < (SELECT date_created, sid FROM calls WHERE sid = $6)) \
+                     ORDER BY date_created DESC, sid DESC LIMIT $7 OFFSET $8",
+                )
+                .bind(&q.account_sid).bind(&q.to).bind(&q.from).bind(q.created_from).bind(q.created_before)
+                .bind(&page.after).bind(i64::from(page.size))
+                .bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool).await?)
+            }
+
+            async fn usage(&self, account_sid: &str, start: i64, end: i64) -> Result<Vec<UsageRow>> {
+                Ok(sqlx::query_as::<_, UsageRow>(
+                    "SELECT CASE WHEN direction = 'inbound' THEN 'sms-inbound' ELSE 'sms-outbound' END AS category, \
+                     CAST(COUNT(*) AS BIGINT) AS count, CAST(COALESCE(SUM(num_segments), 0) AS BIGINT) AS usage, \
+                     CAST(COALESCE(SUM(price_micros), 0) AS BIGINT) AS price_micros \
+                     FROM messages WHERE account_sid = $1 AND rule IS NULL AND date_created >= $2 AND date_created < $3 \
+                     GROUP BY 1 \
+                     UNION ALL \
+                     SELECT CASE WHEN direction = 'inbound' THEN 'calls-inbound' ELSE 'calls-outbound' END AS category, \
+                     CAST(COUNT(*) AS BIGINT) AS count, \
+                     CAST(COALESCE(SUM((COALESCE(duration, 0) + 59) / 60), 0) AS BIGINT) AS usage, \
+                     CAST(COALESCE(SUM(price_micros), 0) AS BIGINT) AS price_micros \
+                     FROM calls WHERE account_sid = $1 AND rule IS NULL AND date_created >= $2 AND date_created < $3 \
+                     GROUP BY 1",
+                )
+                .bind(account_sid).bind(start).bind(end)
+                .fetch_all(&self.pool).await?)
+            }
+
+            async fn spend_since(&self, start: i64) -> Result<Vec<(String, String, i64, i64)>> {
+                Ok(sqlx::query_as::<_, (String, String, i64, i64)>(
+                    "SELECT account_sid, COALESCE(country, ''), date_created, price_micros FROM messages \
+                     WHERE rule IS NULL AND price_micros IS NOT NULL AND date_created >= $1 \
+                     UNION ALL \
+                     SELECT account_sid, COALESCE(country, ''), date_created, price_micros FROM calls \
+                     WHERE rule IS NULL AND price_micros IS NOT NULL AND date_created >= $1",
+                )
+                .bind(start)
+                .fetch_all(&self.pool).await?)
+            }
+
+            async fn insert_rate_limit(&self, r: &RateLimitRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO rate_limits (sid, account_sid, limit_key, max_events, interval_seconds, channel, date_created) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&r.sid).bind(&r.account_sid).bind(&r.limit_key).bind(r.max_events)
+                .bind(r.interval_seconds).bind(&r.channel).bind(r.date_created)
+                .execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn delete_rate_limit(&self, account_sid: &str, sid: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM rate_limits WHERE account_sid = $1 AND sid = $2")
+                    .bind(account_sid).bind(sid).execute(&self.pool).await?.rows_affected();
+                Ok(done == 1)
+            }
+
+            async fn all_rate_limits(&self) -> Result<Vec<RateLimitRecord>> {
+                Ok(sqlx::query_as::<_, RateLimitRecord>("SELECT * FROM rate_limits ORDER BY date_created, sid")
+                    .fetch_all(&self.pool).await?)
+            }
+
+            async fn insert_spend_limit(&self, r: &SpendLimitRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO spend_limits (sid, account_sid, scope, period, limit_micros, date_created) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&r.sid).bind(&r.account_sid).bind(&r.scope).bind(&r.period).bind(r.limit_micros)
+                .bind(r.date_created)
+                .execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn delete_spend_limit(&self, account_sid: &str, sid: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM spend_limits WHERE account_sid = $1 AND sid = $2")
+                    .bind(account_sid).bind(sid).execute(&self.pool).await?.rows_affected();
+                Ok(done == 1)
+            }
+
+            async fn all_spend_limits(&self) -> Result<Vec<SpendLimitRecord>> {
+                Ok(sqlx::query_as::<_, SpendLimitRecord>("SELECT * FROM spend_limits ORDER BY date_created, sid")
+                    .fetch_all(&self.pool).await?)
+            }
         }
     };
 }

@@ -7,8 +7,9 @@ use std::str::FromStr;
 
 use sqlx::postgres::PgConnectOptions;
 use tollgate_store::{
-    AccountQuery, AccountRecord, ApiKeyRecord, DeliveryStatus, GeoPermissionRecord, PageQuery,
-    PgStore, PublicKeyRecord, SqliteStore, Store, StoreError, WebhookRecord,
+    AccountQuery, AccountRecord, ApiKeyRecord, CallRecord, DeliveryStatus, GeoPermissionRecord,
+    MessageRecord, NumberRecord, PageQuery, PgStore, PublicKeyRecord, RateLimitRecord,
+    SpendLimitRecord, SqliteStore, Store, StoreError, TrafficQuery, UsageRow, WebhookRecord,
 };
 use tollgate_types::AccountStatus;
 
@@ -352,6 +353,129 @@ async fn contract(store: &dyn Store) {
             .unwrap()
             .dialing_permissions_inheritance
     );
+
+    // Numbers: one owner per number.
+    let number = |sid: &str, account: &str, e164: &str| NumberRecord {
+        sid: sid.into(),
+        account_sid: account.into(),
+        phone_number: e164.into(),
+        friendly_name: e164.into(),
+        sms_url_sealed: Some(vec![1]),
+        sms_method: "POST".into(),
+        voice_url_sealed: None,
+        voice_method: "POST".into(),
+        status_callback_sealed: None,
+        status_callback_method: "POST".into(),
+        date_created: 8_000,
+        date_updated: 8_000,
+    };
+    store.insert_number(&number("PN1", "ACsub2", "+15005550006")).await.unwrap();
+    assert!(matches!(
+        store.insert_number(&number("PN2", "ACsub3", "+15005550006")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut renamed = number("PN1", "ACsub2", "+15005550006");
+    renamed.friendly_name = "main line".into();
+    assert!(store.update_number(&renamed).await.unwrap());
+    assert_eq!(store.list_numbers("ACsub2", &page(10, None, 0)).await.unwrap(), vec![renamed]);
+    assert_eq!(store.all_numbers().await.unwrap().len(), 1);
+
+    // Messages and calls: newest first, filters, usage of billed traffic only.
+    let message = |sid: &str, to: &str, created: i64, rule: Option<&str>| MessageRecord {
+        sid: sid.into(),
+        account_sid: "ACsub2".into(),
+        messaging_service_sid: None,
+        direction: "outbound-api".into(),
+        from_number: "+15005550006".into(),
+        to_number: to.into(),
+        body: Some("hi".into()),
+        status: if rule.is_some() { "failed".into() } else { "queued".into() },
+        num_segments: 2,
+        price_micros: rule.is_none().then_some(7_900),
+        country: Some("US".into()),
+        error_code: None,
+        error_message: None,
+        rule: rule.map(str::to_owned),
+        status_callback_sealed: None,
+        date_created: created,
+        date_updated: created,
+        date_sent: None,
+    };
+    for (i, to) in ["+12015550001", "+12015550002", "+12015550001"].iter().enumerate() {
+        store.insert_message(&message(&format!("SM{i}"), to, 9_000 + i as i64, None)).await.unwrap();
+    }
+    store.insert_message(&message("SMblocked", "+12015550001", 9_100, Some("geo.country_not_enabled"))).await.unwrap();
+    let to_one = TrafficQuery {
+        account_sid: "ACsub2".into(),
+        to: Some("+12015550001".into()),
+        ..TrafficQuery::default()
+    };
+    let listed: Vec<String> = store.list_messages(&to_one, &page(10, None, 0)).await.unwrap().into_iter().map(|m| m.sid).collect();
+    assert_eq!(listed, ["SMblocked", "SM2", "SM0"]);
+    let after: Vec<String> = store.list_messages(&to_one, &page(10, Some("SM2"), 0)).await.unwrap().into_iter().map(|m| m.sid).collect();
+    assert_eq!(after, ["SM0"]);
+    let mut sent = message("SM1", "+12015550002", 9_001, None);
+    sent.status = "delivered".into();
+    sent.date_sent = Some(9_500);
+    assert!(store.update_message(&sent).await.unwrap());
+    assert_eq!(store.message("ACsub2", "SM1").await.unwrap(), Some(sent));
+    let call = CallRecord {
+        sid: "CA1".into(),
+        account_sid: "ACsub2".into(),
+        direction: "outbound-api".into(),
+        from_number: "+15005550006".into(),
+        to_number: "+12015550001".into(),
+        status: "completed".into(),
+        time_limit: 14_400,
+        duration: Some(61),
+        start_time: Some(9_000),
+        end_time: Some(70_000),
+        price_micros: Some(28_000),
+        country: Some("US".into()),
+        error_code: None,
+        rule: None,
+        status_callback_sealed: None,
+        date_created: 9_000,
+        date_updated: 70_000,
+    };
+    store.insert_call(&call).await.unwrap();
+    assert_eq!(store.call("ACsub2", "CA1").await.unwrap(), Some(call.clone()));
+    let mut usage = store.usage("ACsub2", 0, 100_000).await.unwrap();
+    usage.sort_by(|a, b| a.category.cmp(&b.category));
+    assert_eq!(
+        usage,
+        vec![
+            UsageRow { category: "calls-outbound".into(), count: 1, usage: 2, price_micros: 28_000 },
+            UsageRow { category: "sms-outbound".into(), count: 3, usage: 6, price_micros: 23_700 },
+        ]
+    );
+    assert_eq!(store.spend_since(0).await.unwrap().len(), 4);
+    assert!(store.delete_message("ACsub2", "SM0").await.unwrap());
+
+    // Rate and spend limits.
+    let rl = RateLimitRecord {
+        sid: "RL1".into(),
+        account_sid: "ACsub2".into(),
+        limit_key: "to".into(),
+        max_events: 5,
+        interval_seconds: 60,
+        channel: Some("sms".into()),
+        date_created: 1,
+    };
+    store.insert_rate_limit(&rl).await.unwrap();
+    assert_eq!(store.all_rate_limits().await.unwrap(), vec![rl]);
+    assert!(store.delete_rate_limit("ACsub2", "RL1").await.unwrap());
+    let sl = SpendLimitRecord {
+        sid: "SL1".into(),
+        account_sid: "ACsub2".into(),
+        scope: "country:GB".into(),
+        period: "day".into(),
+        limit_micros: 5_000_000,
+        date_created: 1,
+    };
+    store.insert_spend_limit(&sl).await.unwrap();
+    assert_eq!(store.all_spend_limits().await.unwrap(), vec![sl]);
+    assert!(!store.delete_spend_limit("ACsub3", "SL1").await.unwrap());
 
     // With one queued, there is room again.
     assert!(store.enqueue_webhook(&hook("WD3", 50), 2).await.unwrap());
