@@ -5,6 +5,7 @@
 
 pub mod content;
 pub mod geo;
+pub mod pricing;
 pub mod spend;
 pub mod velocity;
 

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::random::OsRandom;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, TrafficRows};
 use crate::webhooks::Webhooks;
 
 pub struct App {
@@ -32,6 +32,19 @@ pub struct App {
     pub webhooks: Webhooks,
     /// Number intelligence with the configured risk tables.
     pub classifier: Arc<tollgate_numbering::Classifier>,
+    /// Velocity limiters, spend ledger and prices (in memory).
+    pub traffic: crate::traffic::Traffic,
+    /// The built-in carrier.
+    pub sandbox: crate::carrier::Sandbox,
+    /// Longest call, in seconds.
+    pub max_call_seconds: u32,
+}
+
+/// What the traffic side of the app is built from.
+pub struct TrafficParts {
+    pub traffic: crate::traffic::Traffic,
+    pub sandbox: crate::carrier::Sandbox,
+    pub max_call_seconds: u32,
 }
 
 impl App {
@@ -44,6 +57,7 @@ impl App {
         public_url: String,
         webhooks: Webhooks,
         classifier: Arc<tollgate_numbering::Classifier>,
+        traffic: TrafficParts,
     ) -> Result<App, LoadError> {
         let snapshot = read_snapshot(store.as_ref(), &master_key, None).await?;
         let mut fingerprint_key = [0u8; 32];
@@ -59,6 +73,9 @@ impl App {
             fingerprint_key,
             webhooks,
             classifier,
+            traffic: traffic.traffic,
+            sandbox: traffic.sandbox,
+            max_call_seconds: traffic.max_call_seconds,
         })
     }
 
@@ -128,7 +145,21 @@ async fn read_snapshot(
         .all_geo_permissions()
         .await
         .map_err(|e| LoadError::Store(e.to_string()))?;
-    Snapshot::build(master_key, &accounts, &keys, &public_keys, &geo, previous)
+    let traffic = TrafficRows {
+        numbers: store
+            .all_numbers()
+            .await
+            .map_err(|e| LoadError::Store(e.to_string()))?,
+        rate_limits: store
+            .all_rate_limits()
+            .await
+            .map_err(|e| LoadError::Store(e.to_string()))?,
+        spend_limits: store
+            .all_spend_limits()
+            .await
+            .map_err(|e| LoadError::Store(e.to_string()))?,
+    };
+    Snapshot::build(master_key, &accounts, &keys, &public_keys, &geo, &traffic, previous)
         .map_err(LoadError::MasterKey)
 }
 

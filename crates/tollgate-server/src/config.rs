@@ -40,6 +40,14 @@ pub struct RawConfig {
     pub tollfraud_prefixes_file: Option<String>,
     /// Extra high-risk special prefixes: a file of `digits<TAB>reason` lines.
     pub special_prefixes_file: Option<String>,
+    /// Prices overriding the built-in table (`iso sms_out sms_in voice_min` lines).
+    pub prices_file: Option<String>,
+    /// Longest call in seconds; `TimeLimit` is clamped to it (default 14400, 4 h).
+    pub max_call_seconds: Option<String>,
+    /// Sandbox carrier: delay between status steps in ms (default 500; 0 in tests).
+    pub sandbox_step_ms: Option<String>,
+    /// Sandbox carrier: how long a call lasts unless ended sooner (default 30 s).
+    pub sandbox_call_seconds: Option<String>,
     /// Only from `TOLLGATE_MASTER_KEY`, never from a file or the command line.
     #[serde(skip)]
     pub master_key: Option<String>,
@@ -65,6 +73,10 @@ impl RawConfig {
                 .tollfraud_prefixes_file
                 .or(other.tollfraud_prefixes_file),
             special_prefixes_file: self.special_prefixes_file.or(other.special_prefixes_file),
+            prices_file: self.prices_file.or(other.prices_file),
+            max_call_seconds: self.max_call_seconds.or(other.max_call_seconds),
+            sandbox_step_ms: self.sandbox_step_ms.or(other.sandbox_step_ms),
+            sandbox_call_seconds: self.sandbox_call_seconds.or(other.sandbox_call_seconds),
             master_key: self.master_key.or(other.master_key),
         }
     }
@@ -91,6 +103,10 @@ impl RawConfig {
             home_country: lookup("TOLLGATE_HOME_COUNTRY"),
             tollfraud_prefixes_file: lookup("TOLLGATE_TOLLFRAUD_PREFIXES_FILE"),
             special_prefixes_file: lookup("TOLLGATE_SPECIAL_PREFIXES_FILE"),
+            prices_file: lookup("TOLLGATE_PRICES_FILE"),
+            max_call_seconds: lookup("TOLLGATE_MAX_CALL_SECONDS"),
+            sandbox_step_ms: lookup("TOLLGATE_SANDBOX_STEP_MS"),
+            sandbox_call_seconds: lookup("TOLLGATE_SANDBOX_CALL_SECONDS"),
             master_key: lookup("TOLLGATE_MASTER_KEY"),
         }
     }
@@ -110,6 +126,9 @@ pub struct Config {
     /// The toll-fraud and special prefix tables: defaults plus the files given.
     pub tollfraud: tollgate_numbering::PrefixTable,
     pub special: tollgate_numbering::PrefixTable,
+    pub prices: tollgate_policy::pricing::PriceTable,
+    pub max_call_seconds: u32,
+    pub sandbox: crate::carrier::SandboxSettings,
 }
 
 /// Reads a prefix table file into `table`, or records why not.
@@ -281,6 +300,41 @@ impl Config {
             }),
         };
         let webhooks = webhook_settings(&raw, &mut errors);
+        let mut prices = tollgate_policy::pricing::PriceTable::builtin();
+        if let Some(path) = raw.prices_file.as_deref().filter(|p| !p.is_empty()) {
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    if let Err(e) = prices.extend_from_text(&text) {
+                        errors.push(format!("prices file: {path} {e}"));
+                    }
+                }
+                Err(e) => errors.push(format!("prices file: cannot read {path}: {e}")),
+            }
+        }
+        let max_call_seconds = parse_number(
+            "max call seconds",
+            raw.max_call_seconds.as_deref(),
+            14_400u32,
+            |n| (1..=86_400).contains(n),
+            &mut errors,
+        );
+        let defaults = crate::carrier::SandboxSettings::default();
+        let sandbox = crate::carrier::SandboxSettings {
+            step_ms: parse_number(
+                "sandbox step ms",
+                raw.sandbox_step_ms.as_deref(),
+                defaults.step_ms,
+                |n| *n <= 60_000,
+                &mut errors,
+            ),
+            call_seconds: parse_number(
+                "sandbox call seconds",
+                raw.sandbox_call_seconds.as_deref(),
+                defaults.call_seconds,
+                |n| *n <= 86_400,
+                &mut errors,
+            ),
+        };
         let home_country = raw
             .home_country
             .as_deref()
@@ -335,6 +389,9 @@ impl Config {
                     home_country,
                     tollfraud,
                     special,
+                    prices,
+                    max_call_seconds,
+                    sandbox,
                 })
             }
             _ => Err(errors),

@@ -12,6 +12,8 @@ use tollgate_types::error_code as codes;
 pub struct ApiError {
     pub spec: &'static ErrorSpec,
     pub message: String,
+    /// Seconds, sent as `Retry-After` (429s).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -19,6 +21,7 @@ impl ApiError {
         ApiError {
             spec,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -82,6 +85,11 @@ impl IntoResponse for ApiError {
             "status": self.spec.http_status,
         });
         let mut response = (status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -8,14 +8,17 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod carrier;
 pub mod client_validation;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod inbound;
 pub mod random;
 pub mod routes;
 pub mod snapshot;
 pub mod startup;
+pub mod traffic;
 pub mod webhooks;
 pub mod wire;
 

@@ -4,14 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
 use crate::api::{
-    accounts, auth_tokens, balance, decisions, geo, keys, lookup, meta, public_keys, settings,
-    webhooks,
+    accounts, auth_tokens, balance, calls, decisions, geo, keys, limits, lookup, messages, meta,
+    numbers, public_keys, sandbox, settings, usage, webhooks,
 };
 use crate::app::App;
 use crate::client_validation;
@@ -41,6 +41,40 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/2010-04-01/Accounts/{account}/Balance.json",
             get(balance::fetch),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json",
+            get(numbers::list).post(numbers::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers/{sid}",
+            get(numbers::fetch)
+                .post(numbers::update)
+                .delete(numbers::delete),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages.json",
+            get(messages::list).post(messages::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages/{sid}",
+            get(messages::fetch).delete(messages::delete),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Calls.json",
+            get(calls::list).post(calls::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Calls/{sid}",
+            get(calls::fetch).post(calls::update),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Usage/Records.json",
+            get(usage::records),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Usage/Records/{kind}",
+            get(usage::records),
         );
     // accounts domain, v1.
     let accounts_v1 = Router::new()
@@ -88,6 +122,19 @@ pub fn router(app: Arc<App>) -> Router {
     // Tollgate's own.
     let tollgate = Router::new()
         .route("/tollgate/v1/Decisions", post(decisions::create))
+        .route(
+            "/tollgate/v1/RateLimits",
+            get(limits::list_rates).post(limits::create_rate),
+        )
+        .route("/tollgate/v1/RateLimits/{sid}", delete(limits::delete_rate))
+        .route(
+            "/tollgate/v1/SpendLimits",
+            get(limits::list_spend).post(limits::create_spend),
+        )
+        .route("/tollgate/v1/SpendLimits/{sid}", delete(limits::delete_spend))
+        .route("/sandbox/v1/Messages.json", get(sandbox::handset))
+        .route("/sandbox/v1/Numbers/{number}", post(sandbox::reachability))
+        .route("/sandbox/v1/Messages/Inbound.json", post(sandbox::inbound))
         .route(
             "/tollgate/v1/Accounts/{account}/Webhooks",
             post(webhooks::create),

@@ -7,7 +7,11 @@ use std::sync::{Arc, OnceLock};
 use tollgate_policy::{GeoPolicy, VoicePermission};
 use tollgate_secrets::{MasterKey, SecretError};
 use tollgate_signature::client_validation::PublicKey;
-use tollgate_store::{AccountRecord, ApiKeyRecord, GeoPermissionRecord, PublicKeyRecord};
+use tollgate_policy::spend::{Period, Scope, SpendLimit};
+use tollgate_store::{
+    AccountRecord, ApiKeyRecord, GeoPermissionRecord, NumberRecord, PublicKeyRecord,
+    RateLimitRecord, SpendLimitRecord,
+};
 use tollgate_types::AccountStatus;
 use zeroize::Zeroizing;
 
@@ -53,6 +57,14 @@ pub struct KeyEntry {
     pub verified: OnceLock<[u8; 32]>,
 }
 
+/// The traffic-related rows a snapshot is built from.
+#[derive(Debug, Default)]
+pub struct TrafficRows {
+    pub numbers: Vec<NumberRecord>,
+    pub rate_limits: Vec<RateLimitRecord>,
+    pub spend_limits: Vec<SpendLimitRecord>,
+}
+
 /// A registered client-validation public key, parsed once.
 #[derive(Debug)]
 pub struct PublicKeyEntry {
@@ -60,9 +72,24 @@ pub struct PublicKeyEntry {
     pub key: PublicKey,
 }
 
-/// Accounts, API keys and client-validation public keys by SID.
+/// A phone number of an account, with its URLs opened.
+#[derive(Debug)]
+pub struct NumberEntry {
+    pub record: NumberRecord,
+    pub sms_url: Option<String>,
+    pub voice_url: Option<String>,
+    pub status_callback: Option<String>,
+}
+
+/// Everything a request is checked against, in memory.
 #[derive(Debug, Default)]
 pub struct Snapshot {
+    /// Phone numbers by E.164.
+    pub numbers: HashMap<String, Arc<NumberEntry>>,
+    /// Velocity rules by account.
+    pub rate_limits: HashMap<String, Vec<RateLimitRecord>>,
+    /// Every spend cap.
+    pub spend_limits: Vec<SpendLimit>,
     pub accounts: HashMap<String, Arc<AccountEntry>>,
     pub keys: HashMap<String, Arc<KeyEntry>>,
     pub public_keys: HashMap<String, Arc<PublicKeyEntry>>,
@@ -80,6 +107,7 @@ impl Snapshot {
         keys: &[ApiKeyRecord],
         public_keys: &[PublicKeyRecord],
         geo: &[GeoPermissionRecord],
+        traffic: &TrafficRows,
         previous: Option<&Snapshot>,
     ) -> Result<Snapshot, SecretError> {
         let mut snapshot = Snapshot::default();
@@ -166,6 +194,43 @@ impl Snapshot {
             .into_iter()
             .map(|(sid, policy)| (sid, Arc::new(policy)))
             .collect();
+        let open = |sid: &str, sealed: &Option<Vec<u8>>| -> Result<Option<String>, SecretError> {
+            sealed
+                .as_deref()
+                .map(|s| master_key.open_text(sid, s).map(|t| t.to_string()))
+                .transpose()
+        };
+        for record in &traffic.numbers {
+            let entry = NumberEntry {
+                sms_url: open(&record.sid, &record.sms_url_sealed)?,
+                voice_url: open(&record.sid, &record.voice_url_sealed)?,
+                status_callback: open(&record.sid, &record.status_callback_sealed)?,
+                record: record.clone(),
+            };
+            snapshot
+                .numbers
+                .insert(record.phone_number.clone(), Arc::new(entry));
+        }
+        for limit in &traffic.rate_limits {
+            snapshot
+                .rate_limits
+                .entry(limit.account_sid.clone())
+                .or_default()
+                .push(limit.clone());
+        }
+        snapshot.spend_limits = traffic
+            .spend_limits
+            .iter()
+            .filter_map(|r| {
+                Some(SpendLimit {
+                    sid: r.sid.clone(),
+                    account_sid: r.account_sid.clone(),
+                    scope: Scope::parse(&r.scope)?,
+                    period: Period::parse(&r.period)?,
+                    limit_micros: r.limit_micros,
+                })
+            })
+            .collect();
         Ok(snapshot)
     }
 
@@ -183,6 +248,15 @@ impl Snapshot {
                 ..GeoPolicy::default()
             })
         })
+    }
+
+    /// The account and its parent (when it has one): whose caps and rules apply.
+    pub fn chain<'a>(&self, account: &'a AccountEntry) -> Vec<&'a str> {
+        if account.is_main() {
+            vec![account.sid.as_str()]
+        } else {
+            vec![account.sid.as_str(), account.owner_account_sid.as_str()]
+        }
     }
 
     /// The account `sid` if `actor` may act on it: itself, or a subaccount it owns.

@@ -198,12 +198,31 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
         config.public_url.clone(),
         webhooks,
         classifier,
+        crate::app::TrafficParts {
+            traffic: crate::traffic::Traffic::new(config.prices.clone()),
+            sandbox: crate::carrier::Sandbox::new(config.sandbox),
+            max_call_seconds: config.max_call_seconds,
+        },
     )
     .await
     .map_err(|e| match e {
         LoadError::MasterKey(_) => StartError::Config(vec![e.to_string()]),
         LoadError::Store(_) => StartError::Runtime(e.to_string()),
     })?;
+    // Spend counters start from this month's billed traffic.
+    let month = tollgate_types::Timestamp(app.clock.now().0).start_of_month().0;
+    let spent = app
+        .store
+        .spend_since(month)
+        .await
+        .map_err(runtime("reading this month's spend"))?;
+    let snapshot = app.snapshot();
+    for (account, country, at, price) in spent {
+        if let Some(entry) = snapshot.accounts.get(&account) {
+            app.traffic
+                .add_spend(&snapshot.chain(entry), &country, price, at);
+        }
+    }
     Ok(Prepared {
         app: Arc::new(app),
         new_credentials,
@@ -234,8 +253,11 @@ pub async fn serve(
         app.clone(),
         stopped(stop_rx.clone()),
     ));
-    axum::serve(listener, crate::routes::router(app))
-        .with_graceful_shutdown(stopped(stop_rx))
+    axum::serve(
+        listener,
+        crate::routes::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(stopped(stop_rx))
         .await
         .map_err(runtime("server"))?;
     let _ = dispatcher.await;

@@ -56,18 +56,24 @@ codes! {
         "The request body is larger than the gateway accepts.");
     INVALID_PARAMETER = (20422, 400, "Invalid Parameter",
         "A parameter has a value the resource does not accept.");
+    TOO_MANY_REQUESTS = (20429, 429, "Too Many Requests",
+        "A velocity limit refused the send (a /tollgate/v1/RateLimits rule or a default one). Retry-After says when to try again.");
     INTERNAL = (20500, 500, "Internal Server Error",
         "Tollgate could not complete the request. Nothing was changed unless the response says so.");
     UNAVAILABLE = (20503, 503, "Service unavailable",
         "Tollgate is starting or shutting down, or its store is unreachable.");
     SUBACCOUNT_NESTING = (21101, 400, "Subaccounts cannot contain subaccounts",
         "Only a main account may create subaccounts.");
+    CALL_FROM_NOT_OWNED = (21210, 400, "'From' phone number not verified",
+        "Calls may only come from a number of the account (IncomingPhoneNumbers).");
     INVALID_TO = (21211, 400, "Invalid 'To' Phone Number",
         "The 'To' number is not a valid phone number.");
     CALL_NOT_PERMITTED = (21215, 400, "Geo Permission configuration is not permitting call",
         "Voice dialing permissions do not allow this destination: its country, or its high-risk tier, is not enabled.");
     SMS_NOT_PERMITTED = (21408, 400, "Permission to send an SMS has not been enabled for the region indicated by the 'To' number",
         "Messaging geo permissions do not allow the destination's country.");
+    NUMBER_NOT_AVAILABLE = (21422, 400, "PhoneNumber Requested is not available",
+        "Another account already has this number, or it is not a valid E.164 number.");
     INVALID_STATUS = (21475, 400, "Unable to update Status, invalid Status.",
         "Status must be one of active, suspended, closed.");
     MAIN_ACCOUNT_STATUS = (21477, 400, "Unable to update Status for parent accounts",
@@ -76,6 +82,16 @@ codes! {
         "A closed account is final and cannot be re-opened.");
     INVALID_PAGE_TOKEN = (21481, 400, "Invalid PageToken",
         "The PageToken in the requested URL was not valid.");
+    BODY_REQUIRED = (21602, 400, "Message body is required.",
+        "A message needs a Body.");
+    FROM_REQUIRED = (21603, 400, "A 'From' phone number is required.",
+        "A message needs From or MessagingServiceSid.");
+    TO_REQUIRED = (21604, 400, "A 'To' phone number is required.",
+        "A message or call needs To.");
+    SMS_FROM_NOT_OWNED = (21606, 400, "The From phone number is not a valid, SMS-capable inbound phone number or short code for your account.",
+        "Messages may only come from a number of the account or of the messaging service's pool.");
+    BODY_TOO_LONG = (21617, 400, "The concatenated message body exceeds the 1600 character limit.",
+        "Body is longer than 1600 characters.");
     CV_REQUIRED = (70052, 401, "Public Key Client Validation Required For Account",
         "The account requires client validation and the request has no Twilio-Client-Validation header.");
     CV_PUBLIC_KEY_NOT_FOUND = (70153, 401, "Public Key Specified Does Not Exist",
@@ -95,8 +111,15 @@ pub const WEBHOOK_QUEUE_FULL: ErrorSpec = ErrorSpec {
     explanation: "The durable webhook queue holds its configured maximum of pending deliveries (webhook_queue_limit); nothing was queued. It drains as receivers answer or deliveries give up.",
 };
 
+pub const SPEND_CAP_EXCEEDED: ErrorSpec = ErrorSpec {
+    code: 99001,
+    http_status: 403,
+    title: "Spend cap exceeded",
+    explanation: "The send's price would take a period's spend over a hard cap (/tollgate/v1/SpendLimits) of the account or its parent. Nothing was sent or billed.",
+};
+
 /// Tollgate's own codes (99000–99999), in code order.
-pub const TOLLGATE_CODES: &[ErrorSpec] = &[WEBHOOK_QUEUE_FULL];
+pub const TOLLGATE_CODES: &[ErrorSpec] = &[SPEND_CAP_EXCEEDED, WEBHOOK_QUEUE_FULL];
 
 /// The spec for `code`, if Tollgate can return it.
 pub fn lookup(code: u32) -> Option<&'static ErrorSpec> {

@@ -13,6 +13,16 @@ pub enum SidPrefix {
     PublicKey,
     /// `WD`: one webhook Tollgate delivers (Tollgate's own resource).
     WebhookDelivery,
+    /// `SM`: a message.
+    Message,
+    /// `CA`: a call.
+    Call,
+    /// `PN`: a phone number of an account.
+    PhoneNumber,
+    /// `RL`: a velocity limit (Tollgate's own).
+    RateLimit,
+    /// `SL`: a spend cap (Tollgate's own).
+    SpendLimit,
 }
 
 impl SidPrefix {
@@ -23,6 +33,11 @@ impl SidPrefix {
             SidPrefix::ApiKey => "SK",
             SidPrefix::PublicKey => "CR",
             SidPrefix::WebhookDelivery => "WD",
+            SidPrefix::Message => "SM",
+            SidPrefix::Call => "CA",
+            SidPrefix::PhoneNumber => "PN",
+            SidPrefix::RateLimit => "RL",
+            SidPrefix::SpendLimit => "SL",
         }
     }
 }
@@ -74,6 +89,11 @@ impl Sid {
             SidPrefix::ApiKey,
             SidPrefix::PublicKey,
             SidPrefix::WebhookDelivery,
+            SidPrefix::Message,
+            SidPrefix::Call,
+            SidPrefix::PhoneNumber,
+            SidPrefix::RateLimit,
+            SidPrefix::SpendLimit,
         ]
         .into_iter()
         .find(|p| self.0.starts_with(p.as_str()))

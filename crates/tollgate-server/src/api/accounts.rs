@@ -240,6 +240,10 @@ pub async fn update(
         record.date_updated = app.clock.now().0;
         app.store.update_account(&record).await?;
         app.refresh(&write).await?;
+        // Twilio lets calls run on; Tollgate ends them with the account.
+        if record.status != AccountStatus::Active {
+            app.sandbox.end_calls_of(&record.sid);
+        }
     }
     Ok(Json(render(&app, &record)?))
 }

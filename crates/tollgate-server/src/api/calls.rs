@@ -1,0 +1,283 @@
+//! `/2010-04-01/Accounts/{Sid}/Calls.json`: outbound calls through the same
+//! pipeline as messages (the first minute is checked against spend caps;
+//! later minutes are counted as they happen). `TimeLimit` is clamped to the
+//! gateway's maximum call duration (4 hours by default, as the seeds advise).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use tollgate_policy::Channel;
+use tollgate_policy::spend::format_price;
+use tollgate_store::{CallRecord, TrafficQuery};
+use tollgate_types::error_code as codes;
+use tollgate_types::{SidPrefix, Timestamp};
+use tollgate_webhook::request::{Method, Payload};
+
+use crate::api::messages::{admit_send, date_filters};
+use crate::app::App;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::random::{OsRandom, new_sid};
+use crate::webhooks::{NewWebhook, enqueue};
+use crate::wire::{PageRequest, Params, json_segment, page_2010};
+
+pub fn render(record: &CallRecord) -> Value {
+    let base = format!("/2010-04-01/Accounts/{}/Calls/{}", record.account_sid, record.sid);
+    json!({
+        "account_sid": record.account_sid,
+        "annotation": null,
+        "answered_by": null,
+        "api_version": "2010-04-01",
+        "caller_name": null,
+        "date_created": Timestamp(record.date_created).rfc2822(),
+        "date_updated": Timestamp(record.date_updated).rfc2822(),
+        "direction": record.direction,
+        "duration": record.duration.map(|d| d.to_string()),
+        "end_time": record.end_time.map(|t| Timestamp(t).rfc2822()),
+        "forwarded_from": null,
+        "from": record.from_number,
+        "from_formatted": record.from_number,
+        "group_sid": null,
+        "parent_call_sid": null,
+        "phone_number_sid": null,
+        "price": record.price_micros.filter(|_| record.status == "completed").map(format_price),
+        "price_unit": "USD",
+        "queue_time": "0",
+        "sid": record.sid,
+        "start_time": record.start_time.map(|t| Timestamp(t).rfc2822()),
+        "status": record.status,
+        "subresource_uris": {
+            "notifications": format!("{base}/Notifications.json"),
+            "recordings": format!("{base}/Recordings.json"),
+        },
+        "to": record.to_number,
+        "to_formatted": record.to_number,
+        "trunk_sid": null,
+        "uri": format!("{base}.json"),
+        "tollgate_rule": record.rule,
+        "tollgate_error_code": record.error_code,
+    })
+}
+
+/// `POST …/Calls.json` (`To`, `From`, `Url` or `Twiml`, `TimeLimit`, `StatusCallback`).
+pub async fn create(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(account): Path<String>,
+    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    params: Params,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let account = principal.account(&account)?;
+    let to = params
+        .get("To")
+        .ok_or_else(|| ApiError::new(&codes::TO_REQUIRED, "A 'To' phone number is required."))?;
+    let from = params.get("From").ok_or_else(|| ApiError::missing("From"))?;
+    if params.get("Url").is_none() && params.get("Twiml").is_none() && params.get("ApplicationSid").is_none() {
+        return Err(ApiError::missing("Url"));
+    }
+    let max = app.max_call_seconds;
+    let time_limit = match params.get("TimeLimit") {
+        None => max,
+        Some(v) => v
+            .parse::<u32>()
+            .map_err(|_| ApiError::invalid("TimeLimit", "must be a whole number of seconds"))?
+            .min(max),
+    };
+    let callback = params.get("StatusCallback").filter(|u| !u.is_empty());
+    if let Some(url) = callback {
+        tollgate_webhook::request::Target::parse(url)
+            .map_err(|e| ApiError::invalid("StatusCallback", &e.to_string()))?;
+    }
+    let now = app.clock.now().0;
+    let sid = new_sid(SidPrefix::Call).to_string();
+    let to_e164 = app
+        .classifier
+        .classify(to, None)
+        .e164
+        .unwrap_or_else(|| to.to_owned());
+    let mut record = CallRecord {
+        sid: sid.clone(),
+        account_sid: account.sid.clone(),
+        direction: "outbound-api".into(),
+        from_number: from.to_owned(),
+        to_number: to_e164,
+        status: "queued".into(),
+        time_limit: i32::try_from(time_limit).unwrap_or(i32::MAX),
+        duration: None,
+        start_time: None,
+        end_time: None,
+        price_micros: None,
+        country: None,
+        error_code: None,
+        rule: None,
+        status_callback_sealed: None,
+        date_created: now,
+        date_updated: now,
+    };
+    let ip = connect.map(|c| c.0.0.ip());
+    match admit_send(&app, &principal, &account, Channel::Voice, from, to, 1, ip) {
+        Err(blocked) => {
+            let (rule, error) = blocked.into_parts();
+            record.status = "failed".into();
+            record.rule = Some(rule.clone());
+            record.error_code = i32::try_from(error.spec.code).ok();
+            app.store.insert_call(&record).await?;
+            tracing::info!(sid = %record.sid, account = %account.sid, rule, "call blocked");
+            Err(error)
+        }
+        Ok(admitted) => {
+            record.country = Some(admitted.country);
+            record.price_micros = Some(admitted.price_micros);
+            if let Some(url) = callback {
+                record.status_callback_sealed = Some(
+                    app.master_key()
+                        .seal(&sid, url.as_bytes(), &mut OsRandom)
+                        .map_err(|_| ApiError::internal())?,
+                );
+            }
+            app.store.insert_call(&record).await?;
+            crate::carrier::start_call(app.clone(), record.clone());
+            Ok((StatusCode::CREATED, Json(render(&record))))
+        }
+    }
+}
+
+/// Records a status change; on completion bills the minutes after the first
+/// and sends the status callback (Twilio's default event: `completed`).
+pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
+    let mut call = call.clone();
+    if call.status == "completed"
+        && let (Some(duration), Some(first_minute)) = (call.duration, call.price_micros)
+    {
+        let minutes = (i64::from(duration.max(1)) + 59) / 60;
+        let total = first_minute.saturating_mul(minutes);
+        if minutes > 1 {
+            let snapshot = app.snapshot();
+            if let Some(account) = snapshot.accounts.get(&call.account_sid) {
+                let chain = snapshot.chain(account);
+                app.traffic.add_spend(
+                    &chain,
+                    call.country.as_deref().unwrap_or(""),
+                    total - first_minute,
+                    call.date_updated,
+                );
+            }
+        }
+        call.price_micros = Some(total);
+    }
+    if let Err(e) = app.store.update_call(&call).await {
+        tracing::error!(error = %e, sid = %call.sid, "cannot record a call status");
+        return;
+    }
+    let terminal = matches!(call.status.as_str(), "completed" | "failed" | "busy" | "no-answer" | "canceled");
+    let Some(sealed) = call.status_callback_sealed.as_ref().filter(|_| terminal) else {
+        return;
+    };
+    let Ok(url) = app.master_key().open_text(&call.sid, sealed) else {
+        return;
+    };
+    let mut params = vec![
+        ("CallSid", call.sid.clone()),
+        ("AccountSid", call.account_sid.clone()),
+        ("From", call.from_number.clone()),
+        ("To", call.to_number.clone()),
+        ("Caller", call.from_number.clone()),
+        ("Called", call.to_number.clone()),
+        ("CallStatus", call.status.clone()),
+        ("Direction", call.direction.clone()),
+        ("ApiVersion", "2010-04-01".to_owned()),
+        ("CallbackSource", "call-progress-events".to_owned()),
+        ("Timestamp", Timestamp(call.date_updated).rfc2822()),
+        ("SequenceNumber", "0".to_owned()),
+    ];
+    if let Some(d) = call.duration {
+        params.push(("CallDuration", d.to_string()));
+        params.push(("Duration", ((i64::from(d) + 59) / 60).to_string()));
+    }
+    let hook = NewWebhook {
+        account_sid: &call.account_sid,
+        url: &url,
+        method: Method::Post,
+        payload: Payload::Form(params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
+    };
+    if let Err(e) = enqueue(app, hook).await {
+        tracing::warn!(sid = %call.sid, code = e.spec.code, "status callback not queued");
+    }
+}
+
+fn not_found(account: &str, sid: &str) -> ApiError {
+    ApiError::not_found(&format!("/2010-04-01/Accounts/{account}/Calls/{sid}.json"))
+}
+
+/// `GET …/Calls/{Sid}.json`
+pub async fn fetch(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((account, segment)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let account = principal.account(&account)?;
+    let sid = json_segment(&segment).ok_or_else(|| not_found(&account.sid, &segment))?;
+    let record = app
+        .store
+        .call(&account.sid, sid)
+        .await?
+        .ok_or_else(|| not_found(&account.sid, sid))?;
+    Ok(Json(render(&record)))
+}
+
+/// `POST …/Calls/{Sid}.json` (`Status=completed|canceled`): ends the call.
+pub async fn update(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((account, segment)): Path<(String, String)>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let account = principal.account(&account)?;
+    let sid = json_segment(&segment).ok_or_else(|| not_found(&account.sid, &segment))?;
+    let record = app
+        .store
+        .call(&account.sid, sid)
+        .await?
+        .ok_or_else(|| not_found(&account.sid, sid))?;
+    match params.get("Status") {
+        None => {}
+        Some("completed" | "canceled") => {
+            app.sandbox.end_call(sid);
+        }
+        Some(_) => return Err(ApiError::invalid("Status", "must be completed or canceled")),
+    }
+    Ok(Json(render(&record)))
+}
+
+/// `GET …/Calls.json` (`To`, `From`, `StartTime`, `StartTime<`, `StartTime>`), newest first.
+pub async fn list(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(account): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let account = principal.account(&account)?;
+    let page = PageRequest::from_params(&params)?;
+    let (created_from, created_before) = date_filters(&params, "StartTime")?;
+    let query = TrafficQuery {
+        account_sid: account.sid.clone(),
+        to: params.get("To").map(str::to_owned),
+        from: params.get("From").map(str::to_owned),
+        created_from,
+        created_before,
+    };
+    let rows = app.store.list_calls(&query, &page.store_query()).await?;
+    Ok(Json(page_2010(
+        "calls",
+        &format!("/2010-04-01/Accounts/{}/Calls.json", account.sid),
+        &[("To", params.get("To")), ("From", params.get("From"))],
+        &page,
+        rows,
+        |c| c.sid.clone(),
+        render,
+    )))
+}

@@ -1,0 +1,405 @@
+//! `/2010-04-01/Accounts/{Sid}/Messages.json`: every outbound message goes
+//! through the pipeline before it costs money, in this order:
+//! account active → sender ownership → destination (geo, risk tier) →
+//! velocity → spend cap → durable record (usage is derived from it) →
+//! carrier. Each step is a decision with a rule id; a blocked send is
+//! recorded with it (never billed) and answered with Twilio's error.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use tollgate_policy::content::{MAX_BODY_CHARS, segments};
+use tollgate_policy::spend::format_price;
+use tollgate_policy::{Channel, decide};
+use tollgate_store::{MessageRecord, TrafficQuery};
+use tollgate_types::error_code::{self as codes, lookup};
+use tollgate_types::{AccountStatus, SidPrefix, Timestamp};
+use tollgate_webhook::request::{Method, Payload};
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::random::{OsRandom, new_sid};
+use crate::snapshot::AccountEntry;
+use crate::traffic::SendKeys;
+use crate::webhooks::{NewWebhook, enqueue};
+use crate::wire::{PageRequest, Params, json_segment, page_2010};
+
+pub fn render(record: &MessageRecord) -> Value {
+    let base = format!("/2010-04-01/Accounts/{}/Messages/{}", record.account_sid, record.sid);
+    json!({
+        "account_sid": record.account_sid,
+        "api_version": "2010-04-01",
+        "body": record.body.clone().unwrap_or_default(),
+        "date_created": Timestamp(record.date_created).rfc2822(),
+        "date_sent": record.date_sent.map(|t| Timestamp(t).rfc2822()),
+        "date_updated": Timestamp(record.date_updated).rfc2822(),
+        "direction": record.direction,
+        "error_code": record.error_code,
+        "error_message": record.error_message,
+        "from": record.from_number,
+        "messaging_service_sid": record.messaging_service_sid,
+        "num_media": "0",
+        "num_segments": record.num_segments.to_string(),
+        "price": record.price_micros.filter(|_| record.status != "queued").map(format_price),
+        "price_unit": "USD",
+        "sid": record.sid,
+        "status": record.status,
+        "subresource_uris": {"media": format!("{base}/Media.json")},
+        "to": record.to_number,
+        "uri": format!("{base}.json"),
+        // Tollgate's addition: the rule that blocked the message, if one did.
+        "tollgate_rule": record.rule,
+    })
+}
+
+/// A blocked send: recorded with its rule, answered with its error.
+pub struct Blocked {
+    rule: String,
+    error: ApiError,
+}
+
+impl Blocked {
+    pub fn into_parts(self) -> (String, ApiError) {
+        (self.rule, self.error)
+    }
+}
+
+fn blocked(rule: impl Into<String>, error: ApiError) -> Blocked {
+    Blocked {
+        rule: rule.into(),
+        error,
+    }
+}
+
+/// What the pipeline let through.
+pub struct Admitted {
+    pub country: String,
+    pub price_micros: i64,
+}
+
+/// The pipeline's decisions for one outbound send, all in memory. On
+/// success the velocity limits and the spend ledger have counted the send.
+#[allow(clippy::too_many_arguments)]
+pub fn admit(
+    app: &App,
+    principal: &Principal,
+    account: &AccountEntry,
+    channel: Channel,
+    from: &str,
+    to: &str,
+    units: i64,
+    ip: Option<std::net::IpAddr>,
+) -> Result<Admitted, Blocked> {
+    let snapshot = &principal.snapshot;
+    // 1. Account active.
+    if account.status != AccountStatus::Active {
+        return Err(blocked(
+            "account.not_active",
+            ApiError::new(&codes::ACCOUNT_NOT_ACTIVE, "Account not active"),
+        ));
+    }
+    // 2. Sender ownership.
+    let owned = snapshot
+        .numbers
+        .get(from)
+        .is_some_and(|n| n.record.account_sid == account.sid);
+    if !owned {
+        return Err(match channel {
+            Channel::Sms => blocked(
+                "sender.not_owned",
+                ApiError::new(
+                    &codes::SMS_FROM_NOT_OWNED,
+                    format!("The From phone number {from} is not a valid, SMS-capable inbound phone number or short code for your account."),
+                ),
+            ),
+            Channel::Voice => blocked(
+                "sender.not_owned",
+                ApiError::new(
+                    &codes::CALL_FROM_NOT_OWNED,
+                    format!("The source phone number provided, {from}, is not yet verified for your account. You may only make calls from phone numbers that you've verified or purchased from Twilio."),
+                ),
+            ),
+        });
+    }
+    // 3. Destination: geo permissions and risk tiers.
+    let number = app.classifier.classify(to, None);
+    let policy = snapshot.effective_geo(account);
+    let decision = decide(&policy, &number, to, channel);
+    if !decision.allowed {
+        let spec = decision
+            .error_code
+            .and_then(lookup)
+            .unwrap_or(&codes::INVALID_PARAMETER);
+        return Err(blocked(decision.rule.as_str(), ApiError::new(spec, decision.message)));
+    }
+    let country = number.country.unwrap_or("").to_owned();
+    let e164 = number.e164.clone().unwrap_or_else(|| to.to_owned());
+    // 4. Velocity.
+    let now = app.clock.now().0;
+    let keys = SendKeys {
+        channel,
+        from,
+        to: &e164,
+        country: &country,
+        ip,
+    };
+    if let Err(refusal) = app.traffic.velocity(snapshot, account, &keys, now) {
+        let seconds = u64::try_from((refusal.retry_after.0 + 999) / 1000).unwrap_or(1).max(1);
+        let mut error = ApiError::new(
+            &codes::TOO_MANY_REQUESTS,
+            format!(
+                "Too Many Requests: the {} limit ({}) is reached; retry in {seconds} s",
+                refusal.key, refusal.rule
+            ),
+        );
+        error.retry_after = Some(seconds);
+        return Err(blocked(format!("velocity.{}", refusal.key), error));
+    }
+    // 5. Spend cap.
+    let price = app.traffic.prices.get(&country);
+    let unit_price = match channel {
+        Channel::Sms => price.sms_outbound,
+        Channel::Voice => price.voice_per_minute,
+    };
+    let price_micros = unit_price.saturating_mul(units);
+    let chain = snapshot.chain(account);
+    if let Err(cap) = app.traffic.spend(snapshot, &chain, &country, price_micros, now) {
+        return Err(blocked(
+            "spend.cap_exceeded",
+            ApiError::new(
+                &codes::SPEND_CAP_EXCEEDED,
+                format!(
+                    "Spend cap exceeded: {} ({} per {}) of {}: spent {} of {} USD; this send costs {}",
+                    cap.limit_sid,
+                    cap.scope.render(),
+                    cap.period.as_str(),
+                    cap.account_sid,
+                    format_price(cap.spent_micros).trim_start_matches('-'),
+                    format_price(cap.limit_micros).trim_start_matches('-'),
+                    format_price(cap.price_micros).trim_start_matches('-'),
+                ),
+            ),
+        ));
+    }
+    Ok(Admitted {
+        country,
+        price_micros,
+    })
+}
+
+/// `POST …/Messages.json`
+pub async fn create(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(account): Path<String>,
+    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    params: Params,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let account = principal.account(&account)?;
+    let to = params.get("To").ok_or_else(|| ApiError::new(&codes::TO_REQUIRED, "A 'To' phone number is required."))?;
+    let from = params
+        .get("From")
+        .ok_or_else(|| ApiError::new(&codes::FROM_REQUIRED, "A 'From' phone number is required."))?;
+    let body = params
+        .get("Body")
+        .ok_or_else(|| ApiError::new(&codes::BODY_REQUIRED, "Message body is required."))?;
+    if body.chars().count() > MAX_BODY_CHARS {
+        return Err(ApiError::new(
+            &codes::BODY_TOO_LONG,
+            "The concatenated message body exceeds the 1600 character limit.",
+        ));
+    }
+    let callback = params.get("StatusCallback").filter(|u| !u.is_empty());
+    if let Some(url) = callback {
+        tollgate_webhook::request::Target::parse(url)
+            .map_err(|e| ApiError::invalid("StatusCallback", &e.to_string()))?;
+    }
+    let discard_body = params
+        .get("ContentRetention")
+        .is_some_and(|v| v.eq_ignore_ascii_case("discard"));
+    let seg = segments(body);
+    let now = app.clock.now().0;
+    let sid = new_sid(SidPrefix::Message).to_string();
+    let to_e164 = app
+        .classifier
+        .classify(to, None)
+        .e164
+        .unwrap_or_else(|| to.to_owned());
+    let mut record = MessageRecord {
+        sid: sid.clone(),
+        account_sid: account.sid.clone(),
+        messaging_service_sid: None,
+        direction: "outbound-api".into(),
+        from_number: from.to_owned(),
+        to_number: to_e164,
+        body: (!discard_body).then(|| body.to_owned()),
+        status: "queued".into(),
+        num_segments: i32::try_from(seg.count).unwrap_or(i32::MAX),
+        price_micros: None,
+        country: None,
+        error_code: None,
+        error_message: None,
+        rule: None,
+        status_callback_sealed: None,
+        date_created: now,
+        date_updated: now,
+        date_sent: None,
+    };
+    let ip = connect.map(|c| c.0.0.ip());
+    match admit(&app, &principal, &account, Channel::Sms, from, to, i64::from(seg.count), ip) {
+        Err(Blocked { rule, error }) => {
+            record.status = "failed".into();
+            record.rule = Some(rule.clone());
+            record.error_code = i32::try_from(error.spec.code).ok();
+            record.error_message = Some(error.message.clone());
+            app.store.insert_message(&record).await?;
+            tracing::info!(sid = %record.sid, account = %account.sid, rule, "message blocked");
+            Err(error)
+        }
+        Ok(admitted) => {
+            record.country = Some(admitted.country);
+            record.price_micros = Some(admitted.price_micros);
+            if let Some(url) = callback {
+                record.status_callback_sealed = Some(
+                    app.master_key()
+                        .seal(&sid, url.as_bytes(), &mut OsRandom)
+                        .map_err(|_| ApiError::internal())?,
+                );
+            }
+            app.store.insert_message(&record).await?;
+            crate::carrier::submit_message(app.clone(), record.clone());
+            Ok((StatusCode::CREATED, Json(render(&record))))
+        }
+    }
+}
+
+/// Records a status change and sends the status callback, if one was asked for.
+pub async fn record_status(app: &Arc<App>, message: &MessageRecord) {
+    if let Err(e) = app.store.update_message(message).await {
+        tracing::error!(error = %e, sid = %message.sid, "cannot record a message status");
+        return;
+    }
+    let Some(sealed) = &message.status_callback_sealed else {
+        return;
+    };
+    let Ok(url) = app.master_key().open_text(&message.sid, sealed) else {
+        return;
+    };
+    let mut params = vec![
+        ("MessageSid", message.sid.clone()),
+        ("SmsSid", message.sid.clone()),
+        ("AccountSid", message.account_sid.clone()),
+        ("From", message.from_number.clone()),
+        ("To", message.to_number.clone()),
+        ("MessageStatus", message.status.clone()),
+        ("SmsStatus", message.status.clone()),
+        ("ApiVersion", "2010-04-01".to_owned()),
+    ];
+    if let Some(code) = message.error_code {
+        params.push(("ErrorCode", code.to_string()));
+    }
+    let hook = NewWebhook {
+        account_sid: &message.account_sid,
+        url: &url,
+        method: Method::Post,
+        payload: Payload::Form(params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
+    };
+    if let Err(e) = enqueue(app, hook).await {
+        tracing::warn!(sid = %message.sid, code = e.spec.code, "status callback not queued");
+    }
+}
+
+fn not_found(account: &str, sid: &str) -> ApiError {
+    ApiError::not_found(&format!("/2010-04-01/Accounts/{account}/Messages/{sid}.json"))
+}
+
+/// `GET …/Messages/{Sid}.json`
+pub async fn fetch(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((account, segment)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let account = principal.account(&account)?;
+    let sid = json_segment(&segment).ok_or_else(|| not_found(&account.sid, &segment))?;
+    let record = app
+        .store
+        .message(&account.sid, sid)
+        .await?
+        .ok_or_else(|| not_found(&account.sid, sid))?;
+    Ok(Json(render(&record)))
+}
+
+/// `DELETE …/Messages/{Sid}.json`
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((account, segment)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let account = principal.account(&account)?;
+    let sid = json_segment(&segment).ok_or_else(|| not_found(&account.sid, &segment))?;
+    if app.store.delete_message(&account.sid, sid).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found(&account.sid, sid))
+    }
+}
+
+/// Parses a `DateSent`-style filter: a date (whole UTC day) or a date-time.
+pub fn date_filters(params: &Params, name: &str) -> ApiResult<(Option<i64>, Option<i64>)> {
+    let parse = |v: &str| {
+        Timestamp::parse_iso8601(v)
+            .map(|t| t.0)
+            .ok_or_else(|| ApiError::invalid(name, "must be a date (YYYY-MM-DD) or an ISO 8601 date-time"))
+    };
+    let mut from = None;
+    let mut before = None;
+    if let Some(v) = params.get(name) {
+        let start = parse(v)?;
+        from = Some(start);
+        before = Some(if v.len() == 10 { start + 86_400_000 } else { start + 1 });
+    }
+    if let Some(v) = params.get(&format!("{name}>")) {
+        from = Some(parse(v)?);
+    }
+    if let Some(v) = params.get(&format!("{name}<")) {
+        let end = parse(v)?;
+        before = Some(if v.len() == 10 { end + 86_400_000 } else { end });
+    }
+    Ok((from, before))
+}
+
+/// `GET …/Messages.json` (`To`, `From`, `DateSent`, `DateSent<`, `DateSent>`), newest first.
+pub async fn list(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(account): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let account = principal.account(&account)?;
+    let page = PageRequest::from_params(&params)?;
+    let (created_from, created_before) = date_filters(&params, "DateSent")?;
+    let query = TrafficQuery {
+        account_sid: account.sid.clone(),
+        to: params.get("To").map(str::to_owned),
+        from: params.get("From").map(str::to_owned),
+        created_from,
+        created_before,
+    };
+    let rows = app.store.list_messages(&query, &page.store_query()).await?;
+    Ok(Json(page_2010(
+        "messages",
+        &format!("/2010-04-01/Accounts/{}/Messages.json", account.sid),
+        &[("To", params.get("To")), ("From", params.get("From"))],
+        &page,
+        rows,
+        |m| m.sid.clone(),
+        render,
+    )))
+}
+
+pub(crate) use admit as admit_send;

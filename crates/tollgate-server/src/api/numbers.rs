@@ -1,0 +1,240 @@
+//! `/2010-04-01/Accounts/{Sid}/IncomingPhoneNumbers.json`: the numbers an
+//! account may send from. With the sandbox carrier any valid E.164 number
+//! no other account holds can be added. URLs are sealed at rest (they may
+//! carry credentials) and shown with the password hidden.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use tollgate_store::NumberRecord;
+use tollgate_types::error_code as codes;
+use tollgate_types::{SidPrefix, Timestamp};
+use tollgate_webhook::request::Target;
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::random::{OsRandom, new_sid};
+use crate::snapshot::NumberEntry;
+use crate::wire::{PageRequest, Params, friendly_name, json_segment, page_2010};
+
+fn shown(url: &Option<String>) -> Value {
+    match url {
+        None => Value::Null,
+        Some(u) => Value::String(Target::parse(u).map(|t| t.redacted()).unwrap_or_else(|_| u.clone())),
+    }
+}
+
+fn render(entry: &NumberEntry) -> Value {
+    let r = &entry.record;
+    json!({
+        "account_sid": r.account_sid,
+        "address_requirements": "none",
+        "address_sid": null,
+        "api_version": "2010-04-01",
+        "beta": false,
+        "capabilities": {"mms": false, "sms": true, "voice": true, "fax": false},
+        "date_created": Timestamp(r.date_created).rfc2822(),
+        "date_updated": Timestamp(r.date_updated).rfc2822(),
+        "emergency_status": "Inactive",
+        "friendly_name": r.friendly_name,
+        "origin": "twilio",
+        "phone_number": r.phone_number,
+        "sid": r.sid,
+        "sms_method": r.sms_method,
+        "sms_url": shown(&entry.sms_url),
+        "status": "in-use",
+        "status_callback": shown(&entry.status_callback),
+        "status_callback_method": r.status_callback_method,
+        "uri": format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{}.json", r.account_sid, r.sid),
+        "voice_caller_id_lookup": false,
+        "voice_method": r.voice_method,
+        "voice_url": shown(&entry.voice_url),
+    })
+}
+
+fn method(params: &Params, name: &str, current: &str) -> ApiResult<String> {
+    match params.get(name) {
+        None => Ok(current.to_owned()),
+        Some(m) if m.eq_ignore_ascii_case("GET") => Ok("GET".into()),
+        Some(m) if m.eq_ignore_ascii_case("POST") => Ok("POST".into()),
+        Some(_) => Err(ApiError::invalid(name, "must be GET or POST")),
+    }
+}
+
+/// A URL parameter: `Some(None)` clears it, `Some(Some(sealed))` sets it.
+fn url_param(app: &App, params: &Params, name: &str, sid: &str) -> ApiResult<Option<Option<Vec<u8>>>> {
+    match params.get(name) {
+        None => Ok(None),
+        Some("") => Ok(Some(None)),
+        Some(url) => {
+            Target::parse(url).map_err(|e| ApiError::invalid(name, &e.to_string()))?;
+            let sealed = app
+                .master_key()
+                .seal(sid, url.as_bytes(), &mut OsRandom)
+                .map_err(|_| ApiError::internal())?;
+            Ok(Some(Some(sealed)))
+        }
+    }
+}
+
+fn apply(app: &App, params: &Params, record: &mut NumberRecord) -> ApiResult<()> {
+    if let Some(name) = params.get("FriendlyName") {
+        record.friendly_name = friendly_name(name)?;
+    }
+    let sid = record.sid.clone();
+    if let Some(v) = url_param(app, params, "SmsUrl", &sid)? {
+        record.sms_url_sealed = v;
+    }
+    if let Some(v) = url_param(app, params, "VoiceUrl", &sid)? {
+        record.voice_url_sealed = v;
+    }
+    if let Some(v) = url_param(app, params, "StatusCallback", &sid)? {
+        record.status_callback_sealed = v;
+    }
+    record.sms_method = method(params, "SmsMethod", &record.sms_method)?;
+    record.voice_method = method(params, "VoiceMethod", &record.voice_method)?;
+    record.status_callback_method = method(params, "StatusCallbackMethod", &record.status_callback_method)?;
+    Ok(())
+}
+
+fn entry(app: &App, sid: &str) -> ApiResult<Arc<NumberEntry>> {
+    app.snapshot()
+        .numbers
+        .values()
+        .find(|n| n.record.sid == sid)
+        .cloned()
+        .ok_or_else(ApiError::internal)
+}
+
+/// `POST …/IncomingPhoneNumbers.json` (`PhoneNumber`, `FriendlyName`, `SmsUrl`, `VoiceUrl`, `StatusCallback`…).
+pub async fn create(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(account): Path<String>,
+    params: Params,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let account = principal.account(&account)?;
+    let wanted = params.get("PhoneNumber").ok_or_else(|| ApiError::missing("PhoneNumber"))?;
+    let number = app.classifier.classify(wanted, None);
+    let Some(e164) = number.e164.filter(|_| number.valid) else {
+        return Err(ApiError::new(
+            &codes::NUMBER_NOT_AVAILABLE,
+            format!("PhoneNumber {wanted} is not a valid E.164 number"),
+        ));
+    };
+    let now = app.clock.now().0;
+    let mut record = NumberRecord {
+        sid: new_sid(SidPrefix::PhoneNumber).to_string(),
+        account_sid: account.sid.clone(),
+        phone_number: e164.clone(),
+        friendly_name: e164.clone(),
+        sms_url_sealed: None,
+        sms_method: "POST".into(),
+        voice_url_sealed: None,
+        voice_method: "POST".into(),
+        status_callback_sealed: None,
+        status_callback_method: "POST".into(),
+        date_created: now,
+        date_updated: now,
+    };
+    apply(&app, &params, &mut record)?;
+    let write = app.begin_write().await;
+    match app.store.insert_number(&record).await {
+        Err(tollgate_store::StoreError::Conflict(_)) => {
+            return Err(ApiError::new(
+                &codes::NUMBER_NOT_AVAILABLE,
+                format!("PhoneNumber {e164} is not available"),
+            ));
+        }
+        other => other?,
+    }
+    app.refresh(&write).await?;
+    tracing::info!(sid = %record.sid, account = %account.sid, "phone number added");
+    Ok((StatusCode::CREATED, Json(render(&*entry(&app, &record.sid)?))))
+}
+
+/// `GET …/IncomingPhoneNumbers.json` (`PhoneNumber` filter).
+pub async fn list(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(account): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let account = principal.account(&account)?;
+    let page = PageRequest::from_params(&params)?;
+    let mut rows = app.store.list_numbers(&account.sid, &page.store_query()).await?;
+    if let Some(filter) = params.get("PhoneNumber") {
+        rows.retain(|r| r.phone_number.contains(filter.trim()));
+    }
+    let snapshot = app.snapshot();
+    let entries: Vec<Arc<NumberEntry>> = rows
+        .iter()
+        .filter_map(|r| snapshot.numbers.get(&r.phone_number).cloned())
+        .collect();
+    Ok(Json(page_2010(
+        "incoming_phone_numbers",
+        &format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json", account.sid),
+        &[("PhoneNumber", params.get("PhoneNumber"))],
+        &page,
+        entries,
+        |e| e.record.sid.clone(),
+        |e| render(e),
+    )))
+}
+
+fn owned(app: &App, principal: &Principal, account: &str, segment: &str) -> ApiResult<Arc<NumberEntry>> {
+    let account = principal.account(account)?;
+    let path = format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{segment}", account.sid);
+    let sid = json_segment(segment).ok_or_else(|| ApiError::not_found(&path))?;
+    app.snapshot()
+        .numbers
+        .values()
+        .find(|n| n.record.sid == sid && n.record.account_sid == account.sid)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(&path))
+}
+
+/// `GET …/IncomingPhoneNumbers/{Sid}.json`
+pub async fn fetch(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((account, segment)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(render(&*owned(&app, &principal, &account, &segment)?)))
+}
+
+/// `POST …/IncomingPhoneNumbers/{Sid}.json`
+pub async fn update(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((account, segment)): Path<(String, String)>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let current = owned(&app, &principal, &account, &segment)?;
+    let mut record = current.record.clone();
+    apply(&app, &params, &mut record)?;
+    record.date_updated = app.clock.now().0;
+    let write = app.begin_write().await;
+    app.store.update_number(&record).await?;
+    app.refresh(&write).await?;
+    Ok(Json(render(&*entry(&app, &record.sid)?)))
+}
+
+/// `DELETE …/IncomingPhoneNumbers/{Sid}.json`
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((account, segment)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let current = owned(&app, &principal, &account, &segment)?;
+    let write = app.begin_write().await;
+    app.store
+        .delete_number(&current.record.account_sid, &current.record.sid)
+        .await?;
+    app.refresh(&write).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,90 @@
+//! Inbound messages: recorded (billed as `sms-inbound`) and relayed to the
+//! number's `SmsUrl` as a signed webhook.
+
+use std::sync::Arc;
+
+use tollgate_policy::content::segments;
+use tollgate_store::MessageRecord;
+use tollgate_types::SidPrefix;
+use tollgate_webhook::request::{Method, Payload};
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::random::new_sid;
+use crate::webhooks::{NewWebhook, enqueue};
+
+pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiResult<MessageRecord> {
+    let to_info = app.classifier.classify(to, None);
+    let to_e164 = to_info.e164.clone().unwrap_or_else(|| to.to_owned());
+    let snapshot = app.snapshot();
+    let number = snapshot
+        .numbers
+        .get(&to_e164)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(&format!("/IncomingPhoneNumbers/{to_e164}")))?;
+    let from_info = app.classifier.classify(from, None);
+    let from_e164 = from_info.e164.clone().unwrap_or_else(|| from.to_owned());
+    let seg = segments(body);
+    let now = app.clock.now().0;
+    let country = to_info.country.unwrap_or("").to_owned();
+    let price = app.traffic.prices.get(&country).sms_inbound * i64::from(seg.count);
+    let record = MessageRecord {
+        sid: new_sid(SidPrefix::Message).to_string(),
+        account_sid: number.record.account_sid.clone(),
+        messaging_service_sid: None,
+        direction: "inbound".into(),
+        from_number: from_e164.clone(),
+        to_number: to_e164.clone(),
+        body: Some(body.to_owned()),
+        status: "received".into(),
+        num_segments: i32::try_from(seg.count).unwrap_or(i32::MAX),
+        price_micros: Some(price),
+        country: Some(country),
+        error_code: None,
+        error_message: None,
+        rule: None,
+        status_callback_sealed: None,
+        date_created: now,
+        date_updated: now,
+        date_sent: Some(now),
+    };
+    app.store.insert_message(&record).await?;
+    if let Some(account) = snapshot.accounts.get(&record.account_sid) {
+        let chain = snapshot.chain(account);
+        app.traffic
+            .add_spend(&chain, record.country.as_deref().unwrap_or(""), price, now);
+    }
+    if let Some(url) = &number.sms_url {
+        let params = vec![
+            ("MessageSid", record.sid.clone()),
+            ("SmsSid", record.sid.clone()),
+            ("SmsMessageSid", record.sid.clone()),
+            ("AccountSid", record.account_sid.clone()),
+            ("From", from_e164),
+            ("To", to_e164),
+            ("Body", body.to_owned()),
+            ("NumMedia", "0".to_owned()),
+            ("NumSegments", seg.count.to_string()),
+            ("SmsStatus", "received".to_owned()),
+            ("ApiVersion", "2010-04-01".to_owned()),
+            ("FromCountry", from_info.country.unwrap_or("").to_owned()),
+            ("ToCountry", to_info.country.unwrap_or("").to_owned()),
+        ];
+        let method = if number.record.sms_method == "GET" {
+            Method::Get
+        } else {
+            Method::Post
+        };
+        enqueue(
+            app,
+            NewWebhook {
+                account_sid: &record.account_sid,
+                url,
+                method,
+                payload: Payload::Form(params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
+            },
+        )
+        .await?;
+    }
+    Ok(record)
+}

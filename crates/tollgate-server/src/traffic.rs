@@ -1,0 +1,187 @@
+//! In-memory traffic state: velocity limiters, the spend ledger and the
+//! price table. Checks read no database row.
+
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use tollgate_policy::Channel;
+use tollgate_policy::pricing::PriceTable;
+use tollgate_policy::spend::{CapExceeded, Ledger, Period};
+use tollgate_policy::velocity::{Limiter, Rate, RetryAfter};
+
+use crate::snapshot::{AccountEntry, Snapshot};
+
+/// Keys a velocity rule can count by.
+pub const LIMIT_KEYS: [&str; 6] = ["account", "to", "to-prefix", "from", "ip", "country"];
+
+/// Rules that apply with no configuration: per recipient number and per
+/// 1,000-number range, so a bot cannot pump one number or one range. An
+/// account rule with the same key replaces the default.
+pub const DEFAULT_RULES: [(&str, u32, i64); 2] = [("to", 10, 3_600), ("to-prefix", 50, 3_600)];
+
+const SHARDS: usize = 16;
+/// Keys held per shard before old ones are dropped.
+const KEYS_PER_SHARD: usize = 65_536;
+
+/// How a send is identified for velocity limits.
+pub struct SendKeys<'a> {
+    pub channel: Channel,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub country: &'a str,
+    pub ip: Option<IpAddr>,
+}
+
+/// A velocity refusal: the rule and when to retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VelocityRefusal {
+    pub rule: String,
+    pub key: String,
+    pub retry_after: RetryAfter,
+}
+
+pub struct Traffic {
+    shards: Vec<Mutex<Limiter<String>>>,
+    ledger: Mutex<Ledger>,
+    pub prices: PriceTable,
+}
+
+impl Traffic {
+    pub fn new(prices: PriceTable) -> Traffic {
+        Traffic {
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(Limiter::new(KEYS_PER_SHARD)))
+                .collect(),
+            ledger: Mutex::new(Ledger::default()),
+            prices,
+        }
+    }
+
+    fn shard(&self, key: &str) -> Option<&Mutex<Limiter<String>>> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        self.shards.get((h.finish() as usize) % SHARDS)
+    }
+
+    /// Checks every rule for this send, then counts it against all of them.
+    pub fn velocity(
+        &self,
+        snapshot: &Snapshot,
+        account: &AccountEntry,
+        keys: &SendKeys<'_>,
+        now_ms: i64,
+    ) -> Result<(), VelocityRefusal> {
+        let chain = snapshot.chain(account);
+        let mut rules: Vec<(String, String, Rate)> = Vec::new();
+        let mut overridden = HashSet::new();
+        for owner in &chain {
+            for r in snapshot.rate_limits.get(*owner).into_iter().flatten() {
+                let channel_ok = r
+                    .channel
+                    .as_deref()
+                    .is_none_or(|c| c == keys.channel.as_str());
+                if !channel_ok {
+                    continue;
+                }
+                overridden.insert(r.limit_key.clone());
+                rules.push((
+                    r.sid.clone(),
+                    r.limit_key.clone(),
+                    Rate {
+                        max: u32::try_from(r.max_events).unwrap_or(1),
+                        interval_ms: i64::from(r.interval_seconds) * 1000,
+                    },
+                ));
+            }
+        }
+        let family = chain.last().copied().unwrap_or(account.sid.as_str());
+        for (key, max, seconds) in DEFAULT_RULES {
+            if !overridden.contains(key) {
+                rules.push((
+                    format!("default:{key}:{family}"),
+                    key.to_owned(),
+                    Rate {
+                        max,
+                        interval_ms: seconds * 1000,
+                    },
+                ));
+            }
+        }
+        let value_of = |key: &str| -> Option<String> {
+            Some(match key {
+                "account" => account.sid.clone(),
+                "to" => keys.to.to_owned(),
+                "to-prefix" => keys.to.get(..keys.to.len().saturating_sub(3))?.to_owned(),
+                "from" => keys.from.to_owned(),
+                "ip" => keys.ip?.to_string(),
+                "country" => keys.country.to_owned(),
+                _ => return None,
+            })
+        };
+        let mut checked: Vec<(String, Rate)> = Vec::new();
+        for (rule, key, rate) in &rules {
+            let Some(value) = value_of(key) else {
+                continue;
+            };
+            let full = format!("{rule}|{value}");
+            let Some(shard) = self.shard(&full) else {
+                continue;
+            };
+            let verdict = shard
+                .lock()
+                .map(|l| l.peek(&full, *rate, now_ms))
+                .unwrap_or(Ok(()));
+            if let Err(retry_after) = verdict {
+                return Err(VelocityRefusal {
+                    rule: rule.clone(),
+                    key: key.clone(),
+                    retry_after,
+                });
+            }
+            checked.push((full, *rate));
+        }
+        for (full, rate) in checked {
+            if let Some(shard) = self.shard(&full)
+                && let Ok(mut l) = shard.lock()
+            {
+                l.record(&full, rate, now_ms);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the caps of `chain` and, if the send fits, counts its price.
+    pub fn spend(
+        &self,
+        snapshot: &Snapshot,
+        chain: &[&str],
+        country: &str,
+        price_micros: i64,
+        now_ms: i64,
+    ) -> Result<(), CapExceeded> {
+        let Ok(mut ledger) = self.ledger.lock() else {
+            return Ok(());
+        };
+        ledger.check(&snapshot.spend_limits, chain, country, price_micros, now_ms)?;
+        ledger.record(chain, country, price_micros, now_ms);
+        Ok(())
+    }
+
+    /// Counts spend that happened (a call's minutes after the first), without a check.
+    pub fn add_spend(&self, chain: &[&str], country: &str, price_micros: i64, at_ms: i64) {
+        if let Ok(mut ledger) = self.ledger.lock() {
+            ledger.record(chain, country, price_micros, at_ms);
+            ledger.prune(at_ms);
+        }
+    }
+
+    /// What the account (with its subaccounts) spent this period, for display.
+    pub fn spent(&self, account: &str, period: Period, now_ms: i64) -> i64 {
+        self.ledger
+            .lock()
+            .map(|l| l.spent(account, &tollgate_policy::spend::Scope::Account, period, now_ms))
+            .unwrap_or(0)
+    }
+}
