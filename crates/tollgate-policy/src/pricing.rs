@@ -43,7 +43,8 @@ impl PriceTable {
                 return Err(format!("line {}: expected 4 columns", index + 1));
             };
             let money = |v: &str| {
-                parse_usd_micros(v).ok_or_else(|| format!("line {}: '{v}' is not a price", index + 1))
+                parse_usd_micros(v)
+                    .ok_or_else(|| format!("line {}: '{v}' is not a price", index + 1))
             };
             let price = Price {
                 sms_outbound: money(out)?,
@@ -55,7 +56,10 @@ impl PriceTable {
             } else if iso.len() == 2 && iso.bytes().all(|b| b.is_ascii_alphabetic()) {
                 self.by_country.insert(iso.to_ascii_uppercase(), price);
             } else {
-                return Err(format!("line {}: '{iso}' is not an ISO code or *", index + 1));
+                return Err(format!(
+                    "line {}: '{iso}' is not an ISO code or *",
+                    index + 1
+                ));
             }
         }
         Ok(())

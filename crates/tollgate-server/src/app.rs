@@ -159,8 +159,16 @@ async fn read_snapshot(
             .await
             .map_err(|e| LoadError::Store(e.to_string()))?,
     };
-    Snapshot::build(master_key, &accounts, &keys, &public_keys, &geo, &traffic, previous)
-        .map_err(LoadError::MasterKey)
+    Snapshot::build(
+        master_key,
+        &accounts,
+        &keys,
+        &public_keys,
+        &geo,
+        &traffic,
+        previous,
+    )
+    .map_err(LoadError::MasterKey)
 }
 
 /// Why the gateway's state could not be loaded.

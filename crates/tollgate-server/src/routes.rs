@@ -131,7 +131,10 @@ pub fn router(app: Arc<App>) -> Router {
             "/tollgate/v1/SpendLimits",
             get(limits::list_spend).post(limits::create_spend),
         )
-        .route("/tollgate/v1/SpendLimits/{sid}", delete(limits::delete_spend))
+        .route(
+            "/tollgate/v1/SpendLimits/{sid}",
+            delete(limits::delete_spend),
+        )
         .route("/sandbox/v1/Messages.json", get(sandbox::handset))
         .route("/sandbox/v1/Numbers/{number}", post(sandbox::reachability))
         .route("/sandbox/v1/Messages/Inbound.json", post(sandbox::inbound))

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+use tollgate_policy::spend::{Period, Scope, SpendLimit};
 use tollgate_policy::{GeoPolicy, VoicePermission};
 use tollgate_secrets::{MasterKey, SecretError};
 use tollgate_signature::client_validation::PublicKey;
-use tollgate_policy::spend::{Period, Scope, SpendLimit};
 use tollgate_store::{
     AccountRecord, ApiKeyRecord, GeoPermissionRecord, NumberRecord, PublicKeyRecord,
     RateLimitRecord, SpendLimitRecord,

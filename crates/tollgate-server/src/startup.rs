@@ -210,7 +210,9 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
         LoadError::Store(_) => StartError::Runtime(e.to_string()),
     })?;
     // Spend counters start from this month's billed traffic.
-    let month = tollgate_types::Timestamp(app.clock.now().0).start_of_month().0;
+    let month = tollgate_types::Timestamp(app.clock.now().0)
+        .start_of_month()
+        .0;
     let spent = app
         .store
         .spend_since(month)
@@ -258,8 +260,8 @@ pub async fn serve(
         crate::routes::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(stopped(stop_rx))
-        .await
-        .map_err(runtime("server"))?;
+    .await
+    .map_err(runtime("server"))?;
     let _ = dispatcher.await;
     tracing::info!("tollgate stopped");
     Ok(())

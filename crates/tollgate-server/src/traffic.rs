@@ -181,7 +181,14 @@ impl Traffic {
     pub fn spent(&self, account: &str, period: Period, now_ms: i64) -> i64 {
         self.ledger
             .lock()
-            .map(|l| l.spent(account, &tollgate_policy::spend::Scope::Account, period, now_ms))
+            .map(|l| {
+                l.spent(
+                    account,
+                    &tollgate_policy::spend::Scope::Account,
+                    period,
+                    now_ms,
+                )
+            })
             .unwrap_or(0)
     }
 }

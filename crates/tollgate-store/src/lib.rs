@@ -138,7 +138,11 @@ pub trait Store: Send + Sync + 'static {
     async fn message(&self, account_sid: &str, sid: &str) -> Result<Option<MessageRecord>>;
     async fn delete_message(&self, account_sid: &str, sid: &str) -> Result<bool>;
     /// Newest first.
-    async fn list_messages(&self, query: &TrafficQuery, page: &PageQuery) -> Result<Vec<MessageRecord>>;
+    async fn list_messages(
+        &self,
+        query: &TrafficQuery,
+        page: &PageQuery,
+    ) -> Result<Vec<MessageRecord>>;
 
     async fn insert_call(&self, call: &CallRecord) -> Result<()>;
     /// Writes status, times, duration, price and errors. False if absent.

@@ -369,15 +369,26 @@ async fn contract(store: &dyn Store) {
         date_created: 8_000,
         date_updated: 8_000,
     };
-    store.insert_number(&number("PN1", "ACsub2", "+15005550006")).await.unwrap();
+    store
+        .insert_number(&number("PN1", "ACsub2", "+15005550006"))
+        .await
+        .unwrap();
     assert!(matches!(
-        store.insert_number(&number("PN2", "ACsub3", "+15005550006")).await,
+        store
+            .insert_number(&number("PN2", "ACsub3", "+15005550006"))
+            .await,
         Err(StoreError::Conflict(_))
     ));
     let mut renamed = number("PN1", "ACsub2", "+15005550006");
     renamed.friendly_name = "main line".into();
     assert!(store.update_number(&renamed).await.unwrap());
-    assert_eq!(store.list_numbers("ACsub2", &page(10, None, 0)).await.unwrap(), vec![renamed]);
+    assert_eq!(
+        store
+            .list_numbers("ACsub2", &page(10, None, 0))
+            .await
+            .unwrap(),
+        vec![renamed]
+    );
     assert_eq!(store.all_numbers().await.unwrap().len(), 1);
 
     // Messages and calls: newest first, filters, usage of billed traffic only.
@@ -389,7 +400,11 @@ async fn contract(store: &dyn Store) {
         from_number: "+15005550006".into(),
         to_number: to.into(),
         body: Some("hi".into()),
-        status: if rule.is_some() { "failed".into() } else { "queued".into() },
+        status: if rule.is_some() {
+            "failed".into()
+        } else {
+            "queued".into()
+        },
         num_segments: 2,
         price_micros: rule.is_none().then_some(7_900),
         country: Some("US".into()),
@@ -401,18 +416,44 @@ async fn contract(store: &dyn Store) {
         date_updated: created,
         date_sent: None,
     };
-    for (i, to) in ["+12015550001", "+12015550002", "+12015550001"].iter().enumerate() {
-        store.insert_message(&message(&format!("SM{i}"), to, 9_000 + i as i64, None)).await.unwrap();
+    for (i, to) in ["+12015550001", "+12015550002", "+12015550001"]
+        .iter()
+        .enumerate()
+    {
+        store
+            .insert_message(&message(&format!("SM{i}"), to, 9_000 + i as i64, None))
+            .await
+            .unwrap();
     }
-    store.insert_message(&message("SMblocked", "+12015550001", 9_100, Some("geo.country_not_enabled"))).await.unwrap();
+    store
+        .insert_message(&message(
+            "SMblocked",
+            "+12015550001",
+            9_100,
+            Some("geo.country_not_enabled"),
+        ))
+        .await
+        .unwrap();
     let to_one = TrafficQuery {
         account_sid: "ACsub2".into(),
         to: Some("+12015550001".into()),
         ..TrafficQuery::default()
     };
-    let listed: Vec<String> = store.list_messages(&to_one, &page(10, None, 0)).await.unwrap().into_iter().map(|m| m.sid).collect();
+    let listed: Vec<String> = store
+        .list_messages(&to_one, &page(10, None, 0))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.sid)
+        .collect();
     assert_eq!(listed, ["SMblocked", "SM2", "SM0"]);
-    let after: Vec<String> = store.list_messages(&to_one, &page(10, Some("SM2"), 0)).await.unwrap().into_iter().map(|m| m.sid).collect();
+    let after: Vec<String> = store
+        .list_messages(&to_one, &page(10, Some("SM2"), 0))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.sid)
+        .collect();
     assert_eq!(after, ["SM0"]);
     let mut sent = message("SM1", "+12015550002", 9_001, None);
     sent.status = "delivered".into();
@@ -439,14 +480,27 @@ async fn contract(store: &dyn Store) {
         date_updated: 70_000,
     };
     store.insert_call(&call).await.unwrap();
-    assert_eq!(store.call("ACsub2", "CA1").await.unwrap(), Some(call.clone()));
+    assert_eq!(
+        store.call("ACsub2", "CA1").await.unwrap(),
+        Some(call.clone())
+    );
     let mut usage = store.usage("ACsub2", 0, 100_000).await.unwrap();
     usage.sort_by(|a, b| a.category.cmp(&b.category));
     assert_eq!(
         usage,
         vec![
-            UsageRow { category: "calls-outbound".into(), count: 1, usage: 2, price_micros: 28_000 },
-            UsageRow { category: "sms-outbound".into(), count: 3, usage: 6, price_micros: 23_700 },
+            UsageRow {
+                category: "calls-outbound".into(),
+                count: 1,
+                usage: 2,
+                price_micros: 28_000
+            },
+            UsageRow {
+                category: "sms-outbound".into(),
+                count: 3,
+                usage: 6,
+                price_micros: 23_700
+            },
         ]
     );
     assert_eq!(store.spend_since(0).await.unwrap().len(), 4);

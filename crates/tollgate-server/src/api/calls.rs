@@ -26,7 +26,10 @@ use crate::webhooks::{NewWebhook, enqueue};
 use crate::wire::{PageRequest, Params, json_segment, page_2010};
 
 pub fn render(record: &CallRecord) -> Value {
-    let base = format!("/2010-04-01/Accounts/{}/Calls/{}", record.account_sid, record.sid);
+    let base = format!(
+        "/2010-04-01/Accounts/{}/Calls/{}",
+        record.account_sid, record.sid
+    );
     json!({
         "account_sid": record.account_sid,
         "annotation": null,
@@ -75,8 +78,13 @@ pub async fn create(
     let to = params
         .get("To")
         .ok_or_else(|| ApiError::new(&codes::TO_REQUIRED, "A 'To' phone number is required."))?;
-    let from = params.get("From").ok_or_else(|| ApiError::missing("From"))?;
-    if params.get("Url").is_none() && params.get("Twiml").is_none() && params.get("ApplicationSid").is_none() {
+    let from = params
+        .get("From")
+        .ok_or_else(|| ApiError::missing("From"))?;
+    if params.get("Url").is_none()
+        && params.get("Twiml").is_none()
+        && params.get("ApplicationSid").is_none()
+    {
         return Err(ApiError::missing("Url"));
     }
     let max = app.max_call_seconds;
@@ -173,7 +181,10 @@ pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
         tracing::error!(error = %e, sid = %call.sid, "cannot record a call status");
         return;
     }
-    let terminal = matches!(call.status.as_str(), "completed" | "failed" | "busy" | "no-answer" | "canceled");
+    let terminal = matches!(
+        call.status.as_str(),
+        "completed" | "failed" | "busy" | "no-answer" | "canceled"
+    );
     let Some(sealed) = call.status_callback_sealed.as_ref().filter(|_| terminal) else {
         return;
     };

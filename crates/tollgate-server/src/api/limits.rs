@@ -40,7 +40,10 @@ pub async fn create_rate(
     principal.require_account_credentials()?;
     let key = params.get("Key").ok_or_else(|| ApiError::missing("Key"))?;
     if !LIMIT_KEYS.contains(&key) {
-        return Err(ApiError::invalid("Key", "must be account, to, to-prefix, from, ip or country"));
+        return Err(ApiError::invalid(
+            "Key",
+            "must be account, to, to-prefix, from, ip or country",
+        ));
     }
     let max: i32 = params
         .get("Max")
@@ -108,8 +111,14 @@ pub async fn delete_rate(
 ) -> ApiResult<StatusCode> {
     principal.require_account_credentials()?;
     let write = app.begin_write().await;
-    if !app.store.delete_rate_limit(&principal.account.sid, &sid).await? {
-        return Err(ApiError::not_found(&format!("/tollgate/v1/RateLimits/{sid}")));
+    if !app
+        .store
+        .delete_rate_limit(&principal.account.sid, &sid)
+        .await?
+    {
+        return Err(ApiError::not_found(&format!(
+            "/tollgate/v1/RateLimits/{sid}"
+        )));
     }
     app.refresh(&write).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -141,11 +150,23 @@ pub async fn create_spend(
     let scope_text = params.get("Scope").unwrap_or("account");
     let scope = Scope::parse(scope_text)
         .ok_or_else(|| ApiError::invalid("Scope", "must be account or country:XX"))?;
-    let period = Period::parse(params.get("Period").ok_or_else(|| ApiError::missing("Period"))?)
-        .ok_or_else(|| ApiError::invalid("Period", "must be hour, day or month"))?;
-    let limit = parse_usd_micros(params.get("LimitUsd").ok_or_else(|| ApiError::missing("LimitUsd"))?)
-        .filter(|_| !params.get("LimitUsd").is_some_and(|v| v.trim().starts_with('-')))
-        .ok_or_else(|| ApiError::invalid("LimitUsd", "must be a dollar amount like 25 or 0.50"))?;
+    let period = Period::parse(
+        params
+            .get("Period")
+            .ok_or_else(|| ApiError::missing("Period"))?,
+    )
+    .ok_or_else(|| ApiError::invalid("Period", "must be hour, day or month"))?;
+    let limit = parse_usd_micros(
+        params
+            .get("LimitUsd")
+            .ok_or_else(|| ApiError::missing("LimitUsd"))?,
+    )
+    .filter(|_| {
+        !params
+            .get("LimitUsd")
+            .is_some_and(|v| v.trim().starts_with('-'))
+    })
+    .ok_or_else(|| ApiError::invalid("LimitUsd", "must be a dollar amount like 25 or 0.50"))?;
     let record = SpendLimitRecord {
         sid: new_sid(SidPrefix::SpendLimit).to_string(),
         account_sid: principal.account.sid.clone(),
@@ -183,8 +204,14 @@ pub async fn delete_spend(
 ) -> ApiResult<StatusCode> {
     principal.require_account_credentials()?;
     let write = app.begin_write().await;
-    if !app.store.delete_spend_limit(&principal.account.sid, &sid).await? {
-        return Err(ApiError::not_found(&format!("/tollgate/v1/SpendLimits/{sid}")));
+    if !app
+        .store
+        .delete_spend_limit(&principal.account.sid, &sid)
+        .await?
+    {
+        return Err(ApiError::not_found(&format!(
+            "/tollgate/v1/SpendLimits/{sid}"
+        )));
     }
     app.refresh(&write).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -30,7 +30,10 @@ use crate::webhooks::{NewWebhook, enqueue};
 use crate::wire::{PageRequest, Params, json_segment, page_2010};
 
 pub fn render(record: &MessageRecord) -> Value {
-    let base = format!("/2010-04-01/Accounts/{}/Messages/{}", record.account_sid, record.sid);
+    let base = format!(
+        "/2010-04-01/Accounts/{}/Messages/{}",
+        record.account_sid, record.sid
+    );
     json!({
         "account_sid": record.account_sid,
         "api_version": "2010-04-01",
@@ -114,14 +117,18 @@ pub fn admit(
                 "sender.not_owned",
                 ApiError::new(
                     &codes::SMS_FROM_NOT_OWNED,
-                    format!("The From phone number {from} is not a valid, SMS-capable inbound phone number or short code for your account."),
+                    format!(
+                        "The From phone number {from} is not a valid, SMS-capable inbound phone number or short code for your account."
+                    ),
                 ),
             ),
             Channel::Voice => blocked(
                 "sender.not_owned",
                 ApiError::new(
                     &codes::CALL_FROM_NOT_OWNED,
-                    format!("The source phone number provided, {from}, is not yet verified for your account. You may only make calls from phone numbers that you've verified or purchased from Twilio."),
+                    format!(
+                        "The source phone number provided, {from}, is not yet verified for your account. You may only make calls from phone numbers that you've verified or purchased from Twilio."
+                    ),
                 ),
             ),
         });
@@ -135,7 +142,10 @@ pub fn admit(
             .error_code
             .and_then(lookup)
             .unwrap_or(&codes::INVALID_PARAMETER);
-        return Err(blocked(decision.rule.as_str(), ApiError::new(spec, decision.message)));
+        return Err(blocked(
+            decision.rule.as_str(),
+            ApiError::new(spec, decision.message),
+        ));
     }
     let country = number.country.unwrap_or("").to_owned();
     let e164 = number.e164.clone().unwrap_or_else(|| to.to_owned());
@@ -149,7 +159,9 @@ pub fn admit(
         ip,
     };
     if let Err(refusal) = app.traffic.velocity(snapshot, account, &keys, now) {
-        let seconds = u64::try_from((refusal.retry_after.0 + 999) / 1000).unwrap_or(1).max(1);
+        let seconds = u64::try_from((refusal.retry_after.0 + 999) / 1000)
+            .unwrap_or(1)
+            .max(1);
         let mut error = ApiError::new(
             &codes::TOO_MANY_REQUESTS,
             format!(
@@ -168,7 +180,10 @@ pub fn admit(
     };
     let price_micros = unit_price.saturating_mul(units);
     let chain = snapshot.chain(account);
-    if let Err(cap) = app.traffic.spend(snapshot, &chain, &country, price_micros, now) {
+    if let Err(cap) = app
+        .traffic
+        .spend(snapshot, &chain, &country, price_micros, now)
+    {
         return Err(blocked(
             "spend.cap_exceeded",
             ApiError::new(
@@ -201,10 +216,12 @@ pub async fn create(
     params: Params,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let account = principal.account(&account)?;
-    let to = params.get("To").ok_or_else(|| ApiError::new(&codes::TO_REQUIRED, "A 'To' phone number is required."))?;
-    let from = params
-        .get("From")
-        .ok_or_else(|| ApiError::new(&codes::FROM_REQUIRED, "A 'From' phone number is required."))?;
+    let to = params
+        .get("To")
+        .ok_or_else(|| ApiError::new(&codes::TO_REQUIRED, "A 'To' phone number is required."))?;
+    let from = params.get("From").ok_or_else(|| {
+        ApiError::new(&codes::FROM_REQUIRED, "A 'From' phone number is required.")
+    })?;
     let body = params
         .get("Body")
         .ok_or_else(|| ApiError::new(&codes::BODY_REQUIRED, "Message body is required."))?;
@@ -251,7 +268,16 @@ pub async fn create(
         date_sent: None,
     };
     let ip = connect.map(|c| c.0.0.ip());
-    match admit(&app, &principal, &account, Channel::Sms, from, to, i64::from(seg.count), ip) {
+    match admit(
+        &app,
+        &principal,
+        &account,
+        Channel::Sms,
+        from,
+        to,
+        i64::from(seg.count),
+        ip,
+    ) {
         Err(Blocked { rule, error }) => {
             record.status = "failed".into();
             record.rule = Some(rule.clone());
@@ -315,7 +341,9 @@ pub async fn record_status(app: &Arc<App>, message: &MessageRecord) {
 }
 
 fn not_found(account: &str, sid: &str) -> ApiError {
-    ApiError::not_found(&format!("/2010-04-01/Accounts/{account}/Messages/{sid}.json"))
+    ApiError::not_found(&format!(
+        "/2010-04-01/Accounts/{account}/Messages/{sid}.json"
+    ))
 }
 
 /// `GET …/Messages/{Sid}.json`
@@ -352,16 +380,20 @@ pub async fn delete(
 /// Parses a `DateSent`-style filter: a date (whole UTC day) or a date-time.
 pub fn date_filters(params: &Params, name: &str) -> ApiResult<(Option<i64>, Option<i64>)> {
     let parse = |v: &str| {
-        Timestamp::parse_iso8601(v)
-            .map(|t| t.0)
-            .ok_or_else(|| ApiError::invalid(name, "must be a date (YYYY-MM-DD) or an ISO 8601 date-time"))
+        Timestamp::parse_iso8601(v).map(|t| t.0).ok_or_else(|| {
+            ApiError::invalid(name, "must be a date (YYYY-MM-DD) or an ISO 8601 date-time")
+        })
     };
     let mut from = None;
     let mut before = None;
     if let Some(v) = params.get(name) {
         let start = parse(v)?;
         from = Some(start);
-        before = Some(if v.len() == 10 { start + 86_400_000 } else { start + 1 });
+        before = Some(if v.len() == 10 {
+            start + 86_400_000
+        } else {
+            start + 1
+        });
     }
     if let Some(v) = params.get(&format!("{name}>")) {
         from = Some(parse(v)?);

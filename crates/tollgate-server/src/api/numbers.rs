@@ -24,7 +24,11 @@ use crate::wire::{PageRequest, Params, friendly_name, json_segment, page_2010};
 fn shown(url: &Option<String>) -> Value {
     match url {
         None => Value::Null,
-        Some(u) => Value::String(Target::parse(u).map(|t| t.redacted()).unwrap_or_else(|_| u.clone())),
+        Some(u) => Value::String(
+            Target::parse(u)
+                .map(|t| t.redacted())
+                .unwrap_or_else(|_| u.clone()),
+        ),
     }
 }
 
@@ -66,7 +70,12 @@ fn method(params: &Params, name: &str, current: &str) -> ApiResult<String> {
 }
 
 /// A URL parameter: `Some(None)` clears it, `Some(Some(sealed))` sets it.
-fn url_param(app: &App, params: &Params, name: &str, sid: &str) -> ApiResult<Option<Option<Vec<u8>>>> {
+fn url_param(
+    app: &App,
+    params: &Params,
+    name: &str,
+    sid: &str,
+) -> ApiResult<Option<Option<Vec<u8>>>> {
     match params.get(name) {
         None => Ok(None),
         Some("") => Ok(Some(None)),
@@ -97,7 +106,11 @@ fn apply(app: &App, params: &Params, record: &mut NumberRecord) -> ApiResult<()>
     }
     record.sms_method = method(params, "SmsMethod", &record.sms_method)?;
     record.voice_method = method(params, "VoiceMethod", &record.voice_method)?;
-    record.status_callback_method = method(params, "StatusCallbackMethod", &record.status_callback_method)?;
+    record.status_callback_method = method(
+        params,
+        "StatusCallbackMethod",
+        &record.status_callback_method,
+    )?;
     Ok(())
 }
 
@@ -118,7 +131,9 @@ pub async fn create(
     params: Params,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let account = principal.account(&account)?;
-    let wanted = params.get("PhoneNumber").ok_or_else(|| ApiError::missing("PhoneNumber"))?;
+    let wanted = params
+        .get("PhoneNumber")
+        .ok_or_else(|| ApiError::missing("PhoneNumber"))?;
     let number = app.classifier.classify(wanted, None);
     let Some(e164) = number.e164.filter(|_| number.valid) else {
         return Err(ApiError::new(
@@ -154,7 +169,10 @@ pub async fn create(
     }
     app.refresh(&write).await?;
     tracing::info!(sid = %record.sid, account = %account.sid, "phone number added");
-    Ok((StatusCode::CREATED, Json(render(&*entry(&app, &record.sid)?))))
+    Ok((
+        StatusCode::CREATED,
+        Json(render(&*entry(&app, &record.sid)?)),
+    ))
 }
 
 /// `GET …/IncomingPhoneNumbers.json` (`PhoneNumber` filter).
@@ -166,7 +184,10 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let account = principal.account(&account)?;
     let page = PageRequest::from_params(&params)?;
-    let mut rows = app.store.list_numbers(&account.sid, &page.store_query()).await?;
+    let mut rows = app
+        .store
+        .list_numbers(&account.sid, &page.store_query())
+        .await?;
     if let Some(filter) = params.get("PhoneNumber") {
         rows.retain(|r| r.phone_number.contains(filter.trim()));
     }
@@ -177,7 +198,10 @@ pub async fn list(
         .collect();
     Ok(Json(page_2010(
         "incoming_phone_numbers",
-        &format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json", account.sid),
+        &format!(
+            "/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json",
+            account.sid
+        ),
         &[("PhoneNumber", params.get("PhoneNumber"))],
         &page,
         entries,
@@ -186,9 +210,17 @@ pub async fn list(
     )))
 }
 
-fn owned(app: &App, principal: &Principal, account: &str, segment: &str) -> ApiResult<Arc<NumberEntry>> {
+fn owned(
+    app: &App,
+    principal: &Principal,
+    account: &str,
+    segment: &str,
+) -> ApiResult<Arc<NumberEntry>> {
     let account = principal.account(account)?;
-    let path = format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{segment}", account.sid);
+    let path = format!(
+        "/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{segment}",
+        account.sid
+    );
     let sid = json_segment(segment).ok_or_else(|| ApiError::not_found(&path))?;
     app.snapshot()
         .numbers

@@ -31,7 +31,11 @@ pub async fn handset(
 ) -> ApiResult<Json<Value>> {
     main_only(&principal)?;
     let to = params.get("To").ok_or_else(|| ApiError::missing("To"))?;
-    let to = app.classifier.classify(to, None).e164.unwrap_or_else(|| to.to_owned());
+    let to = app
+        .classifier
+        .classify(to, None)
+        .e164
+        .unwrap_or_else(|| to.to_owned());
     Ok(Json(json!({"messages": app.sandbox.inbox(&to)})))
 }
 
@@ -43,8 +47,13 @@ pub async fn reachability(
     params: Params,
 ) -> ApiResult<Json<Value>> {
     main_only(&principal)?;
-    let number = json_segment(&segment).ok_or_else(|| ApiError::not_found(&format!("/sandbox/v1/Numbers/{segment}")))?;
-    let e164 = app.classifier.classify(number, None).e164.unwrap_or_else(|| number.to_owned());
+    let number = json_segment(&segment)
+        .ok_or_else(|| ApiError::not_found(&format!("/sandbox/v1/Numbers/{segment}")))?;
+    let e164 = app
+        .classifier
+        .classify(number, None)
+        .e164
+        .unwrap_or_else(|| number.to_owned());
     let reachable = match params.get("Reachable") {
         Some(v) if v.eq_ignore_ascii_case("true") => true,
         Some(v) if v.eq_ignore_ascii_case("false") => false,
@@ -63,9 +72,14 @@ pub async fn inbound(
     params: Params,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     main_only(&principal)?;
-    let from = params.get("From").ok_or_else(|| ApiError::missing("From"))?;
+    let from = params
+        .get("From")
+        .ok_or_else(|| ApiError::missing("From"))?;
     let to = params.get("To").ok_or_else(|| ApiError::missing("To"))?;
     let body = params.get("Body").unwrap_or("");
     let record = crate::inbound::receive(&app, from, to, body).await?;
-    Ok((StatusCode::CREATED, Json(crate::api::messages::render(&record))))
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::api::messages::render(&record)),
+    ))
 }

@@ -87,7 +87,10 @@ pub async fn records(
     let path = if kind.is_empty() {
         format!("/2010-04-01/Accounts/{}/Usage/Records.json", account.sid)
     } else {
-        format!("/2010-04-01/Accounts/{}/Usage/Records/{kind}.json", account.sid)
+        format!(
+            "/2010-04-01/Accounts/{}/Usage/Records/{kind}.json",
+            account.sid
+        )
     };
     let periods = periods(kind, now, start, end).ok_or_else(|| ApiError::not_found(&path))?;
     let include_subaccounts = params
@@ -129,17 +132,60 @@ pub async fn records(
             })
         };
         let rows = [
-            ("sms", "SMS", "messages", "messages", sum(&["sms-outbound", "sms-inbound"])),
-            ("sms-outbound", "Outbound SMS", "messages", "messages", sum(&["sms-outbound"])),
-            ("sms-inbound", "Inbound SMS", "messages", "messages", sum(&["sms-inbound"])),
-            ("calls", "Voice Minutes", "calls", "minutes", sum(&["calls-outbound", "calls-inbound"])),
-            ("calls-outbound", "Outbound Voice Minutes", "calls", "minutes", sum(&["calls-outbound"])),
-            ("calls-inbound", "Inbound Voice Minutes", "calls", "minutes", sum(&["calls-inbound"])),
+            (
+                "sms",
+                "SMS",
+                "messages",
+                "messages",
+                sum(&["sms-outbound", "sms-inbound"]),
+            ),
+            (
+                "sms-outbound",
+                "Outbound SMS",
+                "messages",
+                "messages",
+                sum(&["sms-outbound"]),
+            ),
+            (
+                "sms-inbound",
+                "Inbound SMS",
+                "messages",
+                "messages",
+                sum(&["sms-inbound"]),
+            ),
+            (
+                "calls",
+                "Voice Minutes",
+                "calls",
+                "minutes",
+                sum(&["calls-outbound", "calls-inbound"]),
+            ),
+            (
+                "calls-outbound",
+                "Outbound Voice Minutes",
+                "calls",
+                "minutes",
+                sum(&["calls-outbound"]),
+            ),
+            (
+                "calls-inbound",
+                "Inbound Voice Minutes",
+                "calls",
+                "minutes",
+                sum(&["calls-inbound"]),
+            ),
         ];
-        let total_price: i64 = rows.iter().take(1).map(|r| r.4.2).sum::<i64>() + rows.get(3).map_or(0, |r| r.4.2);
+        let total_price: i64 =
+            rows.iter().take(1).map(|r| r.4.2).sum::<i64>() + rows.get(3).map_or(0, |r| r.4.2);
         let price_text = |micros: i64| format_price(micros).trim_start_matches('-').to_owned();
         let last_day = date(to - 1);
-        let mut push = |category: &str, description: &str, count: Option<i64>, count_unit: &str, usage: String, usage_unit: &str, price: i64| {
+        let mut push = |category: &str,
+                        description: &str,
+                        count: Option<i64>,
+                        count_unit: &str,
+                        usage: String,
+                        usage_unit: &str,
+                        price: i64| {
             if wanted.is_some_and(|w| w != category) {
                 return;
             }
@@ -165,9 +211,25 @@ pub async fn records(
             ));
         };
         for (category, description, count_unit, usage_unit, (count, usage, price)) in rows {
-            push(category, description, Some(count), count_unit, usage.to_string(), usage_unit, price);
+            push(
+                category,
+                description,
+                Some(count),
+                count_unit,
+                usage.to_string(),
+                usage_unit,
+                price,
+            );
         }
-        push("totalprice", "Total Price", None, "", price_text(total_price), "usd", total_price);
+        push(
+            "totalprice",
+            "Total Price",
+            None,
+            "",
+            price_text(total_price),
+            "usd",
+            total_price,
+        );
     }
     let page = PageRequest::from_params_keyed(&params, |_| true)?;
     let rows = page_in_memory(records, &page, |(k, _)| k.as_str());

@@ -1,0 +1,196 @@
+"""Messages and calls through the pipeline, with the official package."""
+
+import os
+import time
+from urllib.parse import parse_qsl
+
+import pytest
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
+
+from conftest import Gateway
+from webhook_receiver import Receiver
+
+FROM = "+12015550123"
+TO = "+12015550124"
+
+
+class MultiDict(dict):
+    def __init__(self, pairs):
+        super().__init__()
+        self.pairs = pairs
+        for k, v in pairs:
+            self.setdefault(k, v)
+
+    def getlist(self, name):
+        return [v for k, v in self.pairs if k == name]
+
+
+def env(**extra):
+    e = dict(os.environ)
+    e.update({
+        "TOLLGATE_WEBHOOK_ALLOW_PRIVATE": "1",
+        "TOLLGATE_WEBHOOK_RETRY_BASE_MS": "100",
+        "TOLLGATE_SANDBOX_STEP_MS": "0",
+        "TOLLGATE_SANDBOX_CALL_SECONDS": "1",
+    })
+    e.update({k: str(v) for k, v in extra.items()})
+    return e
+
+
+@pytest.fixture
+def gw(tmp_dir):
+    g = Gateway(tmp_dir / "data", env=env()).init().start()
+    yield g
+    assert g.stop() == 0
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def wait_status(fetch, statuses, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        item = fetch()
+        if item.status in statuses or time.monotonic() > deadline:
+            return item
+        time.sleep(0.05)
+
+
+def valid_callback(gw, receiver, req):
+    return RequestValidator(gw.auth_token).validate(
+        receiver.base + req["path"], MultiDict(parse_qsl(req["body"].decode(), keep_blank_values=True)),
+        req["headers"]["X-Twilio-Signature"],
+    )
+
+
+def test_sms_and_call_with_signed_status_callbacks(gw, receiver):
+    client = gw.client()
+    number = client.incoming_phone_numbers.create(phone_number=FROM, sms_url=f"{receiver.base}/sms")
+    assert number.sid.startswith("PN") and number.phone_number == FROM
+    assert number.sms_url == f"{receiver.base}/sms"
+    msg = client.messages.create(to=TO, from_=FROM, body="Your code is 123456",
+                                 status_callback=f"{receiver.base}/status")
+    assert msg.status == "queued" and msg.num_segments == "1" and msg.direction == "outbound-api"
+    done = wait_status(lambda: client.messages(msg.sid).fetch(), {"delivered", "undelivered", "failed"})
+    assert done.status == "delivered" and done.price == "-0.00830" and done.price_unit == "USD"
+    callbacks = receiver.wait_for(2)
+    statuses = [dict(parse_qsl(r["body"].decode()))["MessageStatus"] for r in callbacks]
+    assert statuses == ["sent", "delivered"]
+    assert all(valid_callback(gw, receiver, r) for r in callbacks)
+    handset = requests.get(f"{gw.url}/sandbox/v1/Messages.json", params={"To": TO},
+                           auth=(gw.account_sid, gw.auth_token), timeout=10).json()["messages"]
+    assert handset[0]["sid"] == msg.sid and handset[0]["body"] == "Your code is 123456"
+
+    call = client.calls.create(to=TO, from_=FROM, url="https://example.com/twiml",
+                               status_callback=f"{receiver.base}/call", time_limit=99999)
+    assert call.sid.startswith("CA") and call.status == "queued"
+    ended = wait_status(lambda: client.calls(call.sid).fetch(), {"completed", "failed"})
+    assert ended.status == "completed" and ended.duration is not None and ended.price == "-0.01400"
+    req = receiver.wait_for(3)[2]
+    fields = dict(parse_qsl(req["body"].decode()))
+    assert fields["CallStatus"] == "completed" and fields["CallSid"] == call.sid
+    assert valid_callback(gw, receiver, req)
+    assert [m.sid for m in client.messages.list(to=TO)] == [msg.sid]
+
+
+def rest(excinfo):
+    return excinfo.value.status, excinfo.value.code
+
+
+def test_blocks_get_twilio_codes_and_are_recorded(gw):
+    client = gw.client()
+    client.incoming_phone_numbers.create(phone_number=FROM)
+    with pytest.raises(TwilioRestException) as e:
+        client.messages.create(to=TO, from_="+12015550199", body="hi")
+    assert rest(e) == (400, 21606)
+    with pytest.raises(TwilioRestException) as e:
+        client.calls.create(to=TO, from_="+12015550199", url="https://example.com/t")
+    assert rest(e) == (400, 21210)
+    with pytest.raises(TwilioRestException) as e:
+        client.messages.create(to="+33612345678", from_=FROM, body="hi")
+    assert rest(e) == (400, 21408)
+    with pytest.raises(TwilioRestException) as e:
+        client.calls.create(to="+33612345678", from_=FROM, url="https://example.com/t")
+    assert rest(e) == (400, 21215)
+    with pytest.raises(TwilioRestException) as e:
+        client.messages.create(to="+1201555", from_=FROM, body="hi")
+    assert rest(e) == (400, 21211)
+
+    auth = (gw.account_sid, gw.auth_token)
+    r = requests.post(f"{gw.url}/tollgate/v1/RateLimits", auth=auth,
+                      data={"Key": "to", "Max": "2", "Interval": "3600"}, timeout=10)
+    assert r.status_code == 201, r.text
+    other = "+12015550125"
+    client.messages.create(to=other, from_=FROM, body="1")
+    client.messages.create(to=other, from_=FROM, body="2")
+    raw = requests.post(f"{gw.url}/2010-04-01/Accounts/{gw.account_sid}/Messages.json", auth=auth,
+                        data={"To": other, "From": FROM, "Body": "3"}, timeout=10)
+    assert raw.status_code == 429 and raw.json()["code"] == 20429
+    assert int(raw.headers["Retry-After"]) > 0
+
+    r = requests.post(f"{gw.url}/tollgate/v1/SpendLimits", auth=auth,
+                      data={"Scope": "account", "Period": "day", "LimitUsd": "0.05"}, timeout=10)
+    assert r.status_code == 201, r.text
+    spent = 0
+    sent = 0
+    with pytest.raises(TwilioRestException) as e:
+        for i in range(20):
+            client.messages.create(to=f"+1201555{1000 + i}", from_=FROM, body="x")
+            sent += 1
+    assert rest(e) == (403, 99001)
+    # 0.05 USD at 0.0083 a message: 6 fit today, minus the 3 already sent... whatever fits is below the cap.
+    assert 0 < sent < 20
+    blocked = [m for m in client.messages.list(limit=100) if m.status == "failed"]
+    codes = sorted({m.error_code for m in blocked})
+    assert codes == [20429, 21211, 21408, 21606, 99001], codes
+    assert all(m.price is None for m in blocked)
+
+
+def test_inbound_is_relayed_signed(gw, receiver):
+    client = gw.client()
+    client.incoming_phone_numbers.create(phone_number=FROM, sms_url=f"{receiver.base}/inbound?app=1")
+    r = requests.post(f"{gw.url}/sandbox/v1/Messages/Inbound.json", auth=(gw.account_sid, gw.auth_token),
+                      data={"From": "+447400123456", "To": FROM, "Body": "STOP it's me"}, timeout=10)
+    assert r.status_code == 201, r.text
+    req = receiver.wait_for(1)[0]
+    fields = dict(parse_qsl(req["body"].decode()))
+    assert fields["Body"] == "STOP it's me" and fields["From"] == "+447400123456" and fields["SmsStatus"] == "received"
+    assert fields["FromCountry"] == "GB" and fields["ToCountry"] == "US"
+    assert valid_callback(gw, receiver, req)
+
+
+def test_usage_records_match_traffic(gw):
+    client = gw.client()
+    client.incoming_phone_numbers.create(phone_number=FROM)
+    sids = [client.messages.create(to=f"+120155501{30 + i}", from_=FROM, body=body).sid
+            for i, body in enumerate(["a", "b" * 200, "c"])]
+    call = client.calls.create(to=TO, from_=FROM, twiml="<Response><Say>hi</Say></Response>")
+    wait_status(lambda: client.calls(call.sid).fetch(), {"completed"})
+    records = {r.category: r for r in client.usage.records.today.list()}
+    assert records["sms-outbound"].count == "3" and records["sms-outbound"].usage == "4"
+    assert float(records["sms-outbound"].price) == pytest.approx(4 * 0.0083)
+    assert records["calls-outbound"].count == "1"
+    assert float(records["totalprice"].price) == pytest.approx(4 * 0.0083 + 0.014)
+    assert len(sids) == 3
+
+
+def test_suspending_an_account_ends_its_calls(tmp_dir):
+    g = Gateway(tmp_dir / "calls", env=env(TOLLGATE_SANDBOX_CALL_SECONDS="120")).init().start()
+    try:
+        main = g.client()
+        sub = main.api.v2010.accounts.create(friendly_name="callers")
+        sub_client = g.client(sub.sid, sub.auth_token)
+        sub_client.incoming_phone_numbers.create(phone_number=FROM)
+        call = sub_client.calls.create(to=TO, from_=FROM, url="https://example.com/t")
+        wait_status(lambda: main.api.v2010.accounts(sub.sid).calls(call.sid).fetch(), {"in-progress"})
+        main.api.v2010.accounts(sub.sid).update(status="suspended")
+        ended = wait_status(lambda: main.api.v2010.accounts(sub.sid).calls(call.sid).fetch(), {"completed"}, timeout=5)
+        assert ended.status == "completed"
+    finally:
+        assert g.stop() == 0
