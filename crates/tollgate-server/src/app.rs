@@ -38,6 +38,8 @@ pub struct App {
     pub sandbox: crate::carrier::Sandbox,
     /// Longest call, in seconds.
     pub max_call_seconds: u32,
+    /// Group commit for messages and calls.
+    pub writer: crate::writer::Writer,
 }
 
 /// What the traffic side of the app is built from.
@@ -62,6 +64,7 @@ impl App {
         let snapshot = read_snapshot(store.as_ref(), &master_key, None).await?;
         let mut fingerprint_key = [0u8; 32];
         OsRandom.fill(&mut fingerprint_key);
+        let writer = crate::writer::Writer::spawn(store.clone());
         Ok(App {
             store,
             clock,
@@ -76,6 +79,7 @@ impl App {
             traffic: traffic.traffic,
             sandbox: traffic.sandbox,
             max_call_seconds: traffic.max_call_seconds,
+            writer,
         })
     }
 

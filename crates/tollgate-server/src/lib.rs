@@ -21,6 +21,7 @@ pub mod startup;
 pub mod traffic;
 pub mod webhooks;
 pub mod wire;
+pub mod writer;
 
 pub use app::App;
 pub use clock::{Clock, SystemClock};

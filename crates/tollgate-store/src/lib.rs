@@ -55,6 +55,15 @@ impl From<sqlx::Error> for StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// A write that can join a batch ([`Store::write_batch`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOp {
+    InsertMessage(MessageRecord),
+    UpdateMessage(MessageRecord),
+    InsertCall(CallRecord),
+    UpdateCall(CallRecord),
+}
+
 /// Which database a store is backed by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -119,6 +128,9 @@ pub trait Store: Send + Sync + 'static {
     async fn lease_webhook(&self, sid: &str, now: i64, until: i64) -> Result<bool>;
     /// Records an attempt: status, attempts, next attempt, last response; drops the lease.
     async fn record_webhook_attempt(&self, webhook: &WebhookRecord) -> Result<bool>;
+
+    /// Applies `ops` in one transaction (one commit for many writes): all or none.
+    async fn write_batch(&self, ops: &[WriteOp]) -> Result<()>;
 
     /// Writes these permissions (insert or replace), all or none.
     async fn upsert_geo_permissions(&self, rows: &[GeoPermissionRecord]) -> Result<()>;
@@ -227,5 +239,21 @@ pub async fn open(target: &DatabaseTarget) -> Result<Arc<dyn Store>> {
     })
 }
 
-sql::impl_store!(SqliteStore, Backend::Sqlite, "./migrations/sqlite");
-sql::impl_store!(PgStore, Backend::Postgres, "./migrations/postgres");
+mod sqlite_impl {
+    use super::*;
+    sql::impl_store!(
+        SqliteStore,
+        sqlx::Sqlite,
+        Backend::Sqlite,
+        "./migrations/sqlite"
+    );
+}
+mod postgres_impl {
+    use super::*;
+    sql::impl_store!(
+        PgStore,
+        sqlx::Postgres,
+        Backend::Postgres,
+        "./migrations/postgres"
+    );
+}

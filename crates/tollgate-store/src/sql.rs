@@ -2,9 +2,77 @@
 //! alike, so one macro body implements [`crate::Store`] for each pool type.
 
 macro_rules! impl_store {
-    ($store:ty, $backend:expr, $migrations:literal) => {
+    ($store:ty, $db:ty, $backend:expr, $migrations:literal) => {
+        type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>;
+
+        /// Statements shared by single writes and batches.
+        impl $store {
+            fn insert_message_query(m: &MessageRecord) -> Query<'_> {
+                sqlx::query(
+                    "INSERT INTO messages (sid, account_sid, messaging_service_sid, direction, from_number, to_number, \
+                     body, status, num_segments, price_micros, country, error_code, error_message, rule, \
+                     status_callback_sealed, date_created, date_updated, date_sent) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                )
+                .bind(&m.sid).bind(&m.account_sid).bind(&m.messaging_service_sid).bind(&m.direction)
+                .bind(&m.from_number).bind(&m.to_number).bind(&m.body).bind(&m.status).bind(m.num_segments)
+                .bind(m.price_micros).bind(&m.country).bind(m.error_code).bind(&m.error_message).bind(&m.rule)
+                .bind(&m.status_callback_sealed).bind(m.date_created).bind(m.date_updated).bind(m.date_sent)
+            }
+
+            fn update_message_query(m: &MessageRecord) -> Query<'_> {
+                sqlx::query(
+                    "UPDATE messages SET status = $3, price_micros = $4, error_code = $5, error_message = $6, \
+                     body = $7, from_number = $8, date_updated = $9, date_sent = $10 \
+                     WHERE account_sid = $1 AND sid = $2",
+                )
+                .bind(&m.account_sid).bind(&m.sid).bind(&m.status).bind(m.price_micros).bind(m.error_code)
+                .bind(&m.error_message).bind(&m.body).bind(&m.from_number).bind(m.date_updated).bind(m.date_sent)
+            }
+
+            fn insert_call_query(c: &CallRecord) -> Query<'_> {
+                sqlx::query(
+                    "INSERT INTO calls (sid, account_sid, direction, from_number, to_number, status, time_limit, \
+                     duration, start_time, end_time, price_micros, country, error_code, rule, status_callback_sealed, \
+                     date_created, date_updated) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                )
+                .bind(&c.sid).bind(&c.account_sid).bind(&c.direction).bind(&c.from_number).bind(&c.to_number)
+                .bind(&c.status).bind(c.time_limit).bind(c.duration).bind(c.start_time).bind(c.end_time)
+                .bind(c.price_micros).bind(&c.country).bind(c.error_code).bind(&c.rule)
+                .bind(&c.status_callback_sealed).bind(c.date_created).bind(c.date_updated)
+            }
+
+            fn update_call_query(c: &CallRecord) -> Query<'_> {
+                sqlx::query(
+                    "UPDATE calls SET status = $3, duration = $4, start_time = $5, end_time = $6, price_micros = $7, \
+                     error_code = $8, date_updated = $9 WHERE account_sid = $1 AND sid = $2",
+                )
+                .bind(&c.account_sid).bind(&c.sid).bind(&c.status).bind(c.duration).bind(c.start_time)
+                .bind(c.end_time).bind(c.price_micros).bind(c.error_code).bind(c.date_updated)
+            }
+
+            fn write_query(op: &WriteOp) -> Query<'_> {
+                match op {
+                    WriteOp::InsertMessage(m) => Self::insert_message_query(m),
+                    WriteOp::UpdateMessage(m) => Self::update_message_query(m),
+                    WriteOp::InsertCall(c) => Self::insert_call_query(c),
+                    WriteOp::UpdateCall(c) => Self::update_call_query(c),
+                }
+            }
+        }
+
         #[async_trait]
         impl Store for $store {
+            async fn write_batch(&self, ops: &[WriteOp]) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for op in ops {
+                    Self::write_query(op).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             fn backend(&self) -> Backend {
                 $backend
             }
@@ -439,30 +507,12 @@ macro_rules! impl_store {
             }
 
             async fn insert_message(&self, m: &MessageRecord) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO messages (sid, account_sid, messaging_service_sid, direction, from_number, to_number, \
-                     body, status, num_segments, price_micros, country, error_code, error_message, rule, \
-                     status_callback_sealed, date_created, date_updated, date_sent) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-                )
-                .bind(&m.sid).bind(&m.account_sid).bind(&m.messaging_service_sid).bind(&m.direction)
-                .bind(&m.from_number).bind(&m.to_number).bind(&m.body).bind(&m.status).bind(m.num_segments)
-                .bind(m.price_micros).bind(&m.country).bind(m.error_code).bind(&m.error_message).bind(&m.rule)
-                .bind(&m.status_callback_sealed).bind(m.date_created).bind(m.date_updated).bind(m.date_sent)
-                .execute(&self.pool).await?;
+                Self::insert_message_query(m).execute(&self.pool).await?;
                 Ok(())
             }
 
             async fn update_message(&self, m: &MessageRecord) -> Result<bool> {
-                let done = sqlx::query(
-                    "UPDATE messages SET status = $3, price_micros = $4, error_code = $5, error_message = $6, \
-                     body = $7, from_number = $8, date_updated = $9, date_sent = $10 \
-                     WHERE account_sid = $1 AND sid = $2",
-                )
-                .bind(&m.account_sid).bind(&m.sid).bind(&m.status).bind(m.price_micros).bind(m.error_code)
-                .bind(&m.error_message).bind(&m.body).bind(&m.from_number).bind(m.date_updated).bind(m.date_sent)
-                .execute(&self.pool).await?.rows_affected();
-                Ok(done == 1)
+                Ok(Self::update_message_query(m).execute(&self.pool).await?.rows_affected() == 1)
             }
 
             async fn message(&self, account_sid: &str, sid: &str) -> Result<Option<MessageRecord>> {
@@ -491,29 +541,12 @@ macro_rules! impl_store {
             }
 
             async fn insert_call(&self, c: &CallRecord) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO calls (sid, account_sid, direction, from_number, to_number, status, time_limit, \
-                     duration, start_time, end_time, price_micros, country, error_code, rule, status_callback_sealed, \
-                     date_created, date_updated) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-                )
-                .bind(&c.sid).bind(&c.account_sid).bind(&c.direction).bind(&c.from_number).bind(&c.to_number)
-                .bind(&c.status).bind(c.time_limit).bind(c.duration).bind(c.start_time).bind(c.end_time)
-                .bind(c.price_micros).bind(&c.country).bind(c.error_code).bind(&c.rule)
-                .bind(&c.status_callback_sealed).bind(c.date_created).bind(c.date_updated)
-                .execute(&self.pool).await?;
+                Self::insert_call_query(c).execute(&self.pool).await?;
                 Ok(())
             }
 
             async fn update_call(&self, c: &CallRecord) -> Result<bool> {
-                let done = sqlx::query(
-                    "UPDATE calls SET status = $3, duration = $4, start_time = $5, end_time = $6, price_micros = $7, \
-                     error_code = $8, date_updated = $9 WHERE account_sid = $1 AND sid = $2",
-                )
-                .bind(&c.account_sid).bind(&c.sid).bind(&c.status).bind(c.duration).bind(c.start_time)
-                .bind(c.end_time).bind(c.price_micros).bind(c.error_code).bind(c.date_updated)
-                .execute(&self.pool).await?.rows_affected();
-                Ok(done == 1)
+                Ok(Self::update_call_query(c).execute(&self.pool).await?.rows_affected() == 1)
             }
 
             async fn call(&self, account_sid: &str, sid: &str) -> Result<Option<CallRecord>> {

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use tollgate_policy::Channel;
 use tollgate_policy::spend::format_price;
-use tollgate_store::{CallRecord, TrafficQuery};
+use tollgate_store::{CallRecord, TrafficQuery, WriteOp};
 use tollgate_types::error_code as codes;
 use tollgate_types::{SidPrefix, Timestamp};
 use tollgate_webhook::request::{Method, Payload};
@@ -133,7 +133,9 @@ pub async fn create(
             record.status = "failed".into();
             record.rule = Some(rule.clone());
             record.error_code = i32::try_from(error.spec.code).ok();
-            app.store.insert_call(&record).await?;
+            app.writer
+                .write(WriteOp::InsertCall(record.clone()))
+                .await?;
             tracing::info!(sid = %record.sid, account = %account.sid, rule, "call blocked");
             Err(error)
         }
@@ -147,7 +149,9 @@ pub async fn create(
                         .map_err(|_| ApiError::internal())?,
                 );
             }
-            app.store.insert_call(&record).await?;
+            app.writer
+                .write(WriteOp::InsertCall(record.clone()))
+                .await?;
             crate::carrier::start_call(app.clone(), record.clone());
             Ok((StatusCode::CREATED, Json(render(&record))))
         }
@@ -177,7 +181,7 @@ pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
         }
         call.price_micros = Some(total);
     }
-    if let Err(e) = app.store.update_call(&call).await {
+    if let Err(e) = app.writer.write(WriteOp::UpdateCall(call.clone())).await {
         tracing::error!(error = %e, sid = %call.sid, "cannot record a call status");
         return;
     }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tollgate_policy::content::{MAX_BODY_CHARS, segments};
 use tollgate_policy::spend::format_price;
 use tollgate_policy::{Channel, decide};
-use tollgate_store::{MessageRecord, TrafficQuery};
+use tollgate_store::{MessageRecord, TrafficQuery, WriteOp};
 use tollgate_types::error_code::{self as codes, lookup};
 use tollgate_types::{AccountStatus, SidPrefix, Timestamp};
 use tollgate_webhook::request::{Method, Payload};
@@ -283,7 +283,9 @@ pub async fn create(
             record.rule = Some(rule.clone());
             record.error_code = i32::try_from(error.spec.code).ok();
             record.error_message = Some(error.message.clone());
-            app.store.insert_message(&record).await?;
+            app.writer
+                .write(WriteOp::InsertMessage(record.clone()))
+                .await?;
             tracing::info!(sid = %record.sid, account = %account.sid, rule, "message blocked");
             Err(error)
         }
@@ -297,7 +299,9 @@ pub async fn create(
                         .map_err(|_| ApiError::internal())?,
                 );
             }
-            app.store.insert_message(&record).await?;
+            app.writer
+                .write(WriteOp::InsertMessage(record.clone()))
+                .await?;
             crate::carrier::submit_message(app.clone(), record.clone());
             Ok((StatusCode::CREATED, Json(render(&record))))
         }
@@ -306,7 +310,11 @@ pub async fn create(
 
 /// Records a status change and sends the status callback, if one was asked for.
 pub async fn record_status(app: &Arc<App>, message: &MessageRecord) {
-    if let Err(e) = app.store.update_message(message).await {
+    if let Err(e) = app
+        .writer
+        .write(WriteOp::UpdateMessage(message.clone()))
+        .await
+    {
         tracing::error!(error = %e, sid = %message.sid, "cannot record a message status");
         return;
     }
