@@ -194,3 +194,53 @@ def test_suspending_an_account_ends_its_calls(tmp_dir):
         assert ended.status == "completed"
     finally:
         assert g.stop() == 0
+
+
+def settings(gw, **data):
+    r = requests.post(f"{gw.url}/tollgate/v1/Accounts/{gw.account_sid}/Settings",
+                      auth=(gw.account_sid, gw.auth_token), data=data, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_phishing_controls(gw, receiver):
+    client = gw.client()
+    client.incoming_phone_numbers.create(phone_number=FROM, sms_url=f"{receiver.base}/in")
+    auth = (gw.account_sid, gw.auth_token)
+    # Public URL shorteners are blocked by default; LinkDomains lets one through.
+    with pytest.raises(TwilioRestException) as e:
+        client.messages.create(to=TO, from_=FROM, body="win big: bit.ly/abc")
+    assert rest(e) == (400, 30110)
+    settings(gw, LinkDomains="bit.ly")
+    client.messages.create(to=TO, from_=FROM, body="ok: https://bit.ly/abc")
+    settings(gw, LinkPolicy="allowlist", LinkDomains="example.com", LinkBlocklist="evil.test")
+    client.messages.create(to=TO, from_=FROM, body="see https://www.example.com/x")
+    with pytest.raises(TwilioRestException) as e:
+        client.messages.create(to=TO, from_=FROM, body="see https://other.org/x")
+    assert rest(e) == (400, 30110)
+    with pytest.raises(TwilioRestException) as e:
+        client.messages.create(to=TO, from_=FROM, body="see http://login.evil.test/")
+    assert rest(e) == (400, 30111)
+    # No arbitrary recipients.
+    assert settings(gw, RecipientPolicy="allowlist")["recipient_policy"] == "allowlist"
+    with pytest.raises(TwilioRestException) as e:
+        client.messages.create(to=TO, from_=FROM, body="hi")
+    assert rest(e) == (403, 99010)
+    assert requests.post(f"{gw.url}/tollgate/v1/Recipients", auth=auth, data={"PhoneNumber": TO},
+                         timeout=10).status_code == 201
+    client.messages.create(to=TO, from_=FROM, body="hi")
+    settings(gw, RecipientPolicy="known")
+    stranger = "+12015550177"
+    with pytest.raises(TwilioRestException) as e:
+        client.messages.create(to=stranger, from_=FROM, body="hi")
+    assert rest(e) == (403, 99010)
+    # Once the stranger texts in, replies are allowed; what is relayed is stripped.
+    settings(gw, StripInboundLinks="true", StripInboundPhoneNumbers="true")
+    r = requests.post(f"{gw.url}/sandbox/v1/Messages/Inbound.json", auth=auth, data={
+        "From": stranger, "To": FROM,
+        "Body": "call me at +1 (415) 555-0100 or visit https://phish.example/login now"}, timeout=10)
+    assert r.status_code == 201
+    relayed = dict(parse_qsl(receiver.wait_for(1)[0]["body"].decode()))
+    assert relayed["Body"] == "call me at [number removed] or visit [link removed] now"
+    assert valid_callback(gw, receiver, receiver.requests[0])
+    client.messages.create(to=stranger, from_=FROM, body="thanks")

@@ -162,6 +162,14 @@ async fn read_snapshot(
             .all_spend_limits()
             .await
             .map_err(|e| LoadError::Store(e.to_string()))?,
+        settings: store
+            .all_settings()
+            .await
+            .map_err(|e| LoadError::Store(e.to_string()))?,
+        recipients: store
+            .all_recipients()
+            .await
+            .map_err(|e| LoadError::Store(e.to_string()))?,
     };
     Snapshot::build(
         master_key,

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use tollgate_policy::content::segments;
-use tollgate_store::MessageRecord;
+use tollgate_policy::content::{segments, strip_links, strip_phone_numbers};
+use tollgate_store::{MessageRecord, WriteOp};
 use tollgate_types::SidPrefix;
 use tollgate_webhook::request::{Method, Payload};
 
@@ -24,6 +24,16 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
         .ok_or_else(|| ApiError::not_found(&format!("/IncomingPhoneNumbers/{to_e164}")))?;
     let from_info = app.classifier.classify(from, None);
     let from_e164 = from_info.e164.clone().unwrap_or_else(|| from.to_owned());
+    let settings = snapshot.settings_of(&number.record.account_sid);
+    // Phishing controls: what the application sees has no links or numbers.
+    let mut body = body.to_owned();
+    if settings.strip_inbound_links {
+        body = strip_links(&body);
+    }
+    if settings.strip_inbound_phone_numbers {
+        body = strip_phone_numbers(&body);
+    }
+    let body = body.as_str();
     let seg = segments(body);
     let now = app.clock.now().0;
     let country = to_info.country.unwrap_or("").to_owned();
@@ -48,7 +58,11 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
         date_updated: now,
         date_sent: Some(now),
     };
-    app.store.insert_message(&record).await?;
+    app.writer
+        .write(WriteOp::InsertMessage(record.clone()))
+        .await?;
+    app.traffic
+        .add_known(&record.account_sid, &record.from_number);
     if let Some(account) = snapshot.accounts.get(&record.account_sid) {
         let chain = snapshot.chain(account);
         app.traffic

@@ -5,6 +5,7 @@
 //! [`snapshot::Snapshot`] (no database read), then a handler per Twilio domain
 //! (`api/`). Errors become Twilio's JSON in one place ([`error::ApiError`]).
 
+pub mod account_settings;
 pub mod api;
 pub mod app;
 pub mod auth;

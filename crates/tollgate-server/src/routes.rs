@@ -11,7 +11,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
 use crate::api::{
     accounts, auth_tokens, balance, calls, decisions, geo, keys, limits, lookup, messages, meta,
-    numbers, public_keys, sandbox, settings, usage, webhooks,
+    numbers, public_keys, recipients, sandbox, settings, usage, webhooks,
 };
 use crate::app::App;
 use crate::client_validation;
@@ -134,6 +134,14 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/tollgate/v1/SpendLimits/{sid}",
             delete(limits::delete_spend),
+        )
+        .route(
+            "/tollgate/v1/Recipients",
+            get(recipients::list).post(recipients::create),
+        )
+        .route(
+            "/tollgate/v1/Recipients/{number}",
+            delete(recipients::delete),
         )
         .route("/sandbox/v1/Messages.json", get(sandbox::handset))
         .route("/sandbox/v1/Numbers/{number}", post(sandbox::reachability))

@@ -63,6 +63,8 @@ pub struct TrafficRows {
     pub numbers: Vec<NumberRecord>,
     pub rate_limits: Vec<RateLimitRecord>,
     pub spend_limits: Vec<SpendLimitRecord>,
+    pub settings: Vec<tollgate_store::SettingRecord>,
+    pub recipients: Vec<(String, String)>,
 }
 
 /// A registered client-validation public key, parsed once.
@@ -90,6 +92,10 @@ pub struct Snapshot {
     pub rate_limits: HashMap<String, Vec<RateLimitRecord>>,
     /// Every spend cap.
     pub spend_limits: Vec<SpendLimit>,
+    /// Phishing and privacy switches by account (absent: defaults).
+    pub settings: HashMap<String, crate::account_settings::AccountSettings>,
+    /// Allowlisted recipients by account.
+    pub recipients: HashMap<String, std::collections::HashSet<String>>,
     pub accounts: HashMap<String, Arc<AccountEntry>>,
     pub keys: HashMap<String, Arc<KeyEntry>>,
     pub public_keys: HashMap<String, Arc<PublicKeyEntry>>,
@@ -218,6 +224,14 @@ impl Snapshot {
                 .or_default()
                 .push(limit.clone());
         }
+        snapshot.settings = crate::account_settings::from_rows(&traffic.settings);
+        for (account, number) in &traffic.recipients {
+            snapshot
+                .recipients
+                .entry(account.clone())
+                .or_default()
+                .insert(number.clone());
+        }
         snapshot.spend_limits = traffic
             .spend_limits
             .iter()
@@ -248,6 +262,11 @@ impl Snapshot {
                 ..GeoPolicy::default()
             })
         })
+    }
+
+    /// The account's switches, or the defaults.
+    pub fn settings_of(&self, account: &str) -> crate::account_settings::AccountSettings {
+        self.settings.get(account).cloned().unwrap_or_default()
     }
 
     /// The account and its parent (when it has one): whose caps and rules apply.

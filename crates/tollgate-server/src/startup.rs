@@ -225,6 +225,14 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
                 .add_spend(&snapshot.chain(entry), &country, price, at);
         }
     }
+    for (account, number) in app
+        .store
+        .inbound_senders()
+        .await
+        .map_err(runtime("reading known senders"))?
+    {
+        app.traffic.add_known(&account, &number);
+    }
     Ok(Prepared {
         app: Arc::new(app),
         new_credentials,

@@ -43,6 +43,8 @@ pub struct VelocityRefusal {
 }
 
 pub struct Traffic {
+    /// Numbers that have texted each account (`RecipientPolicy=known`).
+    known: Mutex<std::collections::HashMap<String, HashSet<String>>>,
     shards: Vec<Mutex<Limiter<String>>>,
     ledger: Mutex<Ledger>,
     pub prices: PriceTable,
@@ -51,6 +53,7 @@ pub struct Traffic {
 impl Traffic {
     pub fn new(prices: PriceTable) -> Traffic {
         Traffic {
+            known: Mutex::new(std::collections::HashMap::new()),
             shards: (0..SHARDS)
                 .map(|_| Mutex::new(Limiter::new(KEYS_PER_SHARD)))
                 .collect(),
@@ -63,6 +66,22 @@ impl Traffic {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut h);
         self.shards.get((h.finish() as usize) % SHARDS)
+    }
+
+    /// Remembers that `number` texted `account`.
+    pub fn add_known(&self, account: &str, number: &str) {
+        if let Ok(mut k) = self.known.lock() {
+            k.entry(account.to_owned())
+                .or_default()
+                .insert(number.to_owned());
+        }
+    }
+
+    pub fn is_known(&self, account: &str, number: &str) -> bool {
+        self.known
+            .lock()
+            .map(|k| k.get(account).is_some_and(|s| s.contains(number)))
+            .unwrap_or(false)
     }
 
     /// Checks every rule for this send, then counts it against all of them.

@@ -24,8 +24,8 @@ use sqlx::sqlite::{
 
 pub use records::{
     AccountQuery, AccountRecord, ApiKeyRecord, CallRecord, DeliveryStatus, GeoPermissionRecord,
-    MessageRecord, NumberRecord, PageQuery, PublicKeyRecord, RateLimitRecord, SpendLimitRecord,
-    TrafficQuery, UsageRow, WebhookRecord,
+    MessageRecord, NumberRecord, PageQuery, PublicKeyRecord, RateLimitRecord, SettingRecord,
+    SpendLimitRecord, TrafficQuery, UsageRow, WebhookRecord,
 };
 
 /// Why a store operation failed.
@@ -174,6 +174,17 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_spend_limit(&self, limit: &SpendLimitRecord) -> Result<()>;
     async fn delete_spend_limit(&self, account_sid: &str, sid: &str) -> Result<bool>;
     async fn all_spend_limits(&self) -> Result<Vec<SpendLimitRecord>>;
+
+    /// Writes these settings (insert or replace), all or none.
+    async fn upsert_settings(&self, rows: &[SettingRecord]) -> Result<()>;
+    async fn all_settings(&self) -> Result<Vec<SettingRecord>>;
+    /// Adds a number to the account's recipient allowlist (idempotent).
+    async fn insert_recipient(&self, account_sid: &str, phone_number: &str, at: i64) -> Result<()>;
+    async fn delete_recipient(&self, account_sid: &str, phone_number: &str) -> Result<bool>;
+    /// `(account, number)` of every allowlisted recipient.
+    async fn all_recipients(&self) -> Result<Vec<(String, String)>>;
+    /// `(account, number)` of every number that has texted an account.
+    async fn inbound_senders(&self) -> Result<Vec<(String, String)>>;
 }
 
 /// Embedded SQLite: WAL journal, `synchronous=FULL` so a commit survives power loss.

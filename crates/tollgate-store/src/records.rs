@@ -254,3 +254,12 @@ pub struct UsageRow {
     pub usage: i64,
     pub price_micros: i64,
 }
+
+/// One named setting of an account.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SettingRecord {
+    pub account_sid: String,
+    pub name: String,
+    pub value: String,
+    pub date_updated: i64,
+}

@@ -642,6 +642,53 @@ macro_rules! impl_store {
                 Ok(sqlx::query_as::<_, SpendLimitRecord>("SELECT * FROM spend_limits ORDER BY date_created, sid")
                     .fetch_all(&self.pool).await?)
             }
+            async fn upsert_settings(&self, rows: &[SettingRecord]) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for r in rows {
+                    sqlx::query(
+                        "INSERT INTO account_settings (account_sid, name, value, date_updated) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (account_sid, name) DO UPDATE SET value = excluded.value, \
+                         date_updated = excluded.date_updated",
+                    )
+                    .bind(&r.account_sid).bind(&r.name).bind(&r.value).bind(r.date_updated)
+                    .execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn all_settings(&self) -> Result<Vec<SettingRecord>> {
+                Ok(sqlx::query_as::<_, SettingRecord>("SELECT * FROM account_settings ORDER BY account_sid, name")
+                    .fetch_all(&self.pool).await?)
+            }
+
+            async fn insert_recipient(&self, account_sid: &str, phone_number: &str, at: i64) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO recipients (account_sid, phone_number, date_created) VALUES ($1, $2, $3) \
+                     ON CONFLICT (account_sid, phone_number) DO NOTHING",
+                )
+                .bind(account_sid).bind(phone_number).bind(at)
+                .execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn delete_recipient(&self, account_sid: &str, phone_number: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM recipients WHERE account_sid = $1 AND phone_number = $2")
+                    .bind(account_sid).bind(phone_number).execute(&self.pool).await?.rows_affected();
+                Ok(done == 1)
+            }
+
+            async fn all_recipients(&self) -> Result<Vec<(String, String)>> {
+                Ok(sqlx::query_as::<_, (String, String)>("SELECT account_sid, phone_number FROM recipients")
+                    .fetch_all(&self.pool).await?)
+            }
+
+            async fn inbound_senders(&self) -> Result<Vec<(String, String)>> {
+                Ok(sqlx::query_as::<_, (String, String)>(
+                    "SELECT DISTINCT account_sid, from_number FROM messages WHERE direction = 'inbound'",
+                )
+                .fetch_all(&self.pool).await?)
+            }
         }
     };
 }

@@ -9,7 +9,8 @@ use sqlx::postgres::PgConnectOptions;
 use tollgate_store::{
     AccountQuery, AccountRecord, ApiKeyRecord, CallRecord, DeliveryStatus, GeoPermissionRecord,
     MessageRecord, NumberRecord, PageQuery, PgStore, PublicKeyRecord, RateLimitRecord,
-    SpendLimitRecord, SqliteStore, Store, StoreError, TrafficQuery, UsageRow, WebhookRecord,
+    SettingRecord, SpendLimitRecord, SqliteStore, Store, StoreError, TrafficQuery, UsageRow,
+    WebhookRecord,
 };
 use tollgate_types::AccountStatus;
 
@@ -530,6 +531,67 @@ async fn contract(store: &dyn Store) {
     store.insert_spend_limit(&sl).await.unwrap();
     assert_eq!(store.all_spend_limits().await.unwrap(), vec![sl]);
     assert!(!store.delete_spend_limit("ACsub3", "SL1").await.unwrap());
+
+    // Settings and recipients.
+    let setting = |name: &str, value: &str| SettingRecord {
+        account_sid: "ACsub2".into(),
+        name: name.into(),
+        value: value.into(),
+        date_updated: 1,
+    };
+    store
+        .upsert_settings(&[
+            setting("RecipientPolicy", "allowlist"),
+            setting("LinkPolicy", "block"),
+        ])
+        .await
+        .unwrap();
+    store
+        .upsert_settings(&[setting("RecipientPolicy", "known")])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.all_settings().await.unwrap(),
+        vec![
+            setting("LinkPolicy", "block"),
+            setting("RecipientPolicy", "known")
+        ]
+    );
+    store
+        .insert_recipient("ACsub2", "+12015550001", 1)
+        .await
+        .unwrap();
+    store
+        .insert_recipient("ACsub2", "+12015550001", 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.all_recipients().await.unwrap(),
+        vec![("ACsub2".to_owned(), "+12015550001".to_owned())]
+    );
+    assert!(
+        store
+            .delete_recipient("ACsub2", "+12015550001")
+            .await
+            .unwrap()
+    );
+    let mut inbound = message("SMin", "+15005550006", 9_200, None);
+    inbound.direction = "inbound".into();
+    inbound.from_number = "+447400123456".into();
+    store.insert_message(&inbound).await.unwrap();
+    assert_eq!(
+        store.inbound_senders().await.unwrap(),
+        vec![("ACsub2".to_owned(), "+447400123456".to_owned())]
+    );
+    let batch = vec![
+        tollgate_store::WriteOp::InsertMessage(message("SMb1", "+12015550009", 9_300, None)),
+        tollgate_store::WriteOp::InsertMessage(message("SMb1", "+12015550009", 9_300, None)),
+    ];
+    assert!(
+        store.write_batch(&batch).await.is_err(),
+        "a batch is all or nothing"
+    );
+    assert!(store.message("ACsub2", "SMb1").await.unwrap().is_none());
 
     // With one queued, there is room again.
     assert!(store.enqueue_webhook(&hook("WD3", 50), 2).await.unwrap());

@@ -92,6 +92,10 @@ codes! {
         "Messages may only come from a number of the account or of the messaging service's pool.");
     BODY_TOO_LONG = (21617, 400, "The concatenated message body exceeds the 1600 character limit.",
         "Body is longer than 1600 characters.");
+    DOMAIN_BLOCKED = (30110, 400, "Domain is blocked",
+        "A link in the body points to a domain the account's LinkPolicy blocks (any link with block, one outside LinkDomains with allowlist, a public URL shortener with allow).");
+    URL_BLOCKLISTED = (30111, 400, "Url is on a deny list",
+        "A link in the body points to a domain in the account's LinkBlocklist.");
     CV_REQUIRED = (70052, 401, "Public Key Client Validation Required For Account",
         "The account requires client validation and the request has no Twilio-Client-Validation header.");
     CV_PUBLIC_KEY_NOT_FOUND = (70153, 401, "Public Key Specified Does Not Exist",
@@ -118,8 +122,19 @@ pub const SPEND_CAP_EXCEEDED: ErrorSpec = ErrorSpec {
     explanation: "The send's price would take a period's spend over a hard cap (/tollgate/v1/SpendLimits) of the account or its parent. Nothing was sent or billed.",
 };
 
+pub const RECIPIENT_NOT_ALLOWED: ErrorSpec = ErrorSpec {
+    code: 99010,
+    http_status: 403,
+    title: "Recipient not allowed",
+    explanation: "The account's RecipientPolicy does not allow this number: with allowlist only /tollgate/v1/Recipients, with known only numbers that have texted the account.",
+};
+
 /// Tollgate's own codes (99000–99999), in code order.
-pub const TOLLGATE_CODES: &[ErrorSpec] = &[SPEND_CAP_EXCEEDED, WEBHOOK_QUEUE_FULL];
+pub const TOLLGATE_CODES: &[ErrorSpec] = &[
+    SPEND_CAP_EXCEEDED,
+    RECIPIENT_NOT_ALLOWED,
+    WEBHOOK_QUEUE_FULL,
+];
 
 /// The spec for `code`, if Tollgate can return it.
 pub fn lookup(code: u32) -> Option<&'static ErrorSpec> {

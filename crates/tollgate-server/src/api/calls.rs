@@ -127,7 +127,17 @@ pub async fn create(
         date_updated: now,
     };
     let ip = connect.map(|c| c.0.0.ip());
-    match admit_send(&app, &principal, &account, Channel::Voice, from, to, 1, ip) {
+    match admit_send(
+        &app,
+        &principal,
+        &account,
+        Channel::Voice,
+        from,
+        to,
+        None,
+        1,
+        ip,
+    ) {
         Err(blocked) => {
             let (rule, error) = blocked.into_parts();
             record.status = "failed".into();

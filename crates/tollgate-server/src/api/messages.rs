@@ -1,8 +1,8 @@
 //! `/2010-04-01/Accounts/{Sid}/Messages.json`: every outbound message goes
 //! through the pipeline before it costs money, in this order:
 //! account active → sender ownership → destination (geo, risk tier) →
-//! velocity → spend cap → durable record (usage is derived from it) →
-//! carrier. Each step is a decision with a rule id; a blocked send is
+//! recipient rules → content rules → velocity → spend cap → durable record
+//! (usage is derived from it) → carrier. Each step is a decision with a rule id; a blocked send is
 //! recorded with it (never billed) and answered with Twilio's error.
 
 use std::net::SocketAddr;
@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use tollgate_policy::content::{MAX_BODY_CHARS, segments};
+use tollgate_policy::content::{MAX_BODY_CHARS, SHORTENERS, find_links, host_in, segments};
 use tollgate_policy::spend::format_price;
 use tollgate_policy::{Channel, decide};
 use tollgate_store::{MessageRecord, TrafficQuery, WriteOp};
@@ -20,6 +20,7 @@ use tollgate_types::error_code::{self as codes, lookup};
 use tollgate_types::{AccountStatus, SidPrefix, Timestamp};
 use tollgate_webhook::request::{Method, Payload};
 
+use crate::account_settings::{LinkPolicy, RecipientPolicy};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -95,6 +96,7 @@ pub fn admit(
     channel: Channel,
     from: &str,
     to: &str,
+    body: Option<&str>,
     units: i64,
     ip: Option<std::net::IpAddr>,
 ) -> Result<Admitted, Blocked> {
@@ -149,7 +151,60 @@ pub fn admit(
     }
     let country = number.country.unwrap_or("").to_owned();
     let e164 = number.e164.clone().unwrap_or_else(|| to.to_owned());
-    // 4. Velocity.
+    let settings = snapshot.settings_of(&account.sid);
+    // 4. Recipient rules: no messaging of arbitrary numbers.
+    let allowed_recipient = match settings.recipient_policy {
+        RecipientPolicy::Any => true,
+        RecipientPolicy::Allowlist => snapshot
+            .recipients
+            .get(&account.sid)
+            .is_some_and(|r| r.contains(&e164)),
+        RecipientPolicy::Known => app.traffic.is_known(&account.sid, &e164),
+    };
+    if !allowed_recipient {
+        return Err(blocked(
+            "recipient.not_allowed",
+            ApiError::new(
+                &codes::RECIPIENT_NOT_ALLOWED,
+                format!(
+                    "Recipient not allowed: {e164} is not an allowed recipient of this account"
+                ),
+            ),
+        ));
+    }
+    // 5. Content rules: links.
+    if let Some(body) = body {
+        for link in find_links(body) {
+            let in_list = |list: &[String]| list.iter().any(|d| host_in(&link.host, d));
+            if in_list(&settings.link_blocklist) {
+                return Err(blocked(
+                    "content.url_blocklisted",
+                    ApiError::new(
+                        &codes::URL_BLOCKLISTED,
+                        format!("Url is on a deny list: {}", link.host),
+                    ),
+                ));
+            }
+            let domain_ok = match settings.link_policy {
+                LinkPolicy::Block => false,
+                LinkPolicy::Allowlist => in_list(&settings.link_domains),
+                LinkPolicy::Allow => {
+                    in_list(&settings.link_domains)
+                        || !SHORTENERS.iter().any(|s| host_in(&link.host, s))
+                }
+            };
+            if !domain_ok {
+                return Err(blocked(
+                    "content.domain_blocked",
+                    ApiError::new(
+                        &codes::DOMAIN_BLOCKED,
+                        format!("Domain is blocked: {}", link.host),
+                    ),
+                ));
+            }
+        }
+    }
+    // 6. Velocity.
     let now = app.clock.now().0;
     let keys = SendKeys {
         channel,
@@ -172,7 +227,7 @@ pub fn admit(
         error.retry_after = Some(seconds);
         return Err(blocked(format!("velocity.{}", refusal.key), error));
     }
-    // 5. Spend cap.
+    // 7. Spend cap.
     let price = app.traffic.prices.get(&country);
     let unit_price = match channel {
         Channel::Sms => price.sms_outbound,
@@ -275,6 +330,7 @@ pub async fn create(
         Channel::Sms,
         from,
         to,
+        Some(body),
         i64::from(seg.count),
         ip,
     ) {

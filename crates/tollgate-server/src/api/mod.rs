@@ -13,6 +13,7 @@ pub mod messages;
 pub mod meta;
 pub mod numbers;
 pub mod public_keys;
+pub mod recipients;
 pub mod sandbox;
 pub mod settings;
 pub mod usage;

@@ -1,5 +1,8 @@
-//! `/tollgate/v1/Accounts/{Sid}/Settings`: per-account security switches.
-//! For now `RequireClientValidation` (Public Key Client Validation).
+//! `/tollgate/v1/Accounts/{Sid}/Settings`: per-account security switches:
+//! `RequireClientValidation` (Public Key Client Validation), and the
+//! phishing and privacy switches of `account_settings` (`RecipientPolicy`,
+//! `LinkPolicy`, `LinkDomains`, `LinkBlocklist`, `StripInboundLinks`,
+//! `StripInboundPhoneNumbers`, `RedactPhoneNumbers`, `RedactMessageBodies`).
 
 use std::sync::Arc;
 
@@ -14,11 +17,22 @@ use crate::error::{ApiError, ApiResult};
 use crate::wire::Params;
 
 fn render(app: &App, account: &AccountRecord) -> Value {
-    json!({
-        "account_sid": account.sid,
-        "require_client_validation": account.require_client_validation,
-        "url": format!("{}/tollgate/v1/Accounts/{}/Settings", app.public_url, account.sid),
-    })
+    let mut body = crate::account_settings::render(&app.snapshot().settings_of(&account.sid));
+    if let Some(map) = body.as_object_mut() {
+        map.insert("account_sid".into(), json!(account.sid));
+        map.insert(
+            "require_client_validation".into(),
+            json!(account.require_client_validation),
+        );
+        map.insert(
+            "url".into(),
+            json!(format!(
+                "{}/tollgate/v1/Accounts/{}/Settings",
+                app.public_url, account.sid
+            )),
+        );
+    }
+    body
 }
 
 fn parse_bool(name: &str, value: &str) -> ApiResult<bool> {
@@ -73,8 +87,28 @@ pub async fn update(
         }
         record.require_client_validation = require;
     }
-    record.date_updated = app.clock.now().0;
+    let now = app.clock.now().0;
+    let mut rows = Vec::new();
+    for name in crate::account_settings::NAMES {
+        if let Some(value) = params.get(name) {
+            let value = crate::account_settings::validate(name, value)
+                .map_err(|why| ApiError::invalid(name, why))?;
+            rows.push(tollgate_store::SettingRecord {
+                account_sid: record.sid.clone(),
+                name: name.to_owned(),
+                value,
+                date_updated: now,
+            });
+        }
+    }
+    record.date_updated = now;
     app.store.update_account(&record).await?;
+    if !rows.is_empty() {
+        app.store.upsert_settings(&rows).await?;
+        for row in &rows {
+            tracing::info!(account = %record.sid, setting = %row.name, value = %row.value, "account setting changed");
+        }
+    }
     app.refresh(&write).await?;
     tracing::info!(account = %record.sid, require_client_validation = record.require_client_validation, "account settings changed");
     Ok(Json(render(&app, &record)))

@@ -1,0 +1,149 @@
+//! Per-account phishing and privacy switches, parsed from the store's
+//! name/value rows into the snapshot.
+
+use std::collections::HashMap;
+
+use tollgate_store::SettingRecord;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecipientPolicy {
+    /// Any valid destination the other rules allow.
+    #[default]
+    Any,
+    /// Only numbers in `/tollgate/v1/Recipients`.
+    Allowlist,
+    /// Only numbers that have texted the account (or passed Verify).
+    Known,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LinkPolicy {
+    /// Links allowed, except public URL shorteners (unless in `LinkDomains`).
+    #[default]
+    Allow,
+    /// No links at all.
+    Block,
+    /// Only links to `LinkDomains`.
+    Allowlist,
+}
+
+/// The switches of one account; defaults when unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountSettings {
+    pub recipient_policy: RecipientPolicy,
+    pub link_policy: LinkPolicy,
+    /// Domains links may point to (with subdomains).
+    pub link_domains: Vec<String>,
+    /// Domains links may never point to (30111).
+    pub link_blocklist: Vec<String>,
+    pub strip_inbound_links: bool,
+    pub strip_inbound_phone_numbers: bool,
+    pub redact_phone_numbers: bool,
+    pub redact_message_bodies: bool,
+}
+
+/// Every setting name, with how to validate its value.
+pub const NAMES: [&str; 8] = [
+    "RecipientPolicy",
+    "LinkPolicy",
+    "LinkDomains",
+    "LinkBlocklist",
+    "StripInboundLinks",
+    "StripInboundPhoneNumbers",
+    "RedactPhoneNumbers",
+    "RedactMessageBodies",
+];
+
+fn domains(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|d| d.trim().trim_start_matches("*.").to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect()
+}
+
+/// Checks `value` for setting `name`; the normalised value, or why not.
+pub fn validate(name: &str, value: &str) -> Result<String, &'static str> {
+    let v = value.trim();
+    match name {
+        "RecipientPolicy" => match v.to_ascii_lowercase().as_str() {
+            x @ ("any" | "allowlist" | "known") => Ok(x.to_owned()),
+            _ => Err("must be any, allowlist or known"),
+        },
+        "LinkPolicy" => match v.to_ascii_lowercase().as_str() {
+            x @ ("allow" | "block" | "allowlist") => Ok(x.to_owned()),
+            _ => Err("must be allow, block or allowlist"),
+        },
+        "LinkDomains" | "LinkBlocklist" => {
+            let list = domains(v);
+            if list.iter().all(|d| {
+                d.contains('.')
+                    && d.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            }) {
+                Ok(list.join(","))
+            } else {
+                Err("must be a comma-separated list of domains")
+            }
+        }
+        _ => match v.to_ascii_lowercase().as_str() {
+            x @ ("true" | "false") => Ok(x.to_owned()),
+            _ => Err("must be true or false"),
+        },
+    }
+}
+
+/// Builds every account's settings from the rows.
+pub fn from_rows(rows: &[SettingRecord]) -> HashMap<String, AccountSettings> {
+    let mut out: HashMap<String, AccountSettings> = HashMap::new();
+    for row in rows {
+        let s = out.entry(row.account_sid.clone()).or_default();
+        let on = row.value == "true";
+        match row.name.as_str() {
+            "RecipientPolicy" => {
+                s.recipient_policy = match row.value.as_str() {
+                    "allowlist" => RecipientPolicy::Allowlist,
+                    "known" => RecipientPolicy::Known,
+                    _ => RecipientPolicy::Any,
+                }
+            }
+            "LinkPolicy" => {
+                s.link_policy = match row.value.as_str() {
+                    "block" => LinkPolicy::Block,
+                    "allowlist" => LinkPolicy::Allowlist,
+                    _ => LinkPolicy::Allow,
+                }
+            }
+            "LinkDomains" => s.link_domains = domains(&row.value),
+            "LinkBlocklist" => s.link_blocklist = domains(&row.value),
+            "StripInboundLinks" => s.strip_inbound_links = on,
+            "StripInboundPhoneNumbers" => s.strip_inbound_phone_numbers = on,
+            "RedactPhoneNumbers" => s.redact_phone_numbers = on,
+            "RedactMessageBodies" => s.redact_message_bodies = on,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The settings as the API shows them.
+pub fn render(s: &AccountSettings) -> serde_json::Value {
+    serde_json::json!({
+        "recipient_policy": match s.recipient_policy {
+            RecipientPolicy::Any => "any",
+            RecipientPolicy::Allowlist => "allowlist",
+            RecipientPolicy::Known => "known",
+        },
+        "link_policy": match s.link_policy {
+            LinkPolicy::Allow => "allow",
+            LinkPolicy::Block => "block",
+            LinkPolicy::Allowlist => "allowlist",
+        },
+        "link_domains": s.link_domains,
+        "link_blocklist": s.link_blocklist,
+        "strip_inbound_links": s.strip_inbound_links,
+        "strip_inbound_phone_numbers": s.strip_inbound_phone_numbers,
+        "redact_phone_numbers": s.redact_phone_numbers,
+        "redact_message_bodies": s.redact_message_bodies,
+    })
+}

@@ -1,0 +1,81 @@
+//! `/tollgate/v1/Recipients`: the numbers an account with
+//! `RecipientPolicy=allowlist` may message. Account credentials only.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::wire::Params;
+
+/// `POST /tollgate/v1/Recipients` (`PhoneNumber`).
+pub async fn create(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    params: Params,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    principal.require_account_credentials()?;
+    let wanted = params
+        .get("PhoneNumber")
+        .ok_or_else(|| ApiError::missing("PhoneNumber"))?;
+    let number = app.classifier.classify(wanted, None);
+    let Some(e164) = number.e164.filter(|_| number.valid) else {
+        return Err(ApiError::invalid(
+            "PhoneNumber",
+            "must be a valid phone number",
+        ));
+    };
+    let write = app.begin_write().await;
+    app.store
+        .insert_recipient(&principal.account.sid, &e164, app.clock.now().0)
+        .await?;
+    app.refresh(&write).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"account_sid": principal.account.sid, "phone_number": e164})),
+    ))
+}
+
+/// `GET /tollgate/v1/Recipients`
+pub async fn list(State(_app): State<Arc<App>>, principal: Principal) -> ApiResult<Json<Value>> {
+    let mut numbers: Vec<&String> = principal
+        .snapshot
+        .recipients
+        .get(&principal.account.sid)
+        .into_iter()
+        .flatten()
+        .collect();
+    numbers.sort();
+    Ok(Json(json!({"recipients": numbers})))
+}
+
+/// `DELETE /tollgate/v1/Recipients/{E164}`
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(number): Path<String>,
+) -> ApiResult<StatusCode> {
+    principal.require_account_credentials()?;
+    let e164 = app
+        .classifier
+        .classify(&number, None)
+        .e164
+        .unwrap_or(number.clone());
+    let write = app.begin_write().await;
+    if !app
+        .store
+        .delete_recipient(&principal.account.sid, &e164)
+        .await?
+    {
+        return Err(ApiError::not_found(&format!(
+            "/tollgate/v1/Recipients/{number}"
+        )));
+    }
+    app.refresh(&write).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
