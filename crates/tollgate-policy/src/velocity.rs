@@ -15,16 +15,22 @@ pub struct Rate {
     pub interval_ms: i64,
 }
 
+/// State is kept in microseconds, so rates above 1,000 per second per key work.
+const MICROS: i64 = 1000;
+
 impl Rate {
-    /// Time between events at the sustained rate.
-    fn emission_ms(self) -> i64 {
+    /// Time between events at the sustained rate, in µs.
+    fn emission_us(self) -> i64 {
         let max = i64::from(self.max.max(1));
-        ((self.interval_ms + max - 1) / max).max(1)
+        let interval = self.interval_ms.saturating_mul(MICROS);
+        ((interval + max - 1) / max).max(1)
     }
 
-    /// How far ahead of now the theoretical arrival time may run.
-    fn tolerance_ms(self) -> i64 {
-        self.interval_ms.saturating_sub(self.emission_ms())
+    /// How far ahead of now the theoretical arrival time may run, in µs.
+    fn tolerance_us(self) -> i64 {
+        self.interval_ms
+            .saturating_mul(MICROS)
+            .saturating_sub(self.emission_us())
     }
 }
 
@@ -59,10 +65,12 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
 
     /// Would one more event for `key` conform? Changes nothing.
     pub fn peek(&self, key: &K, rate: Rate, now_ms: i64) -> Result<(), RetryAfter> {
-        let tat = self.tat.get(key).copied().unwrap_or(now_ms).max(now_ms);
-        let ahead = tat - now_ms;
-        if ahead > rate.tolerance_ms() {
-            Err(RetryAfter(ahead - rate.tolerance_ms()))
+        let now = now_ms.saturating_mul(MICROS);
+        let tat = self.tat.get(key).copied().unwrap_or(now).max(now);
+        let ahead = tat - now;
+        if ahead > rate.tolerance_us() {
+            let wait_us = ahead - rate.tolerance_us();
+            Err(RetryAfter((wait_us + MICROS - 1) / MICROS))
         } else {
             Ok(())
         }
@@ -77,15 +85,16 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
 
     /// Counts one event for `key` unconditionally (after all checks passed).
     pub fn record(&mut self, key: &K, rate: Rate, now_ms: i64) {
-        let tat = self.tat.get(key).copied().unwrap_or(now_ms).max(now_ms);
+        let now = now_ms.saturating_mul(MICROS);
+        let tat = self.tat.get(key).copied().unwrap_or(now).max(now);
         if !self.tat.contains_key(key) && self.tat.len() >= self.capacity {
-            self.make_room(now_ms);
+            self.make_room(now);
         }
-        self.tat.insert(key.clone(), tat + rate.emission_ms());
+        self.tat.insert(key.clone(), tat + rate.emission_us());
     }
 
-    fn make_room(&mut self, now_ms: i64) {
-        self.tat.retain(|_, tat| *tat > now_ms);
+    fn make_room(&mut self, now_us: i64) {
+        self.tat.retain(|_, tat| *tat > now_us);
         if self.tat.len() * 10 >= self.capacity * 9 {
             let mut tats: Vec<i64> = self.tat.values().copied().collect();
             let middle = tats.len() / 2;
@@ -119,6 +128,19 @@ mod tests {
     }
 
     #[test]
+    fn rates_above_one_per_millisecond_work() {
+        let mut l = Limiter::new(10);
+        let fast = Rate {
+            max: 100_000,
+            interval_ms: 1_000,
+        };
+        let passed = (0..50_000)
+            .filter(|_| l.check(&"k", fast, 0).is_ok())
+            .count();
+        assert_eq!(passed, 50_000);
+    }
+
+    #[test]
     fn memory_is_bounded() {
         let mut l = Limiter::new(1_000);
         for i in 0..100_000u32 {
@@ -143,11 +165,12 @@ mod tests {
                     passed.push(now);
                 }
             }
-            let emission = (interval + i64::from(max) - 1) / i64::from(max);
+            // Microseconds per event, rounded up, as the limiter counts.
+            let emission_us = (interval * 1000 + i64::from(max) - 1) / i64::from(max);
             for (i, &t) in passed.iter().enumerate() {
                 for (j, &u) in passed.iter().enumerate().skip(i) {
                     let count = (j - i + 1) as i64;
-                    prop_assert!(count <= i64::from(max) + (u - t) / emission,
+                    prop_assert!(count <= i64::from(max) + (u - t) * 1000 / emission_us,
                         "{} events in {} ms", count, u - t);
                 }
                 let same_instant = passed[i..].iter().take_while(|&&u| u == t).count();

@@ -57,6 +57,9 @@ impl Writer {
 /// Commits the batch in one transaction; if that fails, each write alone,
 /// so one bad write fails only its own request.
 async fn commit(store: &dyn Store, batch: &mut Vec<(WriteOp, Option<Done>)>) {
+    // Inserts first (a stable partition: an update still follows its insert,
+    // and updates of one row keep their order), so inserts form one statement.
+    batch.sort_by_key(|(op, _)| !matches!(op, WriteOp::InsertMessage(_) | WriteOp::InsertCall(_)));
     let ops: Vec<WriteOp> = batch.iter().map(|(op, _)| op.clone()).collect();
     match store.write_batch(&ops).await {
         Ok(()) => {

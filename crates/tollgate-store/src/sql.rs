@@ -65,9 +65,44 @@ macro_rules! impl_store {
         #[async_trait]
         impl Store for $store {
             async fn write_batch(&self, ops: &[WriteOp]) -> Result<()> {
+                /// Rows per multi-row INSERT (18 parameters each, under SQLite's limit).
+                const ROWS: usize = 50;
                 let mut tx = self.pool.begin().await?;
-                for op in ops {
-                    Self::write_query(op).execute(&mut *tx).await?;
+                let mut at = 0;
+                while at < ops.len() {
+                    // Runs of message inserts become one statement; the rest go one by one.
+                    let run: Vec<&MessageRecord> = ops
+                        .get(at..)
+                        .unwrap_or(&[])
+                        .iter()
+                        .take(ROWS)
+                        .map_while(|op| match op {
+                            WriteOp::InsertMessage(m) => Some(m),
+                            _ => None,
+                        })
+                        .collect();
+                    if run.len() > 1 {
+                        let mut q = sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO messages (sid, account_sid, messaging_service_sid, direction, from_number, \
+                             to_number, body, status, num_segments, price_micros, country, error_code, error_message, \
+                             rule, status_callback_sealed, date_created, date_updated, date_sent) ",
+                        );
+                        q.push_values(run.iter(), |mut b, m| {
+                            b.push_bind(m.sid.clone()).push_bind(m.account_sid.clone())
+                                .push_bind(m.messaging_service_sid.clone()).push_bind(m.direction.clone())
+                                .push_bind(m.from_number.clone()).push_bind(m.to_number.clone())
+                                .push_bind(m.body.clone()).push_bind(m.status.clone()).push_bind(m.num_segments)
+                                .push_bind(m.price_micros).push_bind(m.country.clone()).push_bind(m.error_code)
+                                .push_bind(m.error_message.clone()).push_bind(m.rule.clone())
+                                .push_bind(m.status_callback_sealed.clone()).push_bind(m.date_created)
+                                .push_bind(m.date_updated).push_bind(m.date_sent);
+                        });
+                        q.build().execute(&mut *tx).await?;
+                        at += run.len();
+                    } else if let Some(op) = ops.get(at) {
+                        Self::write_query(op).execute(&mut *tx).await?;
+                        at += 1;
+                    }
                 }
                 tx.commit().await?;
                 Ok(())
