@@ -244,3 +244,38 @@ def test_phishing_controls(gw, receiver):
     assert relayed["Body"] == "call me at [number removed] or visit [link removed] now"
     assert valid_callback(gw, receiver, receiver.requests[0])
     client.messages.create(to=stranger, from_=FROM, body="thanks")
+
+
+def test_redaction_keeps_plaintext_off_the_disk(gw, receiver):
+    client = gw.client()
+    client.incoming_phone_numbers.create(phone_number=FROM, sms_url=f"{receiver.base}/in")
+    settings(gw, RedactPhoneNumbers="true", RedactMessageBodies="true")
+    secret_to = "+12015550166"
+    msg = client.messages.create(to=secret_to, from_=FROM, body="SECRET-BODY-4711",
+                                 status_callback=f"{receiver.base}/status")
+    done = wait_status(lambda: client.messages(msg.sid).fetch(), {"delivered"})
+    assert done.to == "+1201555XXXX" and done.body == "" and done.from_ == FROM
+    # Per message, with Twilio's parameters, on an account without the switches.
+    settings(gw, RedactPhoneNumbers="false", RedactMessageBodies="false")
+    other = client.messages.create(to="+12015550167", from_=FROM, body="SECRET-BODY-4712",
+                                   content_retention="discard", address_retention="obfuscate")
+    wait_status(lambda: client.messages(other.sid).fetch(), {"delivered"})
+    assert client.messages(other.sid).fetch().to == "+1201555XXXX"
+    settings(gw, RedactPhoneNumbers="true", RedactMessageBodies="true")
+    r = requests.post(f"{gw.url}/sandbox/v1/Messages/Inbound.json", auth=(gw.account_sid, gw.auth_token),
+                      data={"From": "+14155550199", "To": FROM, "Body": "INBOUND-SECRET-99"}, timeout=10)
+    assert r.status_code == 201 and r.json()["from"] == "+1415555XXXX"
+    # The application still gets the real values, signed.
+    seen = receiver.wait_for(3)
+    assert any("INBOUND-SECRET-99" in req["body"].decode() for req in seen)
+    time.sleep(0.5)
+    for suffix in ("", "-wal", "-shm"):
+        path = gw.data_dir / f"tollgate.db{suffix}"
+        if path.exists():
+            data = path.read_bytes()
+            for secret in (b"SECRET-BODY-4711", b"SECRET-BODY-4712", b"INBOUND-SECRET-99",
+                           b"2015550166", b"2015550167", b"4155550199"):
+                assert secret not in data, (suffix, secret)
+    logs = gw.logs()
+    for secret in ("SECRET-BODY-4711", "INBOUND-SECRET-99", "2015550166", "4155550199"):
+        assert secret not in logs, secret

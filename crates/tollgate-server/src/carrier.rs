@@ -130,7 +130,11 @@ impl Sandbox {
 }
 
 /// Hands a recorded message to the sandbox; its status moves on in the background.
-pub fn submit_message(app: Arc<App>, mut message: MessageRecord) {
+pub fn submit_message(
+    app: Arc<App>,
+    mut message: MessageRecord,
+    privacy: crate::api::messages::Privacy,
+) {
     tokio::spawn(async move {
         let sandbox = &app.sandbox;
         sandbox.step().await;
@@ -138,7 +142,7 @@ pub fn submit_message(app: Arc<App>, mut message: MessageRecord) {
         message.status = "sent".into();
         message.date_sent = Some(now);
         message.date_updated = now;
-        crate::api::messages::record_status(&app, &message).await;
+        crate::api::messages::record_status(&app, &message, privacy).await;
         sandbox.step().await;
         let now = app.clock.now().0;
         message.date_updated = now;
@@ -160,7 +164,7 @@ pub fn submit_message(app: Arc<App>, mut message: MessageRecord) {
                 date_created: tollgate_types::Timestamp(message.date_created).iso8601(),
             });
         }
-        crate::api::messages::record_status(&app, &message).await;
+        crate::api::messages::record_status(&app, &message, privacy).await;
     });
 }
 

@@ -58,8 +58,13 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
         date_updated: now,
         date_sent: Some(now),
     };
+    let privacy = crate::api::messages::Privacy {
+        numbers: settings.redact_phone_numbers,
+        bodies: settings.redact_message_bodies,
+    };
+    let stored = crate::api::messages::stored_form(&record, privacy);
     app.writer
-        .write(WriteOp::InsertMessage(record.clone()))
+        .write(WriteOp::InsertMessage(stored.clone()))
         .await?;
     app.traffic
         .add_known(&record.account_sid, &record.from_number);
@@ -74,7 +79,7 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
             ("SmsSid", record.sid.clone()),
             ("SmsMessageSid", record.sid.clone()),
             ("AccountSid", record.account_sid.clone()),
-            ("From", from_e164),
+            ("From", from_e164.clone()),
             ("To", to_e164),
             ("Body", body.to_owned()),
             ("NumMedia", "0".to_owned()),
@@ -102,5 +107,5 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
         )
         .await?;
     }
-    Ok(record)
+    Ok(stored)
 }

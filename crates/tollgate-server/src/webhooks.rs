@@ -98,6 +98,11 @@ pub async fn enqueue(app: &App, hook: NewWebhook<'_>) -> ApiResult<WebhookRecord
         ),
         Payload::Json(json) => (JSON_CONTENT_TYPE, json.clone().into_bytes()),
     };
+    // Webhook bodies carry message bodies and phone numbers: sealed at rest.
+    let body = app
+        .master_key()
+        .seal(&body_aad(&sid), &body, &mut OsRandom)
+        .map_err(|_| ApiError::internal())?;
     let now = app.clock.now().0;
     let record = WebhookRecord {
         sid,
@@ -126,6 +131,11 @@ pub async fn enqueue(app: &App, hook: NewWebhook<'_>) -> ApiResult<WebhookRecord
     }
     app.webhooks.wake.notify_one();
     Ok(record)
+}
+
+/// The associated data a delivery's body is sealed with.
+fn body_aad(sid: &str) -> String {
+    format!("{sid}:body")
 }
 
 /// Drains the queue until `shutdown` resolves. Deliveries in flight finish.
@@ -242,10 +252,13 @@ async fn attempt_once(app: &App, record: &WebhookRecord) -> Outcome {
         return Outcome::Refused(reason);
     }
     let method = Method::parse(&record.method).unwrap_or(Method::Post);
+    let Ok(body) = app.master_key().open(&body_aad(&record.sid), &record.body) else {
+        return Outcome::Refused("the stored body cannot be opened".into());
+    };
     let payload = if record.content_type == JSON_CONTENT_TYPE {
-        Payload::Json(String::from_utf8_lossy(&record.body).into_owned())
+        Payload::Json(String::from_utf8_lossy(&body).into_owned())
     } else {
-        Payload::Form(form_urlencoded::parse(&record.body).into_owned().collect())
+        Payload::Form(form_urlencoded::parse(&body).into_owned().collect())
     };
     let request = build(
         &target,

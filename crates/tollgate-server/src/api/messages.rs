@@ -61,6 +61,38 @@ pub fn render(record: &MessageRecord) -> Value {
     })
 }
 
+/// What a message's stored form leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Privacy {
+    /// Non-account numbers keep all but their last 4 digits (`XXXX`).
+    pub numbers: bool,
+    /// The body is not stored.
+    pub bodies: bool,
+}
+
+/// `+12015550166` → `+1201555XXXX`.
+pub fn mask_number(number: &str) -> String {
+    let keep = number.len().saturating_sub(4);
+    let head: String = number.chars().take(keep).collect();
+    format!("{head}XXXX")
+}
+
+/// The form of `message` that may touch the disk.
+pub fn stored_form(message: &MessageRecord, privacy: Privacy) -> MessageRecord {
+    let mut m = message.clone();
+    if privacy.bodies {
+        m.body = None;
+    }
+    if privacy.numbers {
+        if m.direction == "inbound" {
+            m.from_number = mask_number(&m.from_number);
+        } else {
+            m.to_number = mask_number(&m.to_number);
+        }
+    }
+    m
+}
+
 /// A blocked send: recorded with its rule, answered with its error.
 pub struct Blocked {
     rule: String,
@@ -291,9 +323,17 @@ pub async fn create(
         tollgate_webhook::request::Target::parse(url)
             .map_err(|e| ApiError::invalid("StatusCallback", &e.to_string()))?;
     }
-    let discard_body = params
-        .get("ContentRetention")
-        .is_some_and(|v| v.eq_ignore_ascii_case("discard"));
+    let settings = principal.snapshot.settings_of(&account.sid);
+    let privacy = Privacy {
+        numbers: settings.redact_phone_numbers
+            || params
+                .get("AddressRetention")
+                .is_some_and(|v| v.eq_ignore_ascii_case("obfuscate")),
+        bodies: settings.redact_message_bodies
+            || params
+                .get("ContentRetention")
+                .is_some_and(|v| v.eq_ignore_ascii_case("discard")),
+    };
     let seg = segments(body);
     let now = app.clock.now().0;
     let sid = new_sid(SidPrefix::Message).to_string();
@@ -309,7 +349,7 @@ pub async fn create(
         direction: "outbound-api".into(),
         from_number: from.to_owned(),
         to_number: to_e164,
-        body: (!discard_body).then(|| body.to_owned()),
+        body: Some(body.to_owned()),
         status: "queued".into(),
         num_segments: i32::try_from(seg.count).unwrap_or(i32::MAX),
         price_micros: None,
@@ -340,7 +380,7 @@ pub async fn create(
             record.error_code = i32::try_from(error.spec.code).ok();
             record.error_message = Some(error.message.clone());
             app.writer
-                .write(WriteOp::InsertMessage(record.clone()))
+                .write(WriteOp::InsertMessage(stored_form(&record, privacy)))
                 .await?;
             tracing::info!(sid = %record.sid, account = %account.sid, rule, "message blocked");
             Err(error)
@@ -356,19 +396,22 @@ pub async fn create(
                 );
             }
             app.writer
-                .write(WriteOp::InsertMessage(record.clone()))
+                .write(WriteOp::InsertMessage(stored_form(&record, privacy)))
                 .await?;
-            crate::carrier::submit_message(app.clone(), record.clone());
-            Ok((StatusCode::CREATED, Json(render(&record))))
+            crate::carrier::submit_message(app.clone(), record.clone(), privacy);
+            Ok((
+                StatusCode::CREATED,
+                Json(render(&stored_form(&record, privacy))),
+            ))
         }
     }
 }
 
 /// Records a status change and sends the status callback, if one was asked for.
-pub async fn record_status(app: &Arc<App>, message: &MessageRecord) {
+pub async fn record_status(app: &Arc<App>, message: &MessageRecord, privacy: Privacy) {
     if let Err(e) = app
         .writer
-        .write(WriteOp::UpdateMessage(message.clone()))
+        .write(WriteOp::UpdateMessage(stored_form(message, privacy)))
         .await
     {
         tracing::error!(error = %e, sid = %message.sid, "cannot record a message status");
