@@ -279,3 +279,47 @@ def test_redaction_keeps_plaintext_off_the_disk(gw, receiver):
     logs = gw.logs()
     for secret in ("SECRET-BODY-4711", "INBOUND-SECRET-99", "2015550166", "4155550199"):
         assert secret not in logs, secret
+
+
+def test_sender_pool_sticky_sender_and_failover(gw):
+    client = gw.client()
+    numbers = [client.incoming_phone_numbers.create(phone_number=f"+120155501{40 + i}") for i in range(3)]
+    service = client.messaging.v1.services.create(friendly_name="otp pool", sticky_sender=True)
+    assert service.sid.startswith("MG") and service.sticky_sender is True
+    for n in numbers:
+        service.phone_numbers.create(phone_number_sid=n.sid)
+    assert len(client.messaging.v1.services(service.sid).phone_numbers.list()) == 3
+    first = [client.messages.create(to=TO, messaging_service_sid=service.sid, body=f"code {i}") for i in range(3)]
+    assert len({m.from_ for m in first}) == 1, "sticky sender"
+    assert first[0].messaging_service_sid == service.sid
+    others = {client.messages.create(to=f"+120155502{i:02d}", messaging_service_sid=service.sid, body="x").from_
+              for i in range(6)}
+    assert len(others) >= 2, "rotation across the pool"
+    sticky = first[0].from_
+    auth = (gw.account_sid, gw.auth_token)
+    assert requests.post(f"{gw.url}/sandbox/v1/Numbers/{sticky}.json", auth=auth,
+                         data={"Reachable": "false"}, timeout=10).status_code == 200
+    msg = client.messages.create(to=TO, messaging_service_sid=service.sid, body="after failure")
+    done = wait_status(lambda: client.messages(msg.sid).fetch(), {"delivered", "failed", "undelivered"})
+    assert done.status == "delivered" and done.from_ != sticky, (done.status, done.from_)
+    # A number outside the pool cannot be used through the service.
+    with pytest.raises(TwilioRestException) as e:
+        client.messages.create(to=TO, messaging_service_sid=service.sid, from_="+12015550123", body="x")
+    assert rest(e) == (400, 21606)
+
+
+def test_pool_size_limit(gw):
+    client = gw.client()
+    service = client.messaging.v1.services.create(friendly_name="big")
+    auth = (gw.account_sid, gw.auth_token)
+    session = requests.Session()
+    for i in range(401):
+        r = session.post(f"{gw.url}/2010-04-01/Accounts/{gw.account_sid}/IncomingPhoneNumbers.json", auth=auth,
+                         data={"PhoneNumber": f"+1201556{i:04d}"}, timeout=10)
+        assert r.status_code == 201, r.text
+        r = session.post(f"{gw.url}/v1/Services/{service.sid}/PhoneNumbers", auth=auth,
+                         data={"PhoneNumberSid": r.json()["sid"]}, timeout=10)
+        if i < 400:
+            assert r.status_code == 201, r.text
+        else:
+            assert r.status_code == 400 and r.json()["code"] == 21714, r.text

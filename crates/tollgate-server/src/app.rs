@@ -170,6 +170,14 @@ async fn read_snapshot(
             .all_recipients()
             .await
             .map_err(|e| LoadError::Store(e.to_string()))?,
+        services: store
+            .all_services()
+            .await
+            .map_err(|e| LoadError::Store(e.to_string()))?,
+        service_numbers: store
+            .all_service_numbers()
+            .await
+            .map_err(|e| LoadError::Store(e.to_string()))?,
     };
     Snapshot::build(
         master_key,

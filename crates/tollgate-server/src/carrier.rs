@@ -129,7 +129,9 @@ impl Sandbox {
     }
 }
 
-/// Hands a recorded message to the sandbox; its status moves on in the background.
+/// Hands a recorded message to the sandbox; its status moves on in the
+/// background. A message sent through a Messaging Service whose sender fails
+/// at the carrier is retried once through another sender of the pool.
 pub fn submit_message(
     app: Arc<App>,
     mut message: MessageRecord,
@@ -137,34 +139,63 @@ pub fn submit_message(
 ) {
     tokio::spawn(async move {
         let sandbox = &app.sandbox;
-        sandbox.step().await;
-        let now = app.clock.now().0;
-        message.status = "sent".into();
-        message.date_sent = Some(now);
-        message.date_updated = now;
-        crate::api::messages::record_status(&app, &message, privacy).await;
-        sandbox.step().await;
-        let now = app.clock.now().0;
-        message.date_updated = now;
-        if !sandbox.is_reachable(&message.to_number) {
-            message.status = "undelivered".into();
-            message.error_code = Some(30003);
-            message.error_message = Some("Unreachable destination handset".into());
-        } else if !sandbox.is_reachable(&message.from_number) {
-            message.status = "failed".into();
-            message.error_code = Some(30008);
-            message.error_message = Some("Unknown error".into());
-        } else {
-            message.status = "delivered".into();
-            sandbox.deliver_to_handset(HandsetMessage {
-                sid: message.sid.clone(),
-                from: message.from_number.clone(),
-                to: message.to_number.clone(),
-                body: message.body.clone().unwrap_or_default(),
-                date_created: tollgate_types::Timestamp(message.date_created).iso8601(),
-            });
+        let mut retried = false;
+        loop {
+            sandbox.step().await;
+            let now = app.clock.now().0;
+            message.status = "sent".into();
+            message.date_sent = Some(now);
+            message.date_updated = now;
+            crate::api::messages::record_status(&app, &message, privacy).await;
+            sandbox.step().await;
+            let now = app.clock.now().0;
+            message.date_updated = now;
+            let sender_failed = !sandbox.is_reachable(&message.from_number);
+            if message.messaging_service_sid.is_some() {
+                app.traffic
+                    .sender_result(&message.from_number, !sender_failed, now);
+            }
+            if sender_failed
+                && !retried
+                && let Some(service) = message
+                    .messaging_service_sid
+                    .as_ref()
+                    .and_then(|sid| app.snapshot().services.get(sid).cloned())
+                && let Some(other) = app.traffic.pick_sender(
+                    &service.record.sid,
+                    &service.numbers,
+                    false,
+                    &message.to_number,
+                    &[message.from_number.as_str()],
+                    now,
+                )
+            {
+                tracing::info!(sid = %message.sid, "sender failed; retrying through another sender of the pool");
+                message.from_number = other;
+                retried = true;
+                continue;
+            }
+            if !sandbox.is_reachable(&message.to_number) {
+                message.status = "undelivered".into();
+                message.error_code = Some(30003);
+                message.error_message = Some("Unreachable destination handset".into());
+            } else if sender_failed {
+                message.status = "failed".into();
+                message.error_code = Some(30008);
+                message.error_message = Some("Unknown error".into());
+            } else {
+                message.status = "delivered".into();
+                sandbox.deliver_to_handset(HandsetMessage {
+                    sid: message.sid.clone(),
+                    from: message.from_number.clone(),
+                    to: message.to_number.clone(),
+                    body: message.body.clone().unwrap_or_default(),
+                    date_created: tollgate_types::Timestamp(message.date_created).iso8601(),
+                });
+            }
+            crate::api::messages::record_status(&app, &message, privacy).await;
+            break;
         }
-        crate::api::messages::record_status(&app, &message, privacy).await;
     });
 }
 

@@ -11,7 +11,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
 use crate::api::{
     accounts, auth_tokens, balance, calls, decisions, geo, keys, limits, lookup, messages, meta,
-    numbers, public_keys, recipients, sandbox, settings, usage, webhooks,
+    numbers, public_keys, recipients, sandbox, services, settings, usage, webhooks,
 };
 use crate::app::App;
 use crate::client_validation;
@@ -118,7 +118,22 @@ pub fn router(app: Arc<App>) -> Router {
             "/v1/Messaging/GeoPermissions",
             get(geo::fetch_sms).patch(geo::update_sms),
         )
-        .route("/v2/PhoneNumbers/{number}", get(lookup::fetch));
+        .route("/v2/PhoneNumbers/{number}", get(lookup::fetch))
+        .route("/v1/Services", get(services::list).post(services::create))
+        .route(
+            "/v1/Services/{sid}",
+            get(services::fetch)
+                .post(services::update)
+                .delete(services::delete),
+        )
+        .route(
+            "/v1/Services/{sid}/PhoneNumbers",
+            get(services::list_numbers).post(services::add_number),
+        )
+        .route(
+            "/v1/Services/{sid}/PhoneNumbers/{number}",
+            delete(services::remove_number),
+        );
     // Tollgate's own.
     let tollgate = Router::new()
         .route("/tollgate/v1/Decisions", post(decisions::create))

@@ -65,6 +65,15 @@ pub struct TrafficRows {
     pub spend_limits: Vec<SpendLimitRecord>,
     pub settings: Vec<tollgate_store::SettingRecord>,
     pub recipients: Vec<(String, String)>,
+    pub services: Vec<tollgate_store::ServiceRecord>,
+    pub service_numbers: Vec<(String, String)>,
+}
+
+/// A Messaging Service with its pool (E.164 numbers, oldest first).
+#[derive(Debug)]
+pub struct ServiceEntry {
+    pub record: tollgate_store::ServiceRecord,
+    pub numbers: Vec<String>,
 }
 
 /// A registered client-validation public key, parsed once.
@@ -94,6 +103,8 @@ pub struct Snapshot {
     pub spend_limits: Vec<SpendLimit>,
     /// Phishing and privacy switches by account (absent: defaults).
     pub settings: HashMap<String, crate::account_settings::AccountSettings>,
+    /// Messaging Services by SID.
+    pub services: HashMap<String, Arc<ServiceEntry>>,
     /// Allowlisted recipients by account.
     pub recipients: HashMap<String, std::collections::HashSet<String>>,
     pub accounts: HashMap<String, Arc<AccountEntry>>,
@@ -225,6 +236,26 @@ impl Snapshot {
                 .push(limit.clone());
         }
         snapshot.settings = crate::account_settings::from_rows(&traffic.settings);
+        let by_sid: HashMap<&str, &str> = traffic
+            .numbers
+            .iter()
+            .map(|n| (n.sid.as_str(), n.phone_number.as_str()))
+            .collect();
+        for service in &traffic.services {
+            let numbers = traffic
+                .service_numbers
+                .iter()
+                .filter(|(s, _)| *s == service.sid)
+                .filter_map(|(_, n)| by_sid.get(n.as_str()).map(|e| (*e).to_owned()))
+                .collect();
+            snapshot.services.insert(
+                service.sid.clone(),
+                Arc::new(ServiceEntry {
+                    record: service.clone(),
+                    numbers,
+                }),
+            );
+        }
         for (account, number) in &traffic.recipients {
             snapshot
                 .recipients

@@ -42,7 +42,23 @@ pub struct VelocityRefusal {
     pub retry_after: RetryAfter,
 }
 
+/// Consecutive carrier failures that take a sender out of rotation.
+const FAILURES_TO_BENCH: u32 = 3;
+/// How long a benched sender stays out before it is tried again.
+const BENCH_MS: i64 = 60_000;
+/// Sticky (service, recipient) pairs remembered.
+const STICKY_CAPACITY: usize = 100_000;
+
+/// Sender-pool state: sticky senders, failures, rotation.
+#[derive(Default)]
+struct Pools {
+    sticky: std::collections::HashMap<(String, String), String>,
+    failures: std::collections::HashMap<String, (u32, i64)>,
+    next: std::collections::HashMap<String, usize>,
+}
+
 pub struct Traffic {
+    pools: Mutex<Pools>,
     /// Numbers that have texted each account (`RecipientPolicy=known`).
     known: Mutex<std::collections::HashMap<String, HashSet<String>>>,
     shards: Vec<Mutex<Limiter<String>>>,
@@ -53,6 +69,7 @@ pub struct Traffic {
 impl Traffic {
     pub fn new(prices: PriceTable) -> Traffic {
         Traffic {
+            pools: Mutex::new(Pools::default()),
             known: Mutex::new(std::collections::HashMap::new()),
             shards: (0..SHARDS)
                 .map(|_| Mutex::new(Limiter::new(KEYS_PER_SHARD)))
@@ -66,6 +83,72 @@ impl Traffic {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut h);
         self.shards.get((h.finish() as usize) % SHARDS)
+    }
+
+    /// Picks a sender from `pool` for `to`: the sticky one if it is healthy,
+    /// else the next healthy one in rotation, never one of `exclude`.
+    /// A benched sender is used only when no healthy one is left.
+    pub fn pick_sender(
+        &self,
+        service: &str,
+        pool: &[String],
+        sticky: bool,
+        to: &str,
+        exclude: &[&str],
+        now_ms: i64,
+    ) -> Option<String> {
+        let Ok(mut p) = self.pools.lock() else {
+            return pool.first().cloned();
+        };
+        let healthy =
+            |p: &Pools, n: &str| p.failures.get(n).is_none_or(|(_, until)| *until <= now_ms);
+        let candidates: Vec<&String> = pool
+            .iter()
+            .filter(|n| !exclude.contains(&n.as_str()))
+            .collect();
+        if sticky
+            && let Some(chosen) = p.sticky.get(&(service.to_owned(), to.to_owned())).cloned()
+            && candidates.iter().any(|c| **c == chosen)
+            && healthy(&p, &chosen)
+        {
+            return Some(chosen);
+        }
+        let start = p.next.get(service).copied().unwrap_or(0);
+        let n = candidates.len();
+        let pick = (0..n)
+            .map(|i| (start + i) % n.max(1))
+            .find(|&i| candidates.get(i).is_some_and(|c| healthy(&p, c)))
+            .or_else(|| (n > 0).then_some(start % n))
+            .and_then(|i| candidates.get(i).map(|c| (i, (*c).clone())));
+        let (index, chosen) = pick?;
+        p.next.insert(service.to_owned(), index + 1);
+        if sticky {
+            if p.sticky.len() >= STICKY_CAPACITY {
+                p.sticky.clear();
+            }
+            p.sticky
+                .insert((service.to_owned(), to.to_owned()), chosen.clone());
+        }
+        Some(chosen)
+    }
+
+    /// Records how a sender did at the carrier.
+    pub fn sender_result(&self, number: &str, ok: bool, now_ms: i64) {
+        if let Ok(mut p) = self.pools.lock() {
+            if ok {
+                p.failures.remove(number);
+            } else {
+                let entry = p.failures.entry(number.to_owned()).or_insert((0, 0));
+                entry.0 += 1;
+                if entry.0 >= FAILURES_TO_BENCH {
+                    entry.1 = now_ms + BENCH_MS;
+                    tracing::warn!(
+                        number,
+                        "sender taken out of rotation after repeated carrier failures"
+                    );
+                }
+            }
+        }
     }
 
     /// Remembers that `number` texted `account`.

@@ -24,8 +24,8 @@ use sqlx::sqlite::{
 
 pub use records::{
     AccountQuery, AccountRecord, ApiKeyRecord, CallRecord, DeliveryStatus, GeoPermissionRecord,
-    MessageRecord, NumberRecord, PageQuery, PublicKeyRecord, RateLimitRecord, SettingRecord,
-    SpendLimitRecord, TrafficQuery, UsageRow, WebhookRecord,
+    MessageRecord, NumberRecord, PageQuery, PublicKeyRecord, RateLimitRecord, ServiceRecord,
+    SettingRecord, SpendLimitRecord, TrafficQuery, UsageRow, WebhookRecord,
 };
 
 /// Why a store operation failed.
@@ -185,6 +185,24 @@ pub trait Store: Send + Sync + 'static {
     async fn all_recipients(&self) -> Result<Vec<(String, String)>>;
     /// `(account, number)` of every number that has texted an account.
     async fn inbound_senders(&self) -> Result<Vec<(String, String)>>;
+
+    async fn insert_service(&self, service: &ServiceRecord) -> Result<()>;
+    /// Writes the name, sticky sender and update date. False if absent.
+    async fn update_service(&self, service: &ServiceRecord) -> Result<bool>;
+    /// Deletes the service and its pool. False if absent.
+    async fn delete_service(&self, account_sid: &str, sid: &str) -> Result<bool>;
+    async fn all_services(&self) -> Result<Vec<ServiceRecord>>;
+    /// Adds a number to a pool unless it holds `limit` already; false then.
+    async fn add_service_number(
+        &self,
+        service_sid: &str,
+        number_sid: &str,
+        at: i64,
+        limit: u32,
+    ) -> Result<bool>;
+    async fn remove_service_number(&self, service_sid: &str, number_sid: &str) -> Result<bool>;
+    /// `(service, number)` of every pool member, oldest first.
+    async fn all_service_numbers(&self) -> Result<Vec<(String, String)>>;
 }
 
 /// Embedded SQLite: WAL journal, `synchronous=FULL` so a commit survives power loss.

@@ -263,3 +263,14 @@ pub struct SettingRecord {
     pub value: String,
     pub date_updated: i64,
 }
+
+/// A Messaging Service (`MG…`): a pool of senders.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ServiceRecord {
+    pub sid: String,
+    pub account_sid: String,
+    pub friendly_name: String,
+    pub sticky_sender: bool,
+    pub date_created: i64,
+    pub date_updated: i64,
+}

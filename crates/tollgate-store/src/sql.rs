@@ -724,6 +724,65 @@ macro_rules! impl_store {
                 )
                 .fetch_all(&self.pool).await?)
             }
+            async fn insert_service(&self, r: &ServiceRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO messaging_services (sid, account_sid, friendly_name, sticky_sender, date_created, date_updated) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&r.sid).bind(&r.account_sid).bind(&r.friendly_name).bind(r.sticky_sender)
+                .bind(r.date_created).bind(r.date_updated)
+                .execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn update_service(&self, r: &ServiceRecord) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE messaging_services SET friendly_name = $3, sticky_sender = $4, date_updated = $5 \
+                     WHERE account_sid = $1 AND sid = $2",
+                )
+                .bind(&r.account_sid).bind(&r.sid).bind(&r.friendly_name).bind(r.sticky_sender).bind(r.date_updated)
+                .execute(&self.pool).await?.rows_affected();
+                Ok(done == 1)
+            }
+
+            async fn delete_service(&self, account_sid: &str, sid: &str) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM service_numbers WHERE service_sid = $1 AND EXISTS \
+                             (SELECT 1 FROM messaging_services WHERE sid = $1 AND account_sid = $2)")
+                    .bind(sid).bind(account_sid).execute(&mut *tx).await?;
+                let done = sqlx::query("DELETE FROM messaging_services WHERE account_sid = $1 AND sid = $2")
+                    .bind(account_sid).bind(sid).execute(&mut *tx).await?.rows_affected();
+                tx.commit().await?;
+                Ok(done == 1)
+            }
+
+            async fn all_services(&self) -> Result<Vec<ServiceRecord>> {
+                Ok(sqlx::query_as::<_, ServiceRecord>("SELECT * FROM messaging_services ORDER BY date_created, sid")
+                    .fetch_all(&self.pool).await?)
+            }
+
+            async fn add_service_number(&self, service_sid: &str, number_sid: &str, at: i64, limit: u32) -> Result<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO service_numbers (service_sid, number_sid, date_created) \
+                     SELECT $1, $2, $3 WHERE (SELECT COUNT(*) FROM service_numbers WHERE service_sid = $1) < $4",
+                )
+                .bind(service_sid).bind(number_sid).bind(at).bind(i64::from(limit))
+                .execute(&self.pool).await?.rows_affected();
+                Ok(done == 1)
+            }
+
+            async fn remove_service_number(&self, service_sid: &str, number_sid: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM service_numbers WHERE service_sid = $1 AND number_sid = $2")
+                    .bind(service_sid).bind(number_sid).execute(&self.pool).await?.rows_affected();
+                Ok(done == 1)
+            }
+
+            async fn all_service_numbers(&self) -> Result<Vec<(String, String)>> {
+                Ok(sqlx::query_as::<_, (String, String)>(
+                    "SELECT service_sid, number_sid FROM service_numbers ORDER BY date_created, number_sid",
+                )
+                .fetch_all(&self.pool).await?)
+            }
         }
     };
 }

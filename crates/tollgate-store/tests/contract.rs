@@ -9,8 +9,8 @@ use sqlx::postgres::PgConnectOptions;
 use tollgate_store::{
     AccountQuery, AccountRecord, ApiKeyRecord, CallRecord, DeliveryStatus, GeoPermissionRecord,
     MessageRecord, NumberRecord, PageQuery, PgStore, PublicKeyRecord, RateLimitRecord,
-    SettingRecord, SpendLimitRecord, SqliteStore, Store, StoreError, TrafficQuery, UsageRow,
-    WebhookRecord,
+    ServiceRecord, SettingRecord, SpendLimitRecord, SqliteStore, Store, StoreError, TrafficQuery,
+    UsageRow, WebhookRecord,
 };
 use tollgate_types::AccountStatus;
 
@@ -592,6 +592,46 @@ async fn contract(store: &dyn Store) {
         "a batch is all or nothing"
     );
     assert!(store.message("ACsub2", "SMb1").await.unwrap().is_none());
+
+    // Messaging services and their pools.
+    let service = ServiceRecord {
+        sid: "MG1".into(),
+        account_sid: "ACsub2".into(),
+        friendly_name: "pool".into(),
+        sticky_sender: true,
+        date_created: 1,
+        date_updated: 1,
+    };
+    store.insert_service(&service).await.unwrap();
+    store
+        .insert_number(&number("PN3", "ACsub2", "+15005550007"))
+        .await
+        .unwrap();
+    assert!(store.add_service_number("MG1", "PN1", 1, 2).await.unwrap());
+    assert!(store.add_service_number("MG1", "PN3", 2, 2).await.unwrap());
+    assert!(
+        store.add_service_number("MG1", "PN3", 3, 5).await.is_err(),
+        "twice"
+    );
+    store
+        .insert_number(&number("PN4", "ACsub2", "+15005550008"))
+        .await
+        .unwrap();
+    assert!(
+        !store.add_service_number("MG1", "PN4", 3, 2).await.unwrap(),
+        "pool full"
+    );
+    assert_eq!(
+        store.all_service_numbers().await.unwrap(),
+        vec![
+            ("MG1".to_owned(), "PN1".to_owned()),
+            ("MG1".to_owned(), "PN3".to_owned())
+        ]
+    );
+    assert!(store.remove_service_number("MG1", "PN3").await.unwrap());
+    assert!(!store.delete_service("ACsub3", "MG1").await.unwrap());
+    assert!(store.delete_service("ACsub2", "MG1").await.unwrap());
+    assert!(store.all_service_numbers().await.unwrap().is_empty());
 
     // With one queued, there is room again.
     assert!(store.enqueue_webhook(&hook("WD3", 50), 2).await.unwrap());

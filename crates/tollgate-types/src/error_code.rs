@@ -92,6 +92,8 @@ codes! {
         "Messages may only come from a number of the account or of the messaging service's pool.");
     BODY_TOO_LONG = (21617, 400, "The concatenated message body exceeds the 1600 character limit.",
         "Body is longer than 1600 characters.");
+    POOL_FULL = (21714, 400, "Messaging Service Number Pool size limit reached",
+        "A Messaging Service holds at most 400 numbers.");
     DOMAIN_BLOCKED = (30110, 400, "Domain is blocked",
         "A link in the body points to a domain the account's LinkPolicy blocks (any link with block, one outside LinkDomains with allowlist, a public URL shortener with allow).");
     URL_BLOCKLISTED = (30111, 400, "Url is on a deny list",

@@ -23,6 +23,8 @@ pub enum SidPrefix {
     RateLimit,
     /// `SL`: a spend cap (Tollgate's own).
     SpendLimit,
+    /// `MG`: a Messaging Service.
+    MessagingService,
 }
 
 impl SidPrefix {
@@ -38,6 +40,7 @@ impl SidPrefix {
             SidPrefix::PhoneNumber => "PN",
             SidPrefix::RateLimit => "RL",
             SidPrefix::SpendLimit => "SL",
+            SidPrefix::MessagingService => "MG",
         }
     }
 }
@@ -94,6 +97,7 @@ impl Sid {
             SidPrefix::PhoneNumber,
             SidPrefix::RateLimit,
             SidPrefix::SpendLimit,
+            SidPrefix::MessagingService,
         ]
         .into_iter()
         .find(|p| self.0.starts_with(p.as_str()))

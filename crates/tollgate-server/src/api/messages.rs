@@ -306,9 +306,24 @@ pub async fn create(
     let to = params
         .get("To")
         .ok_or_else(|| ApiError::new(&codes::TO_REQUIRED, "A 'To' phone number is required."))?;
-    let from = params.get("From").ok_or_else(|| {
-        ApiError::new(&codes::FROM_REQUIRED, "A 'From' phone number is required.")
-    })?;
+    let service = match params.get("MessagingServiceSid") {
+        None => None,
+        Some(sid) => Some(
+            principal
+                .snapshot
+                .services
+                .get(sid)
+                .filter(|s| s.record.account_sid == account.sid)
+                .cloned()
+                .ok_or_else(|| ApiError::not_found(&format!("/v1/Services/{sid}")))?,
+        ),
+    };
+    if params.get("From").is_none() && service.is_none() {
+        return Err(ApiError::new(
+            &codes::FROM_REQUIRED,
+            "A 'From' phone number is required.",
+        ));
+    }
     let body = params
         .get("Body")
         .ok_or_else(|| ApiError::new(&codes::BODY_REQUIRED, "Message body is required."))?;
@@ -342,10 +357,38 @@ pub async fn create(
         .classify(to, None)
         .e164
         .unwrap_or_else(|| to.to_owned());
+    // The sender: as given, or picked from the service's pool (sticky, healthy).
+    let from: String = match (&service, params.get("From")) {
+        (Some(svc), Some(given)) if !svc.numbers.iter().any(|n| n == given) => {
+            return Err(ApiError::new(
+                &codes::SMS_FROM_NOT_OWNED,
+                format!("The From phone number {given} is not in the Messaging Service's pool."),
+            ));
+        }
+        (_, Some(given)) => given.to_owned(),
+        (Some(svc), None) => app
+            .traffic
+            .pick_sender(
+                &svc.record.sid,
+                &svc.numbers,
+                svc.record.sticky_sender,
+                &to_e164,
+                &[],
+                now,
+            )
+            .ok_or_else(|| {
+                ApiError::new(
+                    &codes::SMS_FROM_NOT_OWNED,
+                    "The Messaging Service has no phone numbers in its pool.",
+                )
+            })?,
+        (None, None) => return Err(ApiError::internal()),
+    };
+    let from = from.as_str();
     let mut record = MessageRecord {
         sid: sid.clone(),
         account_sid: account.sid.clone(),
-        messaging_service_sid: None,
+        messaging_service_sid: service.as_ref().map(|s| s.record.sid.clone()),
         direction: "outbound-api".into(),
         from_number: from.to_owned(),
         to_number: to_e164,

@@ -15,6 +15,7 @@ pub mod numbers;
 pub mod public_keys;
 pub mod recipients;
 pub mod sandbox;
+pub mod services;
 pub mod settings;
 pub mod usage;
 pub mod webhooks;

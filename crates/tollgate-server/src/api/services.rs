@@ -1,0 +1,280 @@
+//! Messaging v1 `/v1/Services` and `/v1/Services/{Sid}/PhoneNumbers`:
+//! sender pools, so applications send "from the service", not from a
+//! hard-coded number. Pools hold at most 400 numbers (21714).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use tollgate_store::ServiceRecord;
+use tollgate_types::error_code as codes;
+use tollgate_types::{SidPrefix, Timestamp};
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::random::new_sid;
+use crate::snapshot::ServiceEntry;
+use crate::wire::{PageRequest, Params, friendly_name, page_in_memory, page_v1};
+
+/// Twilio's pool size limit.
+pub const MAX_POOL: u32 = 400;
+
+fn render(app: &App, r: &ServiceRecord) -> Value {
+    let url = format!("{}/v1/Services/{}", app.public_url, r.sid);
+    json!({
+        "account_sid": r.account_sid,
+        "sid": r.sid,
+        "friendly_name": r.friendly_name,
+        "date_created": Timestamp(r.date_created).iso8601(),
+        "date_updated": Timestamp(r.date_updated).iso8601(),
+        "sticky_sender": r.sticky_sender,
+        "inbound_request_url": null,
+        "inbound_method": "POST",
+        "fallback_url": null,
+        "fallback_method": "POST",
+        "status_callback": null,
+        "mms_converter": false,
+        "smart_encoding": false,
+        "scan_message_content": "inherit",
+        "fallback_to_long_code": false,
+        "area_code_geomatch": false,
+        "synchronous_validation": false,
+        "validity_period": 14400,
+        "usecase": "undeclared",
+        "us_app_to_person_registered": false,
+        "use_inbound_webhook_on_number": true,
+        "links": {"phone_numbers": format!("{url}/PhoneNumbers")},
+        "url": url,
+    })
+}
+
+fn parse_bool(name: &str, value: &str) -> ApiResult<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::invalid(name, "must be true or false")),
+    }
+}
+
+fn owned(principal: &Principal, sid: &str) -> ApiResult<Arc<ServiceEntry>> {
+    principal
+        .snapshot
+        .services
+        .get(sid)
+        .filter(|s| principal.account(&s.record.account_sid).is_ok())
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(&format!("/v1/Services/{sid}")))
+}
+
+/// `POST /v1/Services` (`FriendlyName`, `StickySender`).
+pub async fn create(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    params: Params,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let name = friendly_name(
+        params
+            .get("FriendlyName")
+            .ok_or_else(|| ApiError::missing("FriendlyName"))?,
+    )?;
+    let sticky = params
+        .get("StickySender")
+        .map(|v| parse_bool("StickySender", v))
+        .transpose()?
+        .unwrap_or(true);
+    let now = app.clock.now().0;
+    let record = ServiceRecord {
+        sid: new_sid(SidPrefix::MessagingService).to_string(),
+        account_sid: principal.account.sid.clone(),
+        friendly_name: name,
+        sticky_sender: sticky,
+        date_created: now,
+        date_updated: now,
+    };
+    let write = app.begin_write().await;
+    app.store.insert_service(&record).await?;
+    app.refresh(&write).await?;
+    Ok((StatusCode::CREATED, Json(render(&app, &record))))
+}
+
+/// `GET /v1/Services`
+pub async fn list(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let page = PageRequest::from_params(&params)?;
+    let mut rows: Vec<&ServiceRecord> = principal
+        .snapshot
+        .services
+        .values()
+        .map(|s| &s.record)
+        .filter(|r| r.account_sid == principal.account.sid)
+        .collect();
+    rows.sort_by(|a, b| a.sid.cmp(&b.sid));
+    let rows = page_in_memory(rows, &page, |r| r.sid.as_str());
+    Ok(Json(page_v1(
+        "services",
+        &app.public_url,
+        "/v1/Services",
+        &[],
+        &page,
+        rows,
+        |r| r.sid.clone(),
+        |r| render(&app, r),
+    )))
+}
+
+/// `GET /v1/Services/{Sid}`
+pub async fn fetch(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(sid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(render(&app, &owned(&principal, &sid)?.record)))
+}
+
+/// `POST /v1/Services/{Sid}` (`FriendlyName`, `StickySender`).
+pub async fn update(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(sid): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let mut record = owned(&principal, &sid)?.record.clone();
+    if let Some(name) = params.get("FriendlyName") {
+        record.friendly_name = friendly_name(name)?;
+    }
+    if let Some(v) = params.get("StickySender") {
+        record.sticky_sender = parse_bool("StickySender", v)?;
+    }
+    record.date_updated = app.clock.now().0;
+    let write = app.begin_write().await;
+    app.store.update_service(&record).await?;
+    app.refresh(&write).await?;
+    Ok(Json(render(&app, &record)))
+}
+
+/// `DELETE /v1/Services/{Sid}`
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(sid): Path<String>,
+) -> ApiResult<StatusCode> {
+    let entry = owned(&principal, &sid)?;
+    let write = app.begin_write().await;
+    app.store
+        .delete_service(&entry.record.account_sid, &sid)
+        .await?;
+    app.refresh(&write).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn render_number(app: &App, service: &str, number: &crate::snapshot::NumberEntry) -> Value {
+    let r = &number.record;
+    json!({
+        "sid": r.sid,
+        "account_sid": r.account_sid,
+        "service_sid": service,
+        "date_created": Timestamp(r.date_created).iso8601(),
+        "date_updated": Timestamp(r.date_updated).iso8601(),
+        "phone_number": r.phone_number,
+        "country_code": app.classifier.classify(&r.phone_number, None).country,
+        "capabilities": ["SMS", "Voice"],
+        "url": format!("{}/v1/Services/{service}/PhoneNumbers/{}", app.public_url, r.sid),
+    })
+}
+
+/// `POST /v1/Services/{Sid}/PhoneNumbers` (`PhoneNumberSid`).
+pub async fn add_number(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(sid): Path<String>,
+    params: Params,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let service = owned(&principal, &sid)?;
+    let number_sid = params
+        .get("PhoneNumberSid")
+        .ok_or_else(|| ApiError::missing("PhoneNumberSid"))?;
+    let number = principal
+        .snapshot
+        .numbers
+        .values()
+        .find(|n| n.record.sid == number_sid && n.record.account_sid == service.record.account_sid)
+        .cloned()
+        .ok_or_else(|| ApiError::invalid("PhoneNumberSid", "not a number of this account"))?;
+    let write = app.begin_write().await;
+    match app
+        .store
+        .add_service_number(&sid, number_sid, app.clock.now().0, MAX_POOL)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(ApiError::new(
+                &codes::POOL_FULL,
+                format!("Messaging Service Number Pool size limit ({MAX_POOL}) reached"),
+            ));
+        }
+        Err(tollgate_store::StoreError::Conflict(_)) => {
+            return Err(ApiError::new(
+                &codes::CONFLICT,
+                "The number is in the pool already",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    app.refresh(&write).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(render_number(&app, &sid, &number)),
+    ))
+}
+
+/// `GET /v1/Services/{Sid}/PhoneNumbers`
+pub async fn list_numbers(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(sid): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let service = owned(&principal, &sid)?;
+    let page = PageRequest::from_params(&params)?;
+    let mut entries: Vec<Arc<crate::snapshot::NumberEntry>> = service
+        .numbers
+        .iter()
+        .filter_map(|e164| principal.snapshot.numbers.get(e164).cloned())
+        .collect();
+    entries.sort_by(|a, b| a.record.sid.cmp(&b.record.sid));
+    let rows = page_in_memory(entries, &page, |e| e.record.sid.as_str());
+    Ok(Json(page_v1(
+        "phone_numbers",
+        &app.public_url,
+        &format!("/v1/Services/{sid}/PhoneNumbers"),
+        &[],
+        &page,
+        rows,
+        |e| e.record.sid.clone(),
+        |e| render_number(&app, &sid, e),
+    )))
+}
+
+/// `DELETE /v1/Services/{Sid}/PhoneNumbers/{PhoneNumberSid}`
+pub async fn remove_number(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((sid, number_sid)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    owned(&principal, &sid)?;
+    let write = app.begin_write().await;
+    if !app.store.remove_service_number(&sid, &number_sid).await? {
+        return Err(ApiError::not_found(&format!(
+            "/v1/Services/{sid}/PhoneNumbers/{number_sid}"
+        )));
+    }
+    app.refresh(&write).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
