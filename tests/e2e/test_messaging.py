@@ -323,3 +323,28 @@ def test_pool_size_limit(gw):
             assert r.status_code == 201, r.text
         else:
             assert r.status_code == 400 and r.json()["code"] == 21714, r.text
+
+
+def test_inbound_flood_control_and_blocklist(gw, receiver):
+    client = gw.client()
+    client.incoming_phone_numbers.create(phone_number=FROM, sms_url=f"{receiver.base}/in")
+    auth = (gw.account_sid, gw.auth_token)
+    settings(gw, InboundRatePerMinute="3")
+
+    def text(sender):
+        return requests.post(f"{gw.url}/sandbox/v1/Messages/Inbound.json", auth=auth,
+                             data={"From": sender, "To": FROM, "Body": "spam"}, timeout=10)
+
+    results = [text("+447400123456").status_code for _ in range(5)]
+    assert results == [201, 201, 201, 202, 202], results
+    assert text("+447400123457").status_code == 201, "other senders are not affected"
+    r = requests.post(f"{gw.url}/tollgate/v1/Blocklist", auth=auth, data={"Number": "+4474001235"}, timeout=10)
+    assert r.status_code == 201 and r.json()["prefix"] == "+4474001235"
+    dropped = text("+447400123599")
+    assert dropped.status_code == 202 and dropped.json()["reason"] == "blocklist"
+    listing = requests.get(f"{gw.url}/tollgate/v1/Blocklist", auth=auth, timeout=10).json()
+    assert listing["dropped"] == {"blocklist": 1, "flood": 2}
+    time.sleep(0.3)
+    assert len(receiver.requests) == 4, "dropped texts are never forwarded"
+    assert requests.delete(f"{gw.url}/tollgate/v1/Blocklist/+4474001235", auth=auth, timeout=10).status_code == 204
+    assert text("+447400123599").status_code == 201

@@ -40,10 +40,13 @@ pub struct AccountSettings {
     pub strip_inbound_phone_numbers: bool,
     pub redact_phone_numbers: bool,
     pub redact_message_bodies: bool,
+    /// Inbound texts one sender may send per minute (flood control).
+    pub inbound_rate_per_minute: Option<u32>,
 }
 
 /// Every setting name, with how to validate its value.
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
+    "InboundRatePerMinute",
     "RecipientPolicy",
     "LinkPolicy",
     "LinkDomains",
@@ -73,6 +76,10 @@ pub fn validate(name: &str, value: &str) -> Result<String, &'static str> {
         "LinkPolicy" => match v.to_ascii_lowercase().as_str() {
             x @ ("allow" | "block" | "allowlist") => Ok(x.to_owned()),
             _ => Err("must be allow, block or allowlist"),
+        },
+        "InboundRatePerMinute" => match v.parse::<u32>() {
+            Ok(n) if (1..=100_000).contains(&n) => Ok(n.to_string()),
+            _ => Err("must be a whole number from 1 to 100000"),
         },
         "LinkDomains" | "LinkBlocklist" => {
             let list = domains(v);
@@ -120,6 +127,7 @@ pub fn from_rows(rows: &[SettingRecord]) -> HashMap<String, AccountSettings> {
             "StripInboundPhoneNumbers" => s.strip_inbound_phone_numbers = on,
             "RedactPhoneNumbers" => s.redact_phone_numbers = on,
             "RedactMessageBodies" => s.redact_message_bodies = on,
+            "InboundRatePerMinute" => s.inbound_rate_per_minute = row.value.parse().ok(),
             _ => {}
         }
     }
@@ -145,5 +153,6 @@ pub fn render(s: &AccountSettings) -> serde_json::Value {
         "strip_inbound_phone_numbers": s.strip_inbound_phone_numbers,
         "redact_phone_numbers": s.redact_phone_numbers,
         "redact_message_bodies": s.redact_message_bodies,
+        "inbound_rate_per_minute": s.inbound_rate_per_minute.unwrap_or(crate::traffic::DEFAULT_INBOUND_PER_MINUTE),
     })
 }

@@ -178,6 +178,10 @@ async fn read_snapshot(
             .all_service_numbers()
             .await
             .map_err(|e| LoadError::Store(e.to_string()))?,
+        blocks: store
+            .all_blocks()
+            .await
+            .map_err(|e| LoadError::Store(e.to_string()))?,
     };
     Snapshot::build(
         master_key,

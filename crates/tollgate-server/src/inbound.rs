@@ -13,7 +13,16 @@ use crate::error::{ApiError, ApiResult};
 use crate::random::new_sid;
 use crate::webhooks::{NewWebhook, enqueue};
 
-pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiResult<MessageRecord> {
+/// What became of an inbound text.
+pub enum Received {
+    Relayed(MessageRecord),
+    /// Dropped before anything was stored or forwarded.
+    Dropped {
+        reason: &'static str,
+    },
+}
+
+pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiResult<Received> {
     let to_info = app.classifier.classify(to, None);
     let to_e164 = to_info.e164.clone().unwrap_or_else(|| to.to_owned());
     let snapshot = app.snapshot();
@@ -25,6 +34,31 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
     let from_info = app.classifier.classify(from, None);
     let from_e164 = from_info.e164.clone().unwrap_or_else(|| from.to_owned());
     let settings = snapshot.settings_of(&number.record.account_sid);
+    let account_sid = number.record.account_sid.as_str();
+    let now = app.clock.now().0;
+    // Inbound flood control: blocklisted senders and floods are dropped,
+    // counted, never stored or forwarded.
+    if snapshot.blocked(account_sid, &from_e164, now).is_some() {
+        app.traffic.count_dropped(account_sid, false);
+        tracing::info!(
+            account = account_sid,
+            "inbound text dropped: blocklisted sender"
+        );
+        return Ok(Received::Dropped {
+            reason: "blocklist",
+        });
+    }
+    let per_minute = settings
+        .inbound_rate_per_minute
+        .unwrap_or(crate::traffic::DEFAULT_INBOUND_PER_MINUTE);
+    if !app
+        .traffic
+        .inbound_allowed(account_sid, &from_e164, per_minute, now)
+    {
+        app.traffic.count_dropped(account_sid, true);
+        tracing::info!(account = account_sid, "inbound text dropped: sender flood");
+        return Ok(Received::Dropped { reason: "flood" });
+    }
     // Phishing controls: what the application sees has no links or numbers.
     let mut body = body.to_owned();
     if settings.strip_inbound_links {
@@ -35,7 +69,6 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
     }
     let body = body.as_str();
     let seg = segments(body);
-    let now = app.clock.now().0;
     let country = to_info.country.unwrap_or("").to_owned();
     let price = app.traffic.prices.get(&country).sms_inbound * i64::from(seg.count);
     let record = MessageRecord {
@@ -107,5 +140,5 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
         )
         .await?;
     }
-    Ok(stored)
+    Ok(Received::Relayed(stored))
 }

@@ -10,8 +10,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
 use crate::api::{
-    accounts, auth_tokens, balance, calls, decisions, geo, keys, limits, lookup, messages, meta,
-    numbers, public_keys, recipients, sandbox, services, settings, usage, webhooks,
+    accounts, auth_tokens, balance, blocklist, calls, decisions, geo, keys, limits, lookup,
+    messages, meta, numbers, public_keys, recipients, sandbox, services, settings, usage, webhooks,
 };
 use crate::app::App;
 use crate::client_validation;
@@ -158,6 +158,11 @@ pub fn router(app: Arc<App>) -> Router {
             "/tollgate/v1/Recipients/{number}",
             delete(recipients::delete),
         )
+        .route(
+            "/tollgate/v1/Blocklist",
+            get(blocklist::list).post(blocklist::create),
+        )
+        .route("/tollgate/v1/Blocklist/{number}", delete(blocklist::delete))
         .route("/sandbox/v1/Messages.json", get(sandbox::handset))
         .route("/sandbox/v1/Numbers/{number}", post(sandbox::reachability))
         .route("/sandbox/v1/Messages/Inbound.json", post(sandbox::inbound))

@@ -67,6 +67,7 @@ pub struct TrafficRows {
     pub recipients: Vec<(String, String)>,
     pub services: Vec<tollgate_store::ServiceRecord>,
     pub service_numbers: Vec<(String, String)>,
+    pub blocks: Vec<tollgate_store::BlockRecord>,
 }
 
 /// A Messaging Service with its pool (E.164 numbers, oldest first).
@@ -103,6 +104,8 @@ pub struct Snapshot {
     pub spend_limits: Vec<SpendLimit>,
     /// Phishing and privacy switches by account (absent: defaults).
     pub settings: HashMap<String, crate::account_settings::AccountSettings>,
+    /// Inbound blocklist entries by account.
+    pub blocks: HashMap<String, Vec<tollgate_store::BlockRecord>>,
     /// Messaging Services by SID.
     pub services: HashMap<String, Arc<ServiceEntry>>,
     /// Allowlisted recipients by account.
@@ -236,6 +239,13 @@ impl Snapshot {
                 .push(limit.clone());
         }
         snapshot.settings = crate::account_settings::from_rows(&traffic.settings);
+        for block in &traffic.blocks {
+            snapshot
+                .blocks
+                .entry(block.account_sid.clone())
+                .or_default()
+                .push(block.clone());
+        }
         let by_sid: HashMap<&str, &str> = traffic
             .numbers
             .iter()
@@ -293,6 +303,22 @@ impl Snapshot {
                 ..GeoPolicy::default()
             })
         })
+    }
+
+    /// The blocklist entry that covers `e164` for `account` at `now`, if any.
+    pub fn blocked(
+        &self,
+        account: &str,
+        e164: &str,
+        now_ms: i64,
+    ) -> Option<&tollgate_store::BlockRecord> {
+        let digits = e164.trim_start_matches('+');
+        self.blocks
+            .get(account)?
+            .iter()
+            .filter(|b| digits.starts_with(b.prefix.as_str()))
+            .filter(|b| b.expires_at.is_none_or(|t| t > now_ms))
+            .max_by_key(|b| b.prefix.len())
     }
 
     /// The account's switches, or the defaults.

@@ -57,7 +57,20 @@ struct Pools {
     next: std::collections::HashMap<String, usize>,
 }
 
+/// Inbound texts one sender may send one account per minute before the rest
+/// are dropped (SMS flood / TDoS defence), unless the account sets
+/// `InboundRatePerMinute`.
+pub const DEFAULT_INBOUND_PER_MINUTE: u32 = 20;
+
+/// Why inbound texts were dropped, counted per account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Dropped {
+    pub blocklist: u64,
+    pub flood: u64,
+}
+
 pub struct Traffic {
+    dropped: Mutex<std::collections::HashMap<String, Dropped>>,
     pools: Mutex<Pools>,
     /// Numbers that have texted each account (`RecipientPolicy=known`).
     known: Mutex<std::collections::HashMap<String, HashSet<String>>>,
@@ -69,6 +82,7 @@ pub struct Traffic {
 impl Traffic {
     pub fn new(prices: PriceTable) -> Traffic {
         Traffic {
+            dropped: Mutex::new(std::collections::HashMap::new()),
             pools: Mutex::new(Pools::default()),
             known: Mutex::new(std::collections::HashMap::new()),
             shards: (0..SHARDS)
@@ -149,6 +163,38 @@ impl Traffic {
                 }
             }
         }
+    }
+
+    /// Counts one inbound text from `from` to `account`; false when the
+    /// sender is over its per-minute allowance.
+    pub fn inbound_allowed(&self, account: &str, from: &str, per_minute: u32, now_ms: i64) -> bool {
+        let key = format!("inbound|{account}|{from}");
+        let rate = Rate {
+            max: per_minute.max(1),
+            interval_ms: 60_000,
+        };
+        self.shard(&key)
+            .and_then(|s| s.lock().ok())
+            .is_none_or(|mut l| l.check(&key, rate, now_ms).is_ok())
+    }
+
+    pub fn count_dropped(&self, account: &str, flood: bool) {
+        if let Ok(mut d) = self.dropped.lock() {
+            let entry = d.entry(account.to_owned()).or_default();
+            if flood {
+                entry.flood += 1;
+            } else {
+                entry.blocklist += 1;
+            }
+        }
+    }
+
+    pub fn dropped(&self, account: &str) -> Dropped {
+        self.dropped
+            .lock()
+            .ok()
+            .and_then(|d| d.get(account).copied())
+            .unwrap_or_default()
     }
 
     /// Remembers that `number` texted `account`.

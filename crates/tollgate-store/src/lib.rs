@@ -23,9 +23,9 @@ use sqlx::sqlite::{
 };
 
 pub use records::{
-    AccountQuery, AccountRecord, ApiKeyRecord, CallRecord, DeliveryStatus, GeoPermissionRecord,
-    MessageRecord, NumberRecord, PageQuery, PublicKeyRecord, RateLimitRecord, ServiceRecord,
-    SettingRecord, SpendLimitRecord, TrafficQuery, UsageRow, WebhookRecord,
+    AccountQuery, AccountRecord, ApiKeyRecord, BlockRecord, CallRecord, DeliveryStatus,
+    GeoPermissionRecord, MessageRecord, NumberRecord, PageQuery, PublicKeyRecord, RateLimitRecord,
+    ServiceRecord, SettingRecord, SpendLimitRecord, TrafficQuery, UsageRow, WebhookRecord,
 };
 
 /// Why a store operation failed.
@@ -203,6 +203,11 @@ pub trait Store: Send + Sync + 'static {
     async fn remove_service_number(&self, service_sid: &str, number_sid: &str) -> Result<bool>;
     /// `(service, number)` of every pool member, oldest first.
     async fn all_service_numbers(&self) -> Result<Vec<(String, String)>>;
+
+    /// Adds or replaces a blocklist entry.
+    async fn upsert_block(&self, block: &BlockRecord) -> Result<()>;
+    async fn delete_block(&self, account_sid: &str, prefix: &str) -> Result<bool>;
+    async fn all_blocks(&self) -> Result<Vec<BlockRecord>>;
 }
 
 /// Embedded SQLite: WAL journal, `synchronous=FULL` so a commit survives power loss.

@@ -274,3 +274,13 @@ pub struct ServiceRecord {
     pub date_created: i64,
     pub date_updated: i64,
 }
+
+/// An inbound blocklist entry: digits of an E.164 number or prefix.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct BlockRecord {
+    pub account_sid: String,
+    /// Digits without `+`.
+    pub prefix: String,
+    pub expires_at: Option<i64>,
+    pub date_created: i64,
+}

@@ -783,6 +783,27 @@ macro_rules! impl_store {
                 )
                 .fetch_all(&self.pool).await?)
             }
+            async fn upsert_block(&self, b: &BlockRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO blocklist (account_sid, prefix, expires_at, date_created) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (account_sid, prefix) DO UPDATE SET expires_at = excluded.expires_at, \
+                     date_created = excluded.date_created",
+                )
+                .bind(&b.account_sid).bind(&b.prefix).bind(b.expires_at).bind(b.date_created)
+                .execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn delete_block(&self, account_sid: &str, prefix: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM blocklist WHERE account_sid = $1 AND prefix = $2")
+                    .bind(account_sid).bind(prefix).execute(&self.pool).await?.rows_affected();
+                Ok(done == 1)
+            }
+
+            async fn all_blocks(&self) -> Result<Vec<BlockRecord>> {
+                Ok(sqlx::query_as::<_, BlockRecord>("SELECT * FROM blocklist ORDER BY account_sid, prefix")
+                    .fetch_all(&self.pool).await?)
+            }
         }
     };
 }

@@ -7,10 +7,10 @@ use std::str::FromStr;
 
 use sqlx::postgres::PgConnectOptions;
 use tollgate_store::{
-    AccountQuery, AccountRecord, ApiKeyRecord, CallRecord, DeliveryStatus, GeoPermissionRecord,
-    MessageRecord, NumberRecord, PageQuery, PgStore, PublicKeyRecord, RateLimitRecord,
-    ServiceRecord, SettingRecord, SpendLimitRecord, SqliteStore, Store, StoreError, TrafficQuery,
-    UsageRow, WebhookRecord,
+    AccountQuery, AccountRecord, ApiKeyRecord, BlockRecord, CallRecord, DeliveryStatus,
+    GeoPermissionRecord, MessageRecord, NumberRecord, PageQuery, PgStore, PublicKeyRecord,
+    RateLimitRecord, ServiceRecord, SettingRecord, SpendLimitRecord, SqliteStore, Store,
+    StoreError, TrafficQuery, UsageRow, WebhookRecord,
 };
 use tollgate_types::AccountStatus;
 
@@ -632,6 +632,22 @@ async fn contract(store: &dyn Store) {
     assert!(!store.delete_service("ACsub3", "MG1").await.unwrap());
     assert!(store.delete_service("ACsub2", "MG1").await.unwrap());
     assert!(store.all_service_numbers().await.unwrap().is_empty());
+
+    // Blocklist: upsert replaces the expiry.
+    let block = |prefix: &str, expires: Option<i64>| BlockRecord {
+        account_sid: "ACsub2".into(),
+        prefix: prefix.into(),
+        expires_at: expires,
+        date_created: 1,
+    };
+    store.upsert_block(&block("25261", None)).await.unwrap();
+    store.upsert_block(&block("25261", Some(99))).await.unwrap();
+    assert_eq!(
+        store.all_blocks().await.unwrap(),
+        vec![block("25261", Some(99))]
+    );
+    assert!(store.delete_block("ACsub2", "25261").await.unwrap());
+    assert!(!store.delete_block("ACsub2", "25261").await.unwrap());
 
     // With one queued, there is room again.
     assert!(store.enqueue_webhook(&hook("WD3", 50), 2).await.unwrap());

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod auth_tokens;
 pub mod balance;
+pub mod blocklist;
 pub mod calls;
 pub mod decisions;
 pub mod geo;

@@ -77,9 +77,14 @@ pub async fn inbound(
         .ok_or_else(|| ApiError::missing("From"))?;
     let to = params.get("To").ok_or_else(|| ApiError::missing("To"))?;
     let body = params.get("Body").unwrap_or("");
-    let record = crate::inbound::receive(&app, from, to, body).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(crate::api::messages::render(&record)),
-    ))
+    match crate::inbound::receive(&app, from, to, body).await? {
+        crate::inbound::Received::Relayed(record) => Ok((
+            StatusCode::CREATED,
+            Json(crate::api::messages::render(&record)),
+        )),
+        crate::inbound::Received::Dropped { reason } => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"status": "dropped", "reason": reason})),
+        )),
+    }
 }

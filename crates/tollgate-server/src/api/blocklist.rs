@@ -1,0 +1,113 @@
+//! `/tollgate/v1/Blocklist`: numbers or prefixes whose inbound texts are
+//! dropped (optionally until an expiry), with the counts of dropped texts.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use tollgate_store::BlockRecord;
+use tollgate_types::Timestamp;
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::wire::Params;
+
+fn render(b: &BlockRecord) -> Value {
+    json!({
+        "account_sid": b.account_sid,
+        "prefix": format!("+{}", b.prefix),
+        "expires": b.expires_at.map(|t| Timestamp(t).iso8601()),
+        "date_created": Timestamp(b.date_created).iso8601(),
+    })
+}
+
+fn digits(text: &str) -> Option<String> {
+    let d: String = text
+        .trim()
+        .trim_start_matches('+')
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-'))
+        .collect();
+    (!d.is_empty() && d.len() <= 15 && d.bytes().all(|b| b.is_ascii_digit())).then_some(d)
+}
+
+/// `POST /tollgate/v1/Blocklist` (`Number`: a number or prefix; `ExpiresIn` seconds).
+pub async fn create(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    params: Params,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    principal.require_account_credentials()?;
+    let prefix = digits(
+        params
+            .get("Number")
+            .ok_or_else(|| ApiError::missing("Number"))?,
+    )
+    .ok_or_else(|| ApiError::invalid("Number", "must be an E.164 number or prefix, like +2526"))?;
+    let now = app.clock.now().0;
+    let expires_at = match params.get("ExpiresIn") {
+        None => None,
+        Some(v) => Some(
+            now + v
+                .parse::<i64>()
+                .ok()
+                .filter(|s| (1..=366 * 86_400).contains(s))
+                .ok_or_else(|| ApiError::invalid("ExpiresIn", "must be 1 to 31622400 seconds"))?
+                * 1000,
+        ),
+    };
+    let record = BlockRecord {
+        account_sid: principal.account.sid.clone(),
+        prefix,
+        expires_at,
+        date_created: now,
+    };
+    let write = app.begin_write().await;
+    app.store.upsert_block(&record).await?;
+    app.refresh(&write).await?;
+    Ok((StatusCode::CREATED, Json(render(&record))))
+}
+
+/// `GET /tollgate/v1/Blocklist`: entries in force and the dropped-text counts.
+pub async fn list(State(app): State<Arc<App>>, principal: Principal) -> ApiResult<Json<Value>> {
+    let now = app.clock.now().0;
+    let entries: Vec<Value> = principal
+        .snapshot
+        .blocks
+        .get(&principal.account.sid)
+        .into_iter()
+        .flatten()
+        .filter(|b| b.expires_at.is_none_or(|t| t > now))
+        .map(render)
+        .collect();
+    Ok(Json(json!({
+        "entries": entries,
+        "dropped": app.traffic.dropped(&principal.account.sid),
+    })))
+}
+
+/// `DELETE /tollgate/v1/Blocklist/{Number}`
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(number): Path<String>,
+) -> ApiResult<StatusCode> {
+    principal.require_account_credentials()?;
+    let prefix = digits(&number)
+        .ok_or_else(|| ApiError::not_found(&format!("/tollgate/v1/Blocklist/{number}")))?;
+    let write = app.begin_write().await;
+    if !app
+        .store
+        .delete_block(&principal.account.sid, &prefix)
+        .await?
+    {
+        return Err(ApiError::not_found(&format!(
+            "/tollgate/v1/Blocklist/{number}"
+        )));
+    }
+    app.refresh(&write).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
