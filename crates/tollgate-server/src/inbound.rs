@@ -15,7 +15,7 @@ use crate::webhooks::{NewWebhook, enqueue};
 
 /// What became of an inbound text.
 pub enum Received {
-    Relayed(MessageRecord),
+    Relayed(Box<MessageRecord>),
     /// Dropped before anything was stored or forwarded.
     Dropped {
         reason: &'static str,
@@ -140,5 +140,5 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
         )
         .await?;
     }
-    Ok(Received::Relayed(stored))
+    Ok(Received::Relayed(Box::new(stored)))
 }
