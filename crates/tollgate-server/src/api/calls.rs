@@ -12,17 +12,15 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use tollgate_policy::Channel;
 use tollgate_policy::spend::format_price;
-use tollgate_store::{CallRecord, TrafficQuery, WriteOp};
+use tollgate_store::{CallRecord, WriteOp};
 use tollgate_types::error_code as codes;
 use tollgate_types::{SidPrefix, Timestamp};
-use tollgate_webhook::request::{Method, Payload};
 
-use crate::api::messages::{admit_send, date_filters};
+use crate::api::messages::{admit_send, send_callback, traffic_query};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
-use crate::webhooks::{NewWebhook, enqueue};
 use crate::wire::{PageRequest, Params, json_segment, page_2010};
 
 pub fn render(record: &CallRecord) -> Value {
@@ -202,9 +200,6 @@ pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
     let Some(sealed) = call.status_callback_sealed.as_ref().filter(|_| terminal) else {
         return;
     };
-    let Ok(url) = app.master_key().open_text(&call.sid, sealed) else {
-        return;
-    };
     let mut params = vec![
         ("CallSid", call.sid.clone()),
         ("AccountSid", call.account_sid.clone()),
@@ -223,15 +218,7 @@ pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
         params.push(("CallDuration", d.to_string()));
         params.push(("Duration", ((i64::from(d) + 59) / 60).to_string()));
     }
-    let hook = NewWebhook {
-        account_sid: &call.account_sid,
-        url: &url,
-        method: Method::Post,
-        payload: Payload::Form(params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
-    };
-    if let Err(e) = enqueue(app, hook).await {
-        tracing::warn!(sid = %call.sid, code = e.spec.code, "status callback not queued");
-    }
+    send_callback(app, &call.account_sid, &call.sid, sealed, params).await;
 }
 
 fn not_found(account: &str, sid: &str) -> ApiError {
@@ -287,14 +274,7 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let account = principal.account(&account)?;
     let page = PageRequest::from_params(&params)?;
-    let (created_from, created_before) = date_filters(&params, "StartTime")?;
-    let query = TrafficQuery {
-        account_sid: account.sid.clone(),
-        to: params.get("To").map(str::to_owned),
-        from: params.get("From").map(str::to_owned),
-        created_from,
-        created_before,
-    };
+    let query = traffic_query(&account.sid, &params, "StartTime")?;
     let rows = app.store.list_calls(&query, &page.store_query()).await?;
     Ok(Json(page_2010(
         "calls",

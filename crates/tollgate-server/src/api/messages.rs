@@ -463,9 +463,6 @@ pub async fn record_status(app: &Arc<App>, message: &MessageRecord, privacy: Pri
     let Some(sealed) = &message.status_callback_sealed else {
         return;
     };
-    let Ok(url) = app.master_key().open_text(&message.sid, sealed) else {
-        return;
-    };
     let mut params = vec![
         ("MessageSid", message.sid.clone()),
         ("SmsSid", message.sid.clone()),
@@ -479,15 +476,7 @@ pub async fn record_status(app: &Arc<App>, message: &MessageRecord, privacy: Pri
     if let Some(code) = message.error_code {
         params.push(("ErrorCode", code.to_string()));
     }
-    let hook = NewWebhook {
-        account_sid: &message.account_sid,
-        url: &url,
-        method: Method::Post,
-        payload: Payload::Form(params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
-    };
-    if let Err(e) = enqueue(app, hook).await {
-        tracing::warn!(sid = %message.sid, code = e.spec.code, "status callback not queued");
-    }
+    send_callback(app, &message.account_sid, &message.sid, sealed, params).await;
 }
 
 fn not_found(account: &str, sid: &str) -> ApiError {
@@ -555,6 +544,40 @@ pub fn date_filters(params: &Params, name: &str) -> ApiResult<(Option<i64>, Opti
     Ok((from, before))
 }
 
+/// The list filters shared by messages and calls (`date` names the date filter).
+pub fn traffic_query(account_sid: &str, params: &Params, date: &str) -> ApiResult<TrafficQuery> {
+    let (created_from, created_before) = date_filters(params, date)?;
+    Ok(TrafficQuery {
+        account_sid: account_sid.to_owned(),
+        to: params.get("To").map(str::to_owned),
+        from: params.get("From").map(str::to_owned),
+        created_from,
+        created_before,
+    })
+}
+
+/// Queues a status callback to the sealed URL of `sid` (a message or call).
+pub async fn send_callback(
+    app: &Arc<App>,
+    account_sid: &str,
+    sid: &str,
+    sealed: &[u8],
+    params: Vec<(&str, String)>,
+) {
+    let Ok(url) = app.master_key().open_text(sid, sealed) else {
+        return;
+    };
+    let hook = NewWebhook {
+        account_sid,
+        url: &url,
+        method: Method::Post,
+        payload: Payload::Form(params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
+    };
+    if let Err(e) = enqueue(app, hook).await {
+        tracing::warn!(%sid, code = e.spec.code, "status callback not queued");
+    }
+}
+
 /// `GET …/Messages.json` (`To`, `From`, `DateSent`, `DateSent<`, `DateSent>`), newest first.
 pub async fn list(
     State(app): State<Arc<App>>,
@@ -564,14 +587,7 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let account = principal.account(&account)?;
     let page = PageRequest::from_params(&params)?;
-    let (created_from, created_before) = date_filters(&params, "DateSent")?;
-    let query = TrafficQuery {
-        account_sid: account.sid.clone(),
-        to: params.get("To").map(str::to_owned),
-        from: params.get("From").map(str::to_owned),
-        created_from,
-        created_before,
-    };
+    let query = traffic_query(&account.sid, &params, "DateSent")?;
     let rows = app.store.list_messages(&query, &page.store_query()).await?;
     Ok(Json(page_2010(
         "messages",
