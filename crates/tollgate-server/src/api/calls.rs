@@ -100,11 +100,8 @@ pub async fn create(
     }
     let now = app.clock.now().0;
     let sid = new_sid(SidPrefix::Call).to_string();
-    let to_e164 = app
-        .classifier
-        .classify(to, None)
-        .e164
-        .unwrap_or_else(|| to.to_owned());
+    let number = app.classifier.classify(to, None);
+    let to_e164 = number.e164.clone().unwrap_or_else(|| to.to_owned());
     let mut record = CallRecord {
         sid: sid.clone(),
         account_sid: account.sid.clone(),
@@ -132,6 +129,7 @@ pub async fn create(
         Channel::Voice,
         from,
         to,
+        &number,
         None,
         1,
         ip,

@@ -128,6 +128,7 @@ pub fn admit(
     channel: Channel,
     from: &str,
     to: &str,
+    number: &tollgate_numbering::Classification,
     body: Option<&str>,
     units: i64,
     ip: Option<std::net::IpAddr>,
@@ -168,9 +169,8 @@ pub fn admit(
         });
     }
     // 3. Destination: geo permissions and risk tiers.
-    let number = app.classifier.classify(to, None);
     let policy = snapshot.effective_geo(account);
-    let decision = decide(&policy, &number, to, channel);
+    let decision = decide(&policy, number, to, channel);
     if !decision.allowed {
         let spec = decision
             .error_code
@@ -352,11 +352,9 @@ pub async fn create(
     let seg = segments(body);
     let now = app.clock.now().0;
     let sid = new_sid(SidPrefix::Message).to_string();
-    let to_e164 = app
-        .classifier
-        .classify(to, None)
-        .e164
-        .unwrap_or_else(|| to.to_owned());
+    // Classified once: the record and every pipeline step use this.
+    let number = app.classifier.classify(to, None);
+    let to_e164 = number.e164.clone().unwrap_or_else(|| to.to_owned());
     // The sender: as given, or picked from the service's pool (sticky, healthy).
     let from: String = match (&service, params.get("From")) {
         (Some(svc), Some(given)) if !svc.numbers.iter().any(|n| n == given) => {
@@ -413,6 +411,7 @@ pub async fn create(
         Channel::Sms,
         from,
         to,
+        &number,
         Some(body),
         i64::from(seg.count),
         ip,
