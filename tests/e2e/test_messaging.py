@@ -10,21 +10,12 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
 from conftest import Gateway
-from webhook_receiver import Receiver
+from webhook_receiver import MultiDict, Receiver
 
 FROM = "+12015550123"
 TO = "+12015550124"
 
 
-class MultiDict(dict):
-    def __init__(self, pairs):
-        super().__init__()
-        self.pairs = pairs
-        for k, v in pairs:
-            self.setdefault(k, v)
-
-    def getlist(self, name):
-        return [v for k, v in self.pairs if k == name]
 
 
 def env(**extra):

@@ -10,20 +10,9 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from conftest import Gateway
-from webhook_receiver import Receiver
+from webhook_receiver import MultiDict, Receiver
 
 
-class MultiDict(dict):
-    """Repeated form names, as Django's QueryDict hands them to the validator."""
-
-    def __init__(self, pairs):
-        super().__init__()
-        self.pairs = pairs
-        for k, v in pairs:
-            self.setdefault(k, v)
-
-    def getlist(self, name):
-        return [v for k, v in self.pairs if k == name]
 
 
 def env(**extra):

@@ -10,6 +10,19 @@ from base64 import b64encode
 from requests.structures import CaseInsensitiveDict
 
 
+class MultiDict(dict):
+    """Repeated form names, as Django's QueryDict hands them to the validator."""
+
+    def __init__(self, pairs):
+        super().__init__()
+        self.pairs = pairs
+        for k, v in pairs:
+            self.setdefault(k, v)
+
+    def getlist(self, name):
+        return [v for k, v in self.pairs if k == name]
+
+
 class Receiver:
     """Records every request. `statuses` are answered in order (then 200).
     `basic=(user, pw)` or `digest=(user, pw)` demand that auth first."""

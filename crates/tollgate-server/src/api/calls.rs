@@ -223,20 +223,30 @@ fn not_found(account: &str, sid: &str) -> ApiError {
     ApiError::not_found(&format!("/2010-04-01/Accounts/{account}/Calls/{sid}.json"))
 }
 
+/// The call `{Sid}.json` of the account in the path, if the caller may see it.
+async fn stored(
+    app: &App,
+    principal: &Principal,
+    account: &str,
+    segment: &str,
+) -> ApiResult<CallRecord> {
+    let account = principal.account(account)?;
+    let sid = json_segment(segment).ok_or_else(|| not_found(&account.sid, segment))?;
+    app.store
+        .call(&account.sid, sid)
+        .await?
+        .ok_or_else(|| not_found(&account.sid, sid))
+}
+
 /// `GET …/Calls/{Sid}.json`
 pub async fn fetch(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path((account, segment)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let account = principal.account(&account)?;
-    let sid = json_segment(&segment).ok_or_else(|| not_found(&account.sid, &segment))?;
-    let record = app
-        .store
-        .call(&account.sid, sid)
-        .await?
-        .ok_or_else(|| not_found(&account.sid, sid))?;
-    Ok(Json(render(&record)))
+    Ok(Json(render(
+        &stored(&app, &principal, &account, &segment).await?,
+    )))
 }
 
 /// `POST …/Calls/{Sid}.json` (`Status=completed|canceled`): ends the call.
@@ -246,17 +256,11 @@ pub async fn update(
     Path((account, segment)): Path<(String, String)>,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    let account = principal.account(&account)?;
-    let sid = json_segment(&segment).ok_or_else(|| not_found(&account.sid, &segment))?;
-    let record = app
-        .store
-        .call(&account.sid, sid)
-        .await?
-        .ok_or_else(|| not_found(&account.sid, sid))?;
+    let record = stored(&app, &principal, &account, &segment).await?;
     match params.get("Status") {
         None => {}
         Some("completed" | "canceled") => {
-            app.sandbox.end_call(sid);
+            app.sandbox.end_call(&record.sid);
         }
         Some(_) => return Err(ApiError::invalid("Status", "must be completed or canceled")),
     }

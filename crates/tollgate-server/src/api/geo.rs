@@ -52,15 +52,6 @@ fn render_country(app: &App, country: &Country, policy: &GeoPolicy) -> Value {
     })
 }
 
-fn parse_flag(params: &Params, name: &str) -> ApiResult<Option<bool>> {
-    match params.get(name) {
-        None => Ok(None),
-        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
-        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        Some(_) => Err(ApiError::invalid(name, "must be true or false")),
-    }
-}
-
 /// `GET /v1/DialingPermissions/Countries`, with Twilio's filters.
 pub async fn list_countries(
     State(app): State<Arc<App>>,
@@ -74,9 +65,9 @@ pub async fn list_countries(
     let code = params
         .get("CountryCode")
         .map(|c| c.trim().trim_start_matches('+').to_owned());
-    let low = parse_flag(&params, "LowRiskNumbersEnabled")?;
-    let special = parse_flag(&params, "HighRiskSpecialNumbersEnabled")?;
-    let tollfraud = parse_flag(&params, "HighRiskTollfraudNumbersEnabled")?;
+    let low = params.flag("LowRiskNumbersEnabled")?;
+    let special = params.flag("HighRiskSpecialNumbersEnabled")?;
+    let tollfraud = params.flag("HighRiskTollfraudNumbersEnabled")?;
     let rows: Vec<&Country> = countries::all()
         .iter()
         .filter(|c| {
@@ -334,7 +325,7 @@ pub async fn update_settings(
         .account(&principal.account.sid)
         .await?
         .ok_or_else(ApiError::authenticate)?;
-    if let Some(value) = parse_flag(&params, "DialingPermissionsInheritance")? {
+    if let Some(value) = params.flag("DialingPermissionsInheritance")? {
         record.dialing_permissions_inheritance = value;
         record.date_updated = app.clock.now().0;
         app.store.update_account(&record).await?;

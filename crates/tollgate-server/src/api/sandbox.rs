@@ -54,12 +54,9 @@ pub async fn reachability(
         .classify(number, None)
         .e164
         .unwrap_or_else(|| number.to_owned());
-    let reachable = match params.get("Reachable") {
-        Some(v) if v.eq_ignore_ascii_case("true") => true,
-        Some(v) if v.eq_ignore_ascii_case("false") => false,
-        Some(_) => return Err(ApiError::invalid("Reachable", "must be true or false")),
-        None => return Err(ApiError::missing("Reachable")),
-    };
+    let reachable = params
+        .flag("Reachable")?
+        .ok_or_else(|| ApiError::missing("Reachable"))?;
     app.sandbox.set_reachable(&e164, reachable);
     Ok(Json(json!({"phone_number": e164, "reachable": reachable})))
 }

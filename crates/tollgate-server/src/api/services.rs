@@ -51,14 +51,6 @@ fn render(app: &App, r: &ServiceRecord) -> Value {
     })
 }
 
-fn parse_bool(name: &str, value: &str) -> ApiResult<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(ApiError::invalid(name, "must be true or false")),
-    }
-}
-
 fn owned(principal: &Principal, sid: &str) -> ApiResult<Arc<ServiceEntry>> {
     principal
         .snapshot
@@ -80,11 +72,7 @@ pub async fn create(
             .get("FriendlyName")
             .ok_or_else(|| ApiError::missing("FriendlyName"))?,
     )?;
-    let sticky = params
-        .get("StickySender")
-        .map(|v| parse_bool("StickySender", v))
-        .transpose()?
-        .unwrap_or(true);
+    let sticky = params.flag("StickySender")?.unwrap_or(true);
     let now = app.clock.now().0;
     let record = ServiceRecord {
         sid: new_sid(SidPrefix::MessagingService).to_string(),
@@ -148,8 +136,8 @@ pub async fn update(
     if let Some(name) = params.get("FriendlyName") {
         record.friendly_name = friendly_name(name)?;
     }
-    if let Some(v) = params.get("StickySender") {
-        record.sticky_sender = parse_bool("StickySender", v)?;
+    if let Some(sticky) = params.flag("StickySender")? {
+        record.sticky_sender = sticky;
     }
     record.date_updated = app.clock.now().0;
     let write = app.begin_write().await;

@@ -35,14 +35,6 @@ fn render(app: &App, account: &AccountRecord) -> Value {
     body
 }
 
-fn parse_bool(name: &str, value: &str) -> ApiResult<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(ApiError::invalid(name, "must be true or false")),
-    }
-}
-
 async fn load(app: &App, principal: &Principal, sid: &str) -> ApiResult<AccountRecord> {
     principal.require_account_credentials()?;
     let account = principal.account(sid)?;
@@ -72,8 +64,7 @@ pub async fn update(
 ) -> ApiResult<Json<Value>> {
     let write = app.begin_write().await;
     let mut record = load(&app, &principal, &account).await?;
-    if let Some(value) = params.get("RequireClientValidation") {
-        let require = parse_bool("RequireClientValidation", value)?;
+    if let Some(require) = params.flag("RequireClientValidation")? {
         let has_key = app
             .snapshot()
             .public_keys

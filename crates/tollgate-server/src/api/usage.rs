@@ -175,8 +175,8 @@ pub async fn records(
                 sum(&["calls-inbound"]),
             ),
         ];
-        let total_price: i64 =
-            rows.iter().take(1).map(|r| r.4.2).sum::<i64>() + rows.get(3).map_or(0, |r| r.4.2);
+        // Every billed category, once.
+        let total_price: i64 = totals.values().map(|t| t.2).sum();
         let price_text = |micros: i64| format_price(micros).trim_start_matches('-').to_owned();
         let last_day = date(to - 1);
         let mut push = |category: &str,
