@@ -7,6 +7,7 @@ pub mod content;
 pub mod geo;
 pub mod pricing;
 pub mod spend;
+pub mod triggers;
 pub mod velocity;
 
 pub use geo::{Channel, GeoPolicy, VoicePermission, decide};

@@ -78,6 +78,12 @@ impl MasterKey {
         Zeroizing::new(hex::encode(self.0))
     }
 
+    /// A key for one `purpose` (HMAC-SHA256 of the purpose under the master
+    /// key), so no two uses share key material.
+    pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(fingerprint(&self.0, purpose.as_bytes()))
+    }
+
     /// Seals `plaintext` for `aad` (the owning account's SID) with a fresh nonce.
     pub fn seal(
         &self,

@@ -42,6 +42,9 @@ pub struct AccountSettings {
     pub redact_message_bodies: bool,
     /// Inbound texts one sender may send per minute (flood control).
     pub inbound_rate_per_minute: Option<u32>,
+    /// Set by a lockdown (not through Settings): inbound calls and texts to
+    /// the account's numbers are refused.
+    pub inbound_blocked: bool,
 }
 
 /// Every setting name, with how to validate its value.
@@ -127,6 +130,7 @@ pub fn from_rows(rows: &[SettingRecord]) -> HashMap<String, AccountSettings> {
             "StripInboundPhoneNumbers" => s.strip_inbound_phone_numbers = on,
             "RedactPhoneNumbers" => s.redact_phone_numbers = on,
             "RedactMessageBodies" => s.redact_message_bodies = on,
+            "LockdownInbound" => s.inbound_blocked = on,
             "InboundRatePerMinute" => s.inbound_rate_per_minute = row.value.parse().ok(),
             _ => {}
         }

@@ -40,6 +40,13 @@ pub struct App {
     pub max_call_seconds: u32,
     /// Group commit for messages and calls.
     pub writer: crate::writer::Writer,
+    /// Audit aggregates (authentication failures, policy blocks) and the
+    /// sinks' wake-up.
+    pub audit: crate::audit_tasks::Aggregates,
+    /// Usage triggers with their running values.
+    pub triggers: crate::triggers::Triggers,
+    /// Alarms with their sliding windows.
+    pub alarms: crate::alarms::Alarms,
 }
 
 /// What the traffic side of the app is built from.
@@ -64,7 +71,8 @@ impl App {
         let snapshot = read_snapshot(store.as_ref(), &master_key, None).await?;
         let mut fingerprint_key = [0u8; 32];
         OsRandom.fill(&mut fingerprint_key);
-        let writer = crate::writer::Writer::spawn(store.clone());
+        let writer = crate::writer::Writer::spawn(store.clone())
+            .map_err(|e| LoadError::Store(e.to_string()))?;
         Ok(App {
             store,
             clock,
@@ -80,6 +88,9 @@ impl App {
             sandbox: traffic.sandbox,
             max_call_seconds: traffic.max_call_seconds,
             writer,
+            audit: crate::audit_tasks::Aggregates::default(),
+            triggers: crate::triggers::Triggers::default(),
+            alarms: crate::alarms::Alarms::default(),
         })
     }
 
@@ -103,6 +114,8 @@ impl App {
                 ApiError::internal()
             })?;
         self.snapshot.store(Arc::new(next));
+        // Every change came with its audit events: the sinks may go on.
+        self.audit.appended.notify_waiters();
         Ok(())
     }
 

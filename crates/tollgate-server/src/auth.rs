@@ -29,6 +29,8 @@ pub struct Principal {
     pub account: Arc<AccountEntry>,
     pub credential: Credential,
     pub snapshot: Arc<Snapshot>,
+    /// The peer's address (for audit events), when the server knows it.
+    pub ip: Option<std::net::IpAddr>,
 }
 
 impl Principal {
@@ -38,6 +40,18 @@ impl Principal {
             Credential::AuthToken => Ok(()),
             Credential::ApiKey { .. } => Err(ApiError::authenticate()),
         }
+    }
+
+    /// The accounts whose events and alerts this caller sees: itself, and
+    /// its subaccounts when it is a main account.
+    pub fn visible_accounts(&self) -> Vec<String> {
+        let me = &self.account;
+        self.snapshot
+            .accounts
+            .values()
+            .filter(|a| a.sid == me.sid || (me.is_main() && a.owner_account_sid == me.sid))
+            .map(|a| a.sid.clone())
+            .collect()
     }
 
     /// The account `sid` if this caller may act on it (itself or a subaccount).
@@ -140,9 +154,68 @@ pub async fn authenticate(app: &App, header: Option<&[u8]>) -> ApiResult<Princip
             account,
             credential,
             snapshot,
+            ip: None,
         }),
         _ => Err(ApiError::authenticate()),
     }
+}
+
+/// The account a failed authentication was aimed at: the one named by the
+/// Basic user (an account or one of its keys), else the main account.
+fn failed_account(app: &App, header: Option<&[u8]>) -> String {
+    let snapshot = app.snapshot();
+    let named = header.and_then(parse_basic).and_then(|(user, _)| {
+        if let Some(a) = snapshot.accounts.get(&user) {
+            return Some(a.sid.clone());
+        }
+        snapshot.keys.get(&user).map(|k| k.account_sid.clone())
+    });
+    named.unwrap_or_else(|| {
+        snapshot
+            .accounts
+            .values()
+            .find(|a| a.is_main())
+            .map(|a| a.sid.clone())
+            .unwrap_or_default()
+    })
+}
+
+/// For undoing a lockdown of `target`: the target's own auth token (its new
+/// one) even though it is suspended, or the active parent's auth token.
+/// API keys never (the lockdown revoked them).
+pub async fn authenticate_for_unlock(
+    app: &App,
+    header: Option<&[u8]>,
+    target: &str,
+) -> ApiResult<Principal> {
+    let (user, password) = header
+        .and_then(parse_basic)
+        .ok_or_else(ApiError::authenticate)?;
+    let snapshot = app.snapshot();
+    let Some(account) = snapshot.accounts.get(&user).cloned() else {
+        let _ = ct_eq(DECOY, password.as_bytes());
+        return Err(ApiError::authenticate());
+    };
+    if !token_matches(&account, &password) {
+        app.audit.auth_failure(&account.sid, None);
+        return Err(ApiError::authenticate());
+    }
+    let allowed = account.status != AccountStatus::Closed
+        && (account.sid == target
+            || (account.status == AccountStatus::Active
+                && snapshot
+                    .accounts
+                    .get(target)
+                    .is_some_and(|t| t.owner_account_sid == account.sid)));
+    if !allowed {
+        return Err(ApiError::authenticate());
+    }
+    Ok(Principal {
+        account,
+        credential: Credential::AuthToken,
+        snapshot,
+        ip: None,
+    })
 }
 
 impl FromRequestParts<Arc<App>> for Principal {
@@ -153,7 +226,21 @@ impl FromRequestParts<Arc<App>> for Principal {
         app: &Arc<App>,
     ) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
-        let principal = authenticate(app, header).await?;
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let mut principal = match authenticate(app, header).await {
+            Ok(p) => p,
+            Err(e) => {
+                app.audit.auth_failure(&failed_account(app, header), ip);
+                return Err(e);
+            }
+        };
+        principal.ip = ip;
+        if let Some(slot) = parts.extensions.get::<crate::alerts::AlertSlot>() {
+            let _ = slot.0.set(principal.account.sid.clone());
+        }
         crate::client_validation::enforce(app, parts, &principal)?;
         Ok(principal)
     }

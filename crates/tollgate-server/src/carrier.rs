@@ -51,6 +51,10 @@ pub struct Sandbox {
     inboxes: Mutex<HashMap<String, VecDeque<HandsetMessage>>>,
     /// Calls in progress, by SID, with the signal that ends them early.
     calls: Mutex<HashMap<String, (String, Arc<Notify>)>>,
+    /// Messages between `queued` and their final status, in their stored
+    /// form: a message is written when created and when it settles, and
+    /// reads see the steps between from here.
+    in_flight: Mutex<HashMap<String, MessageRecord>>,
 }
 
 impl Sandbox {
@@ -60,6 +64,7 @@ impl Sandbox {
             unreachable: Mutex::new(HashSet::new()),
             inboxes: Mutex::new(HashMap::new()),
             calls: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
         }
     }
 
@@ -78,6 +83,27 @@ impl Sandbox {
             .lock()
             .map(|s| !s.contains(number))
             .unwrap_or(true)
+    }
+
+    /// `record` as it stands now: its in-flight status, if it has one.
+    pub fn current(&self, record: MessageRecord) -> MessageRecord {
+        self.in_flight
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&record.sid).cloned())
+            .unwrap_or(record)
+    }
+
+    pub(crate) fn set_in_flight(&self, stored: MessageRecord) {
+        if let Ok(mut m) = self.in_flight.lock() {
+            m.insert(stored.sid.clone(), stored);
+        }
+    }
+
+    pub(crate) fn settled(&self, sid: &str) {
+        if let Ok(mut m) = self.in_flight.lock() {
+            m.remove(sid);
+        }
     }
 
     /// What the handset `to` received, newest first.
@@ -142,11 +168,12 @@ pub fn submit_message(
         let mut retried = false;
         loop {
             sandbox.step().await;
+            paused_while_inactive(&app, &message.account_sid).await;
             let now = app.clock.now().0;
             message.status = "sent".into();
             message.date_sent = Some(now);
             message.date_updated = now;
-            crate::api::messages::record_status(&app, &message, privacy).await;
+            crate::api::messages::record_status(&app, &message, privacy, false).await;
             sandbox.step().await;
             let now = app.clock.now().0;
             message.date_updated = now;
@@ -193,10 +220,26 @@ pub fn submit_message(
                     date_created: tollgate_types::Timestamp(message.date_created).iso8601(),
                 });
             }
-            crate::api::messages::record_status(&app, &message, privacy).await;
+            crate::api::messages::record_status(&app, &message, privacy, true).await;
             break;
         }
     });
+}
+
+/// Queued sends of a suspended account (a lockdown) wait, for up to a day,
+/// until it is active again.
+async fn paused_while_inactive(app: &App, account: &str) {
+    let active = || {
+        app.snapshot()
+            .accounts
+            .get(account)
+            .is_none_or(|a| a.status == tollgate_types::AccountStatus::Active)
+    };
+    let mut waited = 0;
+    while !active() && waited < 86_400 * 5 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        waited += 1;
+    }
 }
 
 /// Hands a recorded call to the sandbox.

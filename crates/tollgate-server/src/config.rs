@@ -48,6 +48,16 @@ pub struct RawConfig {
     pub sandbox_step_ms: Option<String>,
     /// Sandbox carrier: how long a call lasts unless ended sooner (default 30 s).
     pub sandbox_call_seconds: Option<String>,
+    /// Audit events as JSON lines to this file (relative to the data dir).
+    pub audit_file: Option<String>,
+    /// Rotate the audit file at this size (default 104857600, 100 MiB).
+    pub audit_file_max_bytes: Option<String>,
+    /// Rotated audit files kept (default 10).
+    pub audit_file_keep: Option<String>,
+    /// Audit events to syslog: `udp://host:port` or `tcp://host:port` (RFC 5424).
+    pub audit_syslog: Option<String>,
+    /// Days audit events are kept (default 0: forever).
+    pub audit_retention_days: Option<String>,
     /// Only from `TOLLGATE_MASTER_KEY`, never from a file or the command line.
     #[serde(skip)]
     pub master_key: Option<String>,
@@ -77,6 +87,11 @@ impl RawConfig {
             max_call_seconds: self.max_call_seconds.or(other.max_call_seconds),
             sandbox_step_ms: self.sandbox_step_ms.or(other.sandbox_step_ms),
             sandbox_call_seconds: self.sandbox_call_seconds.or(other.sandbox_call_seconds),
+            audit_file: self.audit_file.or(other.audit_file),
+            audit_file_max_bytes: self.audit_file_max_bytes.or(other.audit_file_max_bytes),
+            audit_file_keep: self.audit_file_keep.or(other.audit_file_keep),
+            audit_syslog: self.audit_syslog.or(other.audit_syslog),
+            audit_retention_days: self.audit_retention_days.or(other.audit_retention_days),
             master_key: self.master_key.or(other.master_key),
         }
     }
@@ -107,6 +122,11 @@ impl RawConfig {
             max_call_seconds: lookup("TOLLGATE_MAX_CALL_SECONDS"),
             sandbox_step_ms: lookup("TOLLGATE_SANDBOX_STEP_MS"),
             sandbox_call_seconds: lookup("TOLLGATE_SANDBOX_CALL_SECONDS"),
+            audit_file: lookup("TOLLGATE_AUDIT_FILE"),
+            audit_file_max_bytes: lookup("TOLLGATE_AUDIT_FILE_MAX_BYTES"),
+            audit_file_keep: lookup("TOLLGATE_AUDIT_FILE_KEEP"),
+            audit_syslog: lookup("TOLLGATE_AUDIT_SYSLOG"),
+            audit_retention_days: lookup("TOLLGATE_AUDIT_RETENTION_DAYS"),
             master_key: lookup("TOLLGATE_MASTER_KEY"),
         }
     }
@@ -129,6 +149,7 @@ pub struct Config {
     pub prices: tollgate_policy::pricing::PriceTable,
     pub max_call_seconds: u32,
     pub sandbox: crate::carrier::SandboxSettings,
+    pub audit: crate::audit_tasks::AuditSettings,
 }
 
 /// Reads a prefix table file into `table`, or records why not.
@@ -335,6 +356,40 @@ impl Config {
                 &mut errors,
             ),
         };
+        let audit = crate::audit_tasks::AuditSettings {
+            file: raw
+                .audit_file
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(|p| crate::audit_tasks::resolve(&data_dir, p)),
+            file_max_bytes: parse_number(
+                "audit file max bytes",
+                raw.audit_file_max_bytes.as_deref(),
+                104_857_600u64,
+                |n| *n >= 4096,
+                &mut errors,
+            ),
+            file_keep: parse_number(
+                "audit file keep",
+                raw.audit_file_keep.as_deref(),
+                10u32,
+                |n| *n <= 1000,
+                &mut errors,
+            ),
+            syslog: match raw.audit_syslog.as_deref().filter(|s| !s.is_empty()) {
+                None => None,
+                Some(text) => crate::audit_tasks::SyslogTarget::parse(text)
+                    .map_err(|e| errors.push(e))
+                    .ok(),
+            },
+            retention_days: parse_number(
+                "audit retention days",
+                raw.audit_retention_days.as_deref(),
+                0u32,
+                |n| *n <= 36_500,
+                &mut errors,
+            ),
+        };
         let home_country = raw
             .home_country
             .as_deref()
@@ -392,6 +447,7 @@ impl Config {
                     prices,
                     max_call_seconds,
                     sandbox,
+                    audit,
                 })
             }
             _ => Err(errors),

@@ -85,6 +85,10 @@ impl IntoResponse for ApiError {
             "status": self.spec.http_status,
         });
         let mut response = (status, axum::Json(body)).into_response();
+        response.extensions_mut().insert(crate::alerts::ErrorInfo {
+            code: self.spec.code,
+            message: self.message.clone(),
+        });
         if let Some(seconds) = self.retry_after
             && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
         {

@@ -10,7 +10,7 @@ use tollgate_webhook::request::{Method, Payload};
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::random::new_sid;
+use crate::random::new_ordered_sid;
 use crate::webhooks::{NewWebhook, enqueue};
 
 /// What became of an inbound text.
@@ -36,10 +36,21 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
     let settings = snapshot.settings_of(&number.record.account_sid);
     let account_sid = number.record.account_sid.as_str();
     let now = app.clock.now().0;
+    // A locked-down account takes nothing in.
+    if settings.inbound_blocked {
+        app.traffic.count_dropped(account_sid, false);
+        app.audit.blocked(account_sid, "inbound.lockdown");
+        tracing::info!(
+            account = account_sid,
+            "inbound text dropped: account in lockdown"
+        );
+        return Ok(Received::Dropped { reason: "lockdown" });
+    }
     // Inbound flood control: blocklisted senders and floods are dropped,
     // counted, never stored or forwarded.
     if snapshot.blocked(account_sid, &from_e164, now).is_some() {
         app.traffic.count_dropped(account_sid, false);
+        app.audit.blocked(account_sid, "inbound.blocklisted_sender");
         tracing::info!(
             account = account_sid,
             "inbound text dropped: blocklisted sender"
@@ -56,6 +67,7 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
         .inbound_allowed(account_sid, &from_e164, per_minute, now)
     {
         app.traffic.count_dropped(account_sid, true);
+        app.audit.blocked(account_sid, "inbound.sender_flood");
         tracing::info!(account = account_sid, "inbound text dropped: sender flood");
         return Ok(Received::Dropped { reason: "flood" });
     }
@@ -72,7 +84,7 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
     let country = to_info.country.unwrap_or("").to_owned();
     let price = app.traffic.prices.get(&country).sms_inbound * i64::from(seg.count);
     let record = MessageRecord {
-        sid: new_sid(SidPrefix::Message).to_string(),
+        sid: new_ordered_sid(SidPrefix::Message, app.clock.now().0).to_string(),
         account_sid: number.record.account_sid.clone(),
         messaging_service_sid: None,
         direction: "inbound".into(),
@@ -101,6 +113,15 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
         .await?;
     app.traffic
         .add_known(&record.account_sid, &record.from_number);
+    let delta = tollgate_policy::triggers::Usage {
+        sms_inbound: tollgate_policy::triggers::Tally {
+            count: 1,
+            usage: i64::from(record.num_segments),
+            price_micros: price,
+        },
+        ..Default::default()
+    };
+    app.triggers.observe(app, &record.account_sid, &delta).await;
     if let Some(account) = snapshot.accounts.get(&record.account_sid) {
         let chain = snapshot.chain(account);
         app.traffic

@@ -6,8 +6,12 @@
 //! (`api/`). Errors become Twilio's JSON in one place ([`error::ApiError`]).
 
 pub mod account_settings;
+pub mod alarms;
+pub mod alerts;
 pub mod api;
 pub mod app;
+pub mod audit;
+pub mod audit_tasks;
 pub mod auth;
 pub mod carrier;
 pub mod client_validation;
@@ -15,11 +19,13 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod inbound;
+pub mod lockdown;
 pub mod random;
 pub mod routes;
 pub mod snapshot;
 pub mod startup;
 pub mod traffic;
+pub mod triggers;
 pub mod webhooks;
 pub mod wire;
 pub mod writer;

@@ -17,6 +17,14 @@ impl RandomSource for OsRandom {
     }
 }
 
+/// A new SID for a high-volume record created at `unix_ms`: it sorts by time
+/// (see [`Sid::time_ordered`]).
+pub fn new_ordered_sid(prefix: SidPrefix, unix_ms: i64) -> Sid {
+    let mut bytes = [0u8; 10];
+    OsRandom.fill(&mut bytes);
+    Sid::time_ordered(prefix, unix_ms, bytes)
+}
+
 /// A new SID with `prefix`.
 pub fn new_sid(prefix: SidPrefix) -> Sid {
     let mut bytes = [0u8; 16];

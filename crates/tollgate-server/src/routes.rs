@@ -10,8 +10,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
 use crate::api::{
-    accounts, auth_tokens, balance, blocklist, calls, decisions, geo, keys, limits, lookup,
-    messages, meta, numbers, public_keys, recipients, sandbox, services, settings, usage, webhooks,
+    accounts, auth_tokens, balance, blocklist, calls, decisions, events, geo, keys, limits,
+    lockdown, lookup, messages, meta, monitor, numbers, public_keys, recipients, sandbox, services,
+    settings, usage, usage_triggers, webhooks,
 };
 use crate::app::App;
 use crate::client_validation;
@@ -75,6 +76,16 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/2010-04-01/Accounts/{account}/Usage/Records/{kind}",
             get(usage::records),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Usage/Triggers.json",
+            get(usage_triggers::list).post(usage_triggers::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Usage/Triggers/{sid}",
+            get(usage_triggers::fetch)
+                .post(usage_triggers::update)
+                .delete(usage_triggers::delete),
         );
     // accounts domain, v1.
     let accounts_v1 = Router::new()
@@ -92,6 +103,20 @@ pub fn router(app: Arc<App>) -> Router {
             get(public_keys::fetch)
                 .post(public_keys::update)
                 .delete(public_keys::delete),
+        );
+    // monitor domain, v1: the audit log.
+    let monitor_v1 = Router::new()
+        .route("/v1/Events", get(events::list))
+        .route("/v1/Events/{sid}", get(events::fetch))
+        .route("/v1/Alerts", get(monitor::list_alerts))
+        .route("/v1/Alerts/{sid}", get(monitor::fetch_alert))
+        .route(
+            "/v2/Alarms",
+            get(monitor::list_alarms).post(monitor::create_alarm),
+        )
+        .route(
+            "/v2/Alarms/{sid}",
+            get(monitor::fetch_alarm).delete(monitor::delete_alarm),
         );
     // voice domain, v1: dialing permissions.
     let voice_v1 = Router::new()
@@ -178,6 +203,10 @@ pub fn router(app: Arc<App>) -> Router {
             "/tollgate/v1/Accounts/{account}/Webhooks/{sid}",
             get(webhooks::fetch),
         )
+        .route(
+            "/tollgate/v1/Accounts/{account}/Lockdown",
+            post(lockdown::lock).delete(lockdown::unlock),
+        )
         .route("/tollgate/v1/Health", get(meta::health))
         .route("/tollgate/v1/Errors/{code}", get(meta::error_code));
 
@@ -185,11 +214,16 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(api_2010)
         .merge(accounts_v1)
         .merge(voice_v1)
+        .merge(monitor_v1)
         .merge(geo_and_lookup)
         .merge(tollgate)
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(axum::middleware::from_fn(client_validation::capture_body))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::alerts::capture,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new())

@@ -121,8 +121,11 @@ async fn create_main_account(
     let (record, token) =
         crate::api::accounts::new_account(key, None, "Tollgate main account".into(), clock.now())
             .map_err(runtime("sealing the auth token"))?;
+    let actor = crate::audit::Actor::cli();
+    let created = actor.event(record.date_created, &record.sid, "account.created", ("account", Some(&record.sid)),
+        serde_json::json!({"after": {"friendly_name": record.friendly_name, "status": record.status.as_str()}}));
     store
-        .insert_main_account(&record)
+        .insert_main_account(&record, &[created])
         .await
         .map_err(runtime("creating the main account"))?;
     // Secure default: the home country only, low-risk numbers only.
@@ -138,8 +141,11 @@ async fn create_main_account(
             date_updated: record.date_created,
         })
         .collect();
+    let geo = actor.event(record.date_created, &record.sid, "voice-geographic-permissions.updated",
+        ("voice-geographic-permissions", None),
+        serde_json::json!({"after": {"home_country": home_country, "channels": ["voice", "sms"], "low_risk_only": true}}));
     store
-        .upsert_geo_permissions(&rows)
+        .upsert_geo_permissions(&rows, &[geo])
         .await
         .map_err(runtime("setting the home country"))?;
     Ok(Credentials {
@@ -161,6 +167,53 @@ pub async fn initialise(config: &Config, clock: Arc<dyn Clock>) -> Result<Creden
     }
     let key = master_key(config, true)?;
     create_main_account(&store, &clock, &key, &config.home_country).await
+}
+
+/// `tollgate audit verify|checkpoint`: walks the audit chain of the
+/// configured database (see [`crate::audit::verify_chain`]).
+pub async fn verify_audit(
+    config: &Config,
+    expect: Option<tollgate_audit::Checkpoint>,
+) -> Result<Result<crate::audit::ChainReport, tollgate_audit::Break>, StartError> {
+    let store = open_store(config).await?;
+    let key = master_key(config, false)?;
+    crate::audit::verify_chain(
+        store.as_ref(),
+        key.derive(crate::audit::ANCHOR_KEY).as_slice(),
+        expect,
+    )
+    .await
+    .map_err(runtime("reading the audit log"))
+}
+
+/// `tollgate lockdown [--undo]`: the incident checklist on the database; a
+/// running server picks it up within a second.
+pub async fn run_lockdown(
+    config: &Config,
+    account: &str,
+    include_subaccounts: bool,
+    undo: bool,
+    clock: Arc<dyn Clock>,
+) -> Result<serde_json::Value, StartError> {
+    let store = open_store(config).await?;
+    let key = master_key(config, false)?;
+    let actor = crate::audit::Actor::cli();
+    let now = clock.now().0;
+    let report = if undo {
+        crate::lockdown::unlock(store.as_ref(), now, account, include_subaccounts, &actor).await
+    } else {
+        crate::lockdown::lock(
+            store.as_ref(),
+            &key,
+            now,
+            account,
+            include_subaccounts,
+            &actor,
+        )
+        .await
+    }
+    .map_err(StartError::Runtime)?;
+    Ok(report.to_json(undo))
 }
 
 /// Everything `serve` needs, prepared before any socket is bound.
@@ -233,8 +286,29 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
     {
         app.traffic.add_known(&account, &number);
     }
+    let app = Arc::new(app);
+    // Usage triggers start from the store's usage; one crossed while
+    // Tollgate was down (or killed mid-send) fires now, once.
+    for trigger in app
+        .store
+        .all_usage_triggers()
+        .await
+        .map_err(runtime("reading usage triggers"))?
+    {
+        if let Err(e) = app.triggers.watch(&app, trigger).await {
+            tracing::error!(error = %e, "a usage trigger could not be loaded");
+        }
+    }
+    for alarm in app
+        .store
+        .all_alarms()
+        .await
+        .map_err(runtime("reading alarms"))?
+    {
+        app.alarms.watch(alarm);
+    }
     Ok(Prepared {
-        app: Arc::new(app),
+        app,
         new_credentials,
     })
 }
@@ -259,6 +333,11 @@ pub async fn serve(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    let mut audit_tasks = crate::audit_tasks::spawn_all(&app, &config.audit, &stop_rx);
+    audit_tasks.push(tokio::spawn(crate::lockdown::follow_outside_changes(
+        app.clone(),
+        stopped(stop_rx.clone()),
+    )));
     let dispatcher = tokio::spawn(crate::webhooks::run_dispatcher(
         app.clone(),
         stopped(stop_rx.clone()),
@@ -271,6 +350,9 @@ pub async fn serve(
     .await
     .map_err(runtime("server"))?;
     let _ = dispatcher.await;
+    for task in audit_tasks {
+        let _ = task.await;
+    }
     tracing::info!("tollgate stopped");
     Ok(())
 }

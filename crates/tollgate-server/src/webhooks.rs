@@ -46,6 +46,11 @@ pub struct Webhooks {
 }
 
 impl Webhooks {
+    /// Tells the dispatcher a delivery was queued.
+    pub fn wake_dispatcher(&self) {
+        self.wake.notify_one();
+    }
+
     pub fn new(settings: WebhookSettings) -> Result<Webhooks, String> {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -82,6 +87,33 @@ pub struct NewWebhook<'a> {
 /// Queues a webhook durably; the dispatcher sends it. The URL is checked
 /// here, so a bad one is the caller's error and not a failed delivery.
 pub async fn enqueue(app: &App, hook: NewWebhook<'_>) -> ApiResult<WebhookRecord> {
+    let record = prepare(app, hook)?;
+    let limit = app.webhooks.settings.queue_limit;
+    if !app.store.enqueue_webhook(&record, limit).await? {
+        tracing::warn!(limit, "webhook queue full; a webhook was refused");
+        return Err(ApiError::new(
+            &codes::WEBHOOK_QUEUE_FULL,
+            format!("The webhook queue is full ({limit} pending deliveries)"),
+        ));
+    }
+    app.webhooks.wake_dispatcher();
+    Ok(record)
+}
+
+/// A sealed webhook URL as shown in API answers: opened, with any password
+/// hidden. `None` if it cannot be opened.
+pub fn shown_url(app: &App, aad: &str, sealed: &[u8]) -> Option<String> {
+    let url = app.master_key().open_text(aad, sealed).ok()?;
+    Some(
+        Target::parse(&url)
+            .map(|t| t.redacted())
+            .unwrap_or_else(|_| url.to_string()),
+    )
+}
+
+/// The delivery record for `hook`, sealed, not yet stored (for writes that
+/// must queue it in their own transaction).
+pub fn prepare(app: &App, hook: NewWebhook<'_>) -> ApiResult<WebhookRecord> {
     let target = Target::parse(hook.url).map_err(|e| ApiError::invalid("Url", &e.to_string()))?;
     let sid = new_sid(SidPrefix::WebhookDelivery).to_string();
     let url_sealed = app
@@ -121,15 +153,6 @@ pub async fn enqueue(app: &App, hook: NewWebhook<'_>) -> ApiResult<WebhookRecord
         date_created: now,
         date_updated: now,
     };
-    let limit = app.webhooks.settings.queue_limit;
-    if !app.store.enqueue_webhook(&record, limit).await? {
-        tracing::warn!(limit, "webhook queue full; a webhook was refused");
-        return Err(ApiError::new(
-            &codes::WEBHOOK_QUEUE_FULL,
-            format!("The webhook queue is full ({limit} pending deliveries)"),
-        ));
-    }
-    app.webhooks.wake.notify_one();
     Ok(record)
 }
 
@@ -194,7 +217,7 @@ pub async fn run_dispatcher(app: Arc<App>, shutdown: impl std::future::Future<Ou
 }
 
 /// One attempt, then its outcome recorded.
-async fn deliver(app: &App, mut record: WebhookRecord) {
+async fn deliver(app: &Arc<App>, mut record: WebhookRecord) {
     let attempt = u32::try_from(record.attempts).unwrap_or(0) + 1;
     let outcome = attempt_once(app, &record).await;
     let now = app.clock.now().0;
@@ -219,6 +242,23 @@ async fn deliver(app: &App, mut record: WebhookRecord) {
             record.status = DeliveryStatus::Failed;
             record.last_error = Some(reason.clone());
         }
+    }
+    if matches!(next, Next::GiveUp { .. }) {
+        // 11200: HTTP retrieval failure (Twilio's code for webhooks that fail).
+        crate::alerts::record(
+            app,
+            &record.account_sid,
+            11200,
+            "error",
+            &format!(
+                "Webhook to {} failed after {attempt} attempt(s): {}",
+                record.url_redacted,
+                record.last_error.as_deref().unwrap_or("")
+            ),
+            Some(record.method.as_str()),
+            None,
+            Some(&record.sid),
+        );
     }
     tracing::info!(
         sid = %record.sid,

@@ -94,6 +94,18 @@ pub fn friendly_name(value: &str) -> ApiResult<String> {
     }
 }
 
+/// An ISO 8601 date or date-time parameter (`StartDate`, `EndDate`), in ms.
+pub fn iso_date(params: &Params, name: &str) -> ApiResult<Option<i64>> {
+    params
+        .get(name)
+        .map(|v| {
+            tollgate_types::Timestamp::parse_iso8601(v)
+                .map(|t| t.0)
+                .ok_or_else(|| ApiError::invalid(name, "must be an ISO 8601 date or date-time"))
+        })
+        .transpose()
+}
+
 /// A requested page: `PageSize`, `Page` and `PageToken` (`PA` + the SID of
 /// the last row of the previous page).
 #[derive(Debug, Clone, PartialEq, Eq)]

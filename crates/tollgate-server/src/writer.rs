@@ -1,11 +1,13 @@
 //! Group commit for traffic records: concurrent sends queue their writes,
-//! one task commits them together (one fsync for many), and each request
-//! answers only after its own write is durable.
+//! one committer writes them together (one fsync for many), and each request
+//! answers only after its own write is durable. On SQLite the committer is a
+//! thread that owns its connection (no hand-off per statement); on
+//! PostgreSQL it is a task using the pool.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
-use tollgate_store::{Store, StoreError, WriteOp};
+use tollgate_store::{BatchWriter, Store, StoreError, WriteOp};
 
 /// Most writes in one transaction.
 const MAX_BATCH: usize = 512;
@@ -20,9 +22,29 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the committer on the current runtime.
-    pub fn spawn(store: Arc<dyn Store>) -> Writer {
+    /// Starts the committer: a thread when the store offers a blocking
+    /// writer, else a task on the current runtime.
+    pub fn spawn(store: Arc<dyn Store>) -> Result<Writer, StoreError> {
         let (queue, mut rx) = mpsc::channel::<(WriteOp, Option<Done>)>(QUEUE);
+        if let Some(mut writer) = store.batch_writer()? {
+            std::thread::Builder::new()
+                .name("tollgate-writer".into())
+                .spawn(move || {
+                    let mut batch: Vec<(WriteOp, Option<Done>)> = Vec::with_capacity(MAX_BATCH);
+                    while let Some(first) = rx.blocking_recv() {
+                        batch.push(first);
+                        while batch.len() < MAX_BATCH {
+                            match rx.try_recv() {
+                                Ok(next) => batch.push(next),
+                                Err(_) => break,
+                            }
+                        }
+                        commit_blocking(writer.as_mut(), &mut batch);
+                    }
+                })
+                .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
+            return Ok(Writer { queue });
+        }
         tokio::spawn(async move {
             let mut batch: Vec<(WriteOp, Option<Done>)> = Vec::with_capacity(MAX_BATCH);
             while let Some(first) = rx.recv().await {
@@ -36,7 +58,15 @@ impl Writer {
                 commit(store.as_ref(), &mut batch).await;
             }
         });
-        Writer { queue }
+        Ok(Writer { queue })
+    }
+
+    /// Queues `op` without waiting for it (alerts). Dropped, with a warning,
+    /// if the queue is full: the send path must not wait on an alert.
+    pub fn submit(&self, op: WriteOp) {
+        if self.queue.try_send((op, None)).is_err() {
+            tracing::warn!("the write queue is full; an alert was dropped");
+        }
     }
 
     /// Writes `op` durably (with whatever else is waiting) and returns then.
@@ -56,6 +86,23 @@ impl Writer {
 
 /// Commits the batch in one transaction; if that fails, each write alone,
 /// so one bad write fails only its own request.
+fn commit_blocking(writer: &mut dyn BatchWriter, batch: &mut Vec<(WriteOp, Option<Done>)>) {
+    let (ops, dones): (Vec<WriteOp>, Vec<Option<Done>>) = batch.drain(..).unzip();
+    let together = writer.write_batch(&ops);
+    for (op, done) in ops.iter().zip(dones) {
+        let result = match &together {
+            Ok(()) => Ok(()),
+            Err(_) => writer
+                .write_batch(std::slice::from_ref(op))
+                .map_err(|e| e.to_string()),
+        };
+        if let Some(done) = done {
+            let _ = done.send(result);
+        }
+    }
+}
+
+/// As [`commit_blocking`], through the store's async batch.
 async fn commit(store: &dyn Store, batch: &mut Vec<(WriteOp, Option<Done>)>) {
     // Inserts first (a stable partition: an update still follows its insert,
     // and updates of one row keep their order), so inserts form one statement.

@@ -8,8 +8,11 @@
 //! The store holds no policy: it persists and returns records. Secrets arrive
 //! already sealed or hashed.
 
+mod batch_writer;
 mod records;
 mod sql;
+
+pub use batch_writer::BatchWriter;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -23,9 +26,11 @@ use sqlx::sqlite::{
 };
 
 pub use records::{
-    AccountQuery, AccountRecord, ApiKeyRecord, BlockRecord, CallRecord, DeliveryStatus,
-    GeoPermissionRecord, MessageRecord, NumberRecord, PageQuery, PublicKeyRecord, RateLimitRecord,
-    ServiceRecord, SettingRecord, SpendLimitRecord, TrafficQuery, UsageRow, WebhookRecord,
+    AccountQuery, AccountRecord, AlarmRecord, AlertQuery, AlertRecord, ApiKeyRecord,
+    AuditAnchorRecord, AuditEventRecord, AuditQuery, BlockRecord, CallRecord, DeliveryStatus,
+    GeoPermissionRecord, MessageRecord, NewAuditEvent, NumberRecord, PageQuery, PublicKeyRecord,
+    RateLimitRecord, ServiceRecord, SettingRecord, SpendLimitRecord, TrafficQuery, UsageRow,
+    UsageTriggerRecord, WebhookRecord,
 };
 
 /// Why a store operation failed.
@@ -62,6 +67,23 @@ pub enum WriteOp {
     UpdateMessage(MessageRecord),
     InsertCall(CallRecord),
     UpdateCall(CallRecord),
+    InsertAlert(AlertRecord),
+}
+
+/// Whether a change happened, so its audit events are committed with it
+/// (an update of an absent row records nothing).
+pub trait Changed {
+    fn changed(&self) -> bool;
+}
+impl Changed for () {
+    fn changed(&self) -> bool {
+        true
+    }
+}
+impl Changed for bool {
+    fn changed(&self) -> bool {
+        *self
+    }
 }
 
 /// Which database a store is backed by.
@@ -81,11 +103,19 @@ pub trait Store: Send + Sync + 'static {
     /// The main account, if the store has been initialised.
     async fn main_account(&self) -> Result<Option<AccountRecord>>;
     /// Inserts the main account; `Conflict` if one exists already.
-    async fn insert_main_account(&self, account: &AccountRecord) -> Result<()>;
-    async fn insert_account(&self, account: &AccountRecord) -> Result<()>;
+    async fn insert_main_account(
+        &self,
+        account: &AccountRecord,
+        audit: &[NewAuditEvent],
+    ) -> Result<()>;
+    async fn insert_account(&self, account: &AccountRecord, audit: &[NewAuditEvent]) -> Result<()>;
     async fn account(&self, sid: &str) -> Result<Option<AccountRecord>>;
     /// Writes every mutable field of the account with this SID. False if absent.
-    async fn update_account(&self, account: &AccountRecord) -> Result<bool>;
+    async fn update_account(
+        &self,
+        account: &AccountRecord,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
     /// One page of an account family (the account and its subaccounts), oldest first.
     async fn list_accounts(
         &self,
@@ -94,21 +124,36 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<AccountRecord>>;
     async fn all_accounts(&self) -> Result<Vec<AccountRecord>>;
 
-    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
+    async fn insert_api_key(&self, key: &ApiKeyRecord, audit: &[NewAuditEvent]) -> Result<()>;
     async fn api_key(&self, account_sid: &str, sid: &str) -> Result<Option<ApiKeyRecord>>;
     /// Writes the key's friendly name and update date. False if absent.
-    async fn update_api_key(&self, key: &ApiKeyRecord) -> Result<bool>;
+    async fn update_api_key(&self, key: &ApiKeyRecord, audit: &[NewAuditEvent]) -> Result<bool>;
     /// Deletes the key. False if it did not exist.
-    async fn delete_api_key(&self, account_sid: &str, sid: &str) -> Result<bool>;
+    async fn delete_api_key(
+        &self,
+        account_sid: &str,
+        sid: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
     /// One page of an account's keys, oldest first.
     async fn list_api_keys(&self, account_sid: &str, page: &PageQuery)
     -> Result<Vec<ApiKeyRecord>>;
     async fn all_api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
 
-    async fn insert_public_key(&self, key: &PublicKeyRecord) -> Result<()>;
+    async fn insert_public_key(&self, key: &PublicKeyRecord, audit: &[NewAuditEvent])
+    -> Result<()>;
     /// Writes the friendly name and update date. False if absent.
-    async fn update_public_key(&self, key: &PublicKeyRecord) -> Result<bool>;
-    async fn delete_public_key(&self, account_sid: &str, sid: &str) -> Result<bool>;
+    async fn update_public_key(
+        &self,
+        key: &PublicKeyRecord,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
+    async fn delete_public_key(
+        &self,
+        account_sid: &str,
+        sid: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
     /// One page of an account's public keys, oldest first.
     async fn list_public_keys(
         &self,
@@ -131,16 +176,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies `ops` in one transaction (one commit for many writes): all or none.
     async fn write_batch(&self, ops: &[WriteOp]) -> Result<()>;
+    /// A blocking writer on a connection of its own, for a dedicated writer
+    /// thread, where that is faster than [`Store::write_batch`] (SQLite).
+    fn batch_writer(&self) -> Result<Option<Box<dyn BatchWriter>>>;
 
     /// Writes these permissions (insert or replace), all or none.
-    async fn upsert_geo_permissions(&self, rows: &[GeoPermissionRecord]) -> Result<()>;
+    async fn upsert_geo_permissions(
+        &self,
+        rows: &[GeoPermissionRecord],
+        audit: &[NewAuditEvent],
+    ) -> Result<()>;
     async fn all_geo_permissions(&self) -> Result<Vec<GeoPermissionRecord>>;
 
     /// `Conflict` if another account owns the number already.
-    async fn insert_number(&self, number: &NumberRecord) -> Result<()>;
+    async fn insert_number(&self, number: &NumberRecord, audit: &[NewAuditEvent]) -> Result<()>;
     /// Writes names, URLs and methods. False if absent.
-    async fn update_number(&self, number: &NumberRecord) -> Result<bool>;
-    async fn delete_number(&self, account_sid: &str, sid: &str) -> Result<bool>;
+    async fn update_number(&self, number: &NumberRecord, audit: &[NewAuditEvent]) -> Result<bool>;
+    async fn delete_number(
+        &self,
+        account_sid: &str,
+        sid: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
     async fn list_numbers(&self, account_sid: &str, page: &PageQuery) -> Result<Vec<NumberRecord>>;
     async fn all_numbers(&self) -> Result<Vec<NumberRecord>>;
 
@@ -148,7 +205,12 @@ pub trait Store: Send + Sync + 'static {
     /// Writes status, price, errors, body and dates. False if absent.
     async fn update_message(&self, message: &MessageRecord) -> Result<bool>;
     async fn message(&self, account_sid: &str, sid: &str) -> Result<Option<MessageRecord>>;
-    async fn delete_message(&self, account_sid: &str, sid: &str) -> Result<bool>;
+    async fn delete_message(
+        &self,
+        account_sid: &str,
+        sid: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
     /// Newest first.
     async fn list_messages(
         &self,
@@ -168,29 +230,67 @@ pub trait Store: Send + Sync + 'static {
     /// `(account, country, at, price)` of billed sends since `start`, to rebuild spend counters.
     async fn spend_since(&self, start: i64) -> Result<Vec<(String, String, i64, i64)>>;
 
-    async fn insert_rate_limit(&self, limit: &RateLimitRecord) -> Result<()>;
-    async fn delete_rate_limit(&self, account_sid: &str, sid: &str) -> Result<bool>;
+    async fn insert_rate_limit(
+        &self,
+        limit: &RateLimitRecord,
+        audit: &[NewAuditEvent],
+    ) -> Result<()>;
+    async fn delete_rate_limit(
+        &self,
+        account_sid: &str,
+        sid: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
     async fn all_rate_limits(&self) -> Result<Vec<RateLimitRecord>>;
-    async fn insert_spend_limit(&self, limit: &SpendLimitRecord) -> Result<()>;
-    async fn delete_spend_limit(&self, account_sid: &str, sid: &str) -> Result<bool>;
+    async fn insert_spend_limit(
+        &self,
+        limit: &SpendLimitRecord,
+        audit: &[NewAuditEvent],
+    ) -> Result<()>;
+    async fn delete_spend_limit(
+        &self,
+        account_sid: &str,
+        sid: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
     async fn all_spend_limits(&self) -> Result<Vec<SpendLimitRecord>>;
 
     /// Writes these settings (insert or replace), all or none.
-    async fn upsert_settings(&self, rows: &[SettingRecord]) -> Result<()>;
+    async fn upsert_settings(&self, rows: &[SettingRecord], audit: &[NewAuditEvent]) -> Result<()>;
     async fn all_settings(&self) -> Result<Vec<SettingRecord>>;
     /// Adds a number to the account's recipient allowlist (idempotent).
-    async fn insert_recipient(&self, account_sid: &str, phone_number: &str, at: i64) -> Result<()>;
-    async fn delete_recipient(&self, account_sid: &str, phone_number: &str) -> Result<bool>;
+    async fn insert_recipient(
+        &self,
+        account_sid: &str,
+        phone_number: &str,
+        at: i64,
+        audit: &[NewAuditEvent],
+    ) -> Result<()>;
+    async fn delete_recipient(
+        &self,
+        account_sid: &str,
+        phone_number: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
     /// `(account, number)` of every allowlisted recipient.
     async fn all_recipients(&self) -> Result<Vec<(String, String)>>;
     /// `(account, number)` of every number that has texted an account.
     async fn inbound_senders(&self) -> Result<Vec<(String, String)>>;
 
-    async fn insert_service(&self, service: &ServiceRecord) -> Result<()>;
+    async fn insert_service(&self, service: &ServiceRecord, audit: &[NewAuditEvent]) -> Result<()>;
     /// Writes the name, sticky sender and update date. False if absent.
-    async fn update_service(&self, service: &ServiceRecord) -> Result<bool>;
+    async fn update_service(
+        &self,
+        service: &ServiceRecord,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
     /// Deletes the service and its pool. False if absent.
-    async fn delete_service(&self, account_sid: &str, sid: &str) -> Result<bool>;
+    async fn delete_service(
+        &self,
+        account_sid: &str,
+        sid: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
     async fn all_services(&self) -> Result<Vec<ServiceRecord>>;
     /// Adds a number to a pool unless it holds `limit` already; false then.
     async fn add_service_number(
@@ -199,14 +299,102 @@ pub trait Store: Send + Sync + 'static {
         number_sid: &str,
         at: i64,
         limit: u32,
+        audit: &[NewAuditEvent],
     ) -> Result<bool>;
-    async fn remove_service_number(&self, service_sid: &str, number_sid: &str) -> Result<bool>;
+    async fn remove_service_number(
+        &self,
+        service_sid: &str,
+        number_sid: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
     /// `(service, number)` of every pool member, oldest first.
     async fn all_service_numbers(&self) -> Result<Vec<(String, String)>>;
 
+    /// Appends audit events on their own (aggregates, actions of Tollgate).
+    async fn append_audit(&self, events: &[NewAuditEvent]) -> Result<()>;
+    /// Events visible to a query, newest first.
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEventRecord>>;
+    async fn audit_event(&self, sid: &str) -> Result<Option<AuditEventRecord>>;
+    /// Up to `limit` events with `seq > after`, oldest first (verification, sinks).
+    async fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<AuditEventRecord>>;
+    /// The head row: `(seq, hash)` of the last event appended.
+    async fn audit_head(&self) -> Result<(i64, Vec<u8>)>;
+    async fn audit_anchor(&self) -> Result<Option<AuditAnchorRecord>>;
+    /// Deletes events up to `anchor.seq` and records the anchor, together.
+    async fn prune_audit(&self, anchor: &AuditAnchorRecord) -> Result<u64>;
+    /// How far the sink `name` has delivered (0 when it never has).
+    async fn audit_cursor(&self, name: &str) -> Result<i64>;
+    async fn set_audit_cursor(&self, name: &str, seq: i64) -> Result<()>;
+
+    async fn insert_usage_trigger(
+        &self,
+        t: &UsageTriggerRecord,
+        audit: &[NewAuditEvent],
+    ) -> Result<()>;
+    /// Writes the callback, method and name. False if absent.
+    async fn update_usage_trigger(
+        &self,
+        t: &UsageTriggerRecord,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
+    async fn delete_usage_trigger(
+        &self,
+        account_sid: &str,
+        sid: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
+    async fn all_usage_triggers(&self) -> Result<Vec<UsageTriggerRecord>>;
+    /// Marks the trigger fired for `period` unless it already fired in it,
+    /// and in the same transaction queues its callback, suspends
+    /// `suspend` (an account) if given, and appends `audit`. False (and
+    /// nothing written) if it had fired already: exactly once per period.
+    #[allow(clippy::too_many_arguments)]
+    async fn fire_usage_trigger(
+        &self,
+        sid: &str,
+        period: i64,
+        date_fired: i64,
+        current_value: &str,
+        callback: &WebhookRecord,
+        suspend: Option<&str>,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
+
+    /// The incident checklist in one transaction: writes `accounts` (status
+    /// and tokens as given), deletes every API key of them when
+    /// `revoke_keys`, sets their `LockdownInbound` setting to
+    /// `inbound_blocked`, appends `audit` and bumps the state generation.
+    /// Returns how many keys were revoked.
+    async fn apply_lockdown(
+        &self,
+        accounts: &[AccountRecord],
+        revoke_keys: bool,
+        inbound_blocked: bool,
+        audit: &[NewAuditEvent],
+    ) -> Result<u64>;
+    /// A counter bumped by changes made outside the server (the CLI), so a
+    /// running server reloads its snapshot.
+    async fn state_generation(&self) -> Result<i64>;
+
+    async fn alerts(&self, query: &AlertQuery) -> Result<Vec<AlertRecord>>;
+    async fn alert(&self, sid: &str) -> Result<Option<AlertRecord>>;
+    async fn insert_alarm(&self, alarm: &AlarmRecord, audit: &[NewAuditEvent]) -> Result<()>;
+    async fn delete_alarm(
+        &self,
+        account_sid: &str,
+        sid: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
+    async fn all_alarms(&self) -> Result<Vec<AlarmRecord>>;
+
     /// Adds or replaces a blocklist entry.
-    async fn upsert_block(&self, block: &BlockRecord) -> Result<()>;
-    async fn delete_block(&self, account_sid: &str, prefix: &str) -> Result<bool>;
+    async fn upsert_block(&self, block: &BlockRecord, audit: &[NewAuditEvent]) -> Result<()>;
+    async fn delete_block(
+        &self,
+        account_sid: &str,
+        prefix: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
     async fn all_blocks(&self) -> Result<Vec<BlockRecord>>;
 }
 
@@ -214,6 +402,7 @@ pub trait Store: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    path: std::path::PathBuf,
 }
 
 impl SqliteStore {
@@ -230,7 +419,16 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            path: path.to_owned(),
+        })
+    }
+
+    fn open_batch_writer(&self) -> Result<Option<Box<dyn BatchWriter>>> {
+        Ok(Some(Box::new(batch_writer::SqliteBatchWriter::open(
+            &self.path,
+        )?)))
     }
 }
 
@@ -255,6 +453,11 @@ impl PgStore {
             .connect_with(options)
             .await?;
         Ok(PgStore { pool })
+    }
+
+    /// PostgreSQL has no blocking writer: its batches go through `write_batch`.
+    fn open_batch_writer(&self) -> Result<Option<Box<dyn BatchWriter>>> {
+        Ok(None)
     }
 }
 

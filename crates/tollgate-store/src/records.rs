@@ -284,3 +284,170 @@ pub struct BlockRecord {
     pub expires_at: Option<i64>,
     pub date_created: i64,
 }
+
+/// An audit event to append: the store gives it its place in the chain
+/// (`seq`, `prev_hash`, `hash`) in the transaction of the change it records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuditEvent {
+    pub sid: String,
+    pub account_sid: String,
+    pub actor_sid: Option<String>,
+    pub actor_type: String,
+    pub source: String,
+    pub source_ip_address: Option<String>,
+    pub event_type: String,
+    pub resource_sid: Option<String>,
+    pub resource_type: String,
+    /// A JSON object, without secrets.
+    pub event_data: String,
+    pub event_date: i64,
+}
+
+/// An audit event as stored (`AE…`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditEventRecord {
+    pub seq: i64,
+    pub sid: String,
+    pub account_sid: String,
+    pub actor_sid: Option<String>,
+    pub actor_type: String,
+    pub source: String,
+    pub source_ip_address: Option<String>,
+    pub event_type: String,
+    pub resource_sid: Option<String>,
+    pub resource_type: String,
+    pub event_data: String,
+    pub event_date: i64,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+impl AuditEventRecord {
+    /// The chain's view of this row (a hash of the wrong length reads as
+    /// zeros, which then fails verification).
+    pub fn to_event(&self) -> tollgate_audit::Event {
+        self.clone().into_event()
+    }
+
+    pub fn into_event(self) -> tollgate_audit::Event {
+        let h = |v: &[u8]| <[u8; 32]>::try_from(v).unwrap_or([0; 32]);
+        tollgate_audit::Event {
+            seq: self.seq,
+            prev_hash: h(&self.prev_hash),
+            hash: h(&self.hash),
+            sid: self.sid,
+            account_sid: self.account_sid,
+            actor_sid: self.actor_sid,
+            actor_type: self.actor_type,
+            source: self.source,
+            source_ip_address: self.source_ip_address,
+            event_type: self.event_type,
+            resource_sid: self.resource_sid,
+            resource_type: self.resource_type,
+            event_data: self.event_data,
+            event_date: self.event_date,
+        }
+    }
+}
+
+/// Filters of `GET /v1/Events`; all given ones apply together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// The accounts whose events are visible (a family, or one subaccount).
+    pub account_sids: Vec<String>,
+    pub actor_sid: Option<String>,
+    pub event_type: Option<String>,
+    pub resource_sid: Option<String>,
+    pub source_ip_address: Option<String>,
+    pub date_from: Option<i64>,
+    pub date_before: Option<i64>,
+    /// Newest first: only events with a smaller `seq` (the page token).
+    pub before_seq: Option<i64>,
+    pub limit: u32,
+}
+
+/// Where the chain starts after pruning.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditAnchorRecord {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    pub signature: Vec<u8>,
+    pub date_pruned: i64,
+}
+
+/// A usage trigger (`UT…`). The callback URL may carry credentials: sealed
+/// (AAD = the trigger SID).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UsageTriggerRecord {
+    pub sid: String,
+    pub account_sid: String,
+    pub friendly_name: Option<String>,
+    pub callback_url_sealed: Vec<u8>,
+    pub callback_method: String,
+    /// As shown (offsets resolved).
+    pub trigger_value: String,
+    /// The threshold in the trigger's units (micro-dollars for prices).
+    pub threshold: i64,
+    pub usage_category: String,
+    /// `daily`, `monthly`, `yearly` or `""` (all time).
+    pub recurring: String,
+    pub trigger_by: String,
+    /// `none` or `suspend` (Tollgate's extension).
+    pub action: String,
+    /// The start of the period it last fired in (0 for all time).
+    pub fired_period: Option<i64>,
+    pub date_fired: Option<i64>,
+    pub current_value: Option<String>,
+    pub date_created: i64,
+    pub date_updated: i64,
+}
+
+/// An alert (`NO…`): an error Tollgate returned or observed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AlertRecord {
+    pub sid: String,
+    pub account_sid: String,
+    pub error_code: i32,
+    /// `error`, `warning`, `notice` or `debug`.
+    pub log_level: String,
+    /// Without secrets or redacted data.
+    pub alert_text: String,
+    pub request_method: Option<String>,
+    /// The path only (a query string may hold numbers or tokens).
+    pub request_url: Option<String>,
+    pub resource_sid: Option<String>,
+    pub date_created: i64,
+}
+
+/// Filters of `GET /v1/Alerts`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertQuery {
+    pub account_sids: Vec<String>,
+    pub log_level: Option<String>,
+    pub date_from: Option<i64>,
+    pub date_before: Option<i64>,
+    /// Newest first: only alerts created before this one (the page token).
+    pub before: Option<(i64, String)>,
+    pub limit: u32,
+}
+
+/// An alarm (`AL…`, Monitor v2 shape): fires its webhook when matching
+/// alerts in the window reach `trigger_value`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AlarmRecord {
+    pub sid: String,
+    pub account_sid: String,
+    pub friendly_name: Option<String>,
+    /// `ERROR_CODE`, `LOG_LEVEL` or `ALL`.
+    pub query_type: String,
+    pub query: Option<String>,
+    pub trigger_value: i64,
+    /// `FIVE_MINS`, `FIFTEEN_MINS`, `ONE_HOUR`, `TWELVE_HOURS`, `ONE_DAY`.
+    pub time_window: String,
+    pub webhook_sealed: Option<Vec<u8>>,
+    pub enabled: bool,
+    /// `none`, `suspend` or `lockdown` (Tollgate's extension).
+    pub action: String,
+    pub date_created: i64,
+    pub date_updated: i64,
+}

@@ -1,7 +1,12 @@
 //! One contract, two stores: every check runs on SQLite and, when
 //! `TOLLGATE_TEST_POSTGRES_URL` is set, on PostgreSQL in a fresh schema.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // A test binary: failing loudly is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // A test binary: failing loudly is the point.
 
 use std::str::FromStr;
 
@@ -62,11 +67,11 @@ async fn contract(store: &dyn Store) {
     // Initialisation: exactly one main account.
     assert_eq!(store.main_account().await.unwrap(), None);
     let main = account("ACmain", "ACmain", 1_000);
-    store.insert_main_account(&main).await.unwrap();
+    store.insert_main_account(&main, &[]).await.unwrap();
     assert_eq!(store.main_account().await.unwrap(), Some(main.clone()));
     let second = account("ACother", "ACother", 1_001);
     assert!(matches!(
-        store.insert_main_account(&second).await,
+        store.insert_main_account(&second, &[]).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(store.account("ACother").await.unwrap().is_none());
@@ -74,12 +79,14 @@ async fn contract(store: &dyn Store) {
     // Subaccounts, listing, filters and keyset pages.
     for i in 0..5 {
         store
-            .insert_account(&account(&format!("ACsub{i}"), "ACmain", 2_000 + i))
+            .insert_account(&account(&format!("ACsub{i}"), "ACmain", 2_000 + i), &[])
             .await
             .unwrap();
     }
     assert!(matches!(
-        store.insert_account(&account("ACsub0", "ACmain", 9)).await,
+        store
+            .insert_account(&account("ACsub0", "ACmain", 9), &[])
+            .await,
         Err(StoreError::Conflict(_))
     ));
     let family = AccountQuery {
@@ -134,7 +141,7 @@ async fn contract(store: &dyn Store) {
     sub.secondary_token_sealed = Some(vec![9, 9]);
     sub.secondary_token_created = Some(5_000);
     sub.date_updated = 5_000;
-    assert!(store.update_account(&sub).await.unwrap());
+    assert!(store.update_account(&sub, &[]).await.unwrap());
     assert_eq!(store.account("ACsub3").await.unwrap(), Some(sub.clone()));
     let suspended = AccountQuery {
         status: Some(AccountStatus::Suspended),
@@ -158,7 +165,7 @@ async fn contract(store: &dyn Store) {
     );
     assert!(
         !store
-            .update_account(&account("ACnone", "ACmain", 1))
+            .update_account(&account("ACnone", "ACmain", 1), &[])
             .await
             .unwrap()
     );
@@ -167,19 +174,19 @@ async fn contract(store: &dyn Store) {
     // Keys: scoped to their account.
     for i in 0..3 {
         store
-            .insert_api_key(&key(&format!("SK{i}"), "ACsub0", 3_000 + i))
+            .insert_api_key(&key(&format!("SK{i}"), "ACsub0", 3_000 + i), &[])
             .await
             .unwrap();
     }
     store
-        .insert_api_key(&key("SKx", "ACsub1", 3_000))
+        .insert_api_key(&key("SKx", "ACsub1", 3_000), &[])
         .await
         .unwrap();
     assert!(store.api_key("ACsub1", "SK0").await.unwrap().is_none());
     let mut k = store.api_key("ACsub0", "SK1").await.unwrap().unwrap();
     k.friendly_name = "renamed key".into();
     k.date_updated = 4_000;
-    assert!(store.update_api_key(&k).await.unwrap());
+    assert!(store.update_api_key(&k, &[]).await.unwrap());
     assert_eq!(store.api_key("ACsub0", "SK1").await.unwrap(), Some(k));
     let keys = store
         .list_api_keys("ACsub0", &page(10, None, 0))
@@ -194,14 +201,14 @@ async fn contract(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(next.len(), 2);
-    assert!(!store.delete_api_key("ACsub1", "SK1").await.unwrap());
-    assert!(store.delete_api_key("ACsub0", "SK1").await.unwrap());
-    assert!(!store.delete_api_key("ACsub0", "SK1").await.unwrap());
+    assert!(!store.delete_api_key("ACsub1", "SK1", &[]).await.unwrap());
+    assert!(store.delete_api_key("ACsub0", "SK1", &[]).await.unwrap());
+    assert!(!store.delete_api_key("ACsub0", "SK1", &[]).await.unwrap());
     assert_eq!(store.all_api_keys().await.unwrap().len(), 3);
     // A key must belong to an existing account.
     assert!(
         store
-            .insert_api_key(&key("SKorphan", "ACnobody", 1))
+            .insert_api_key(&key("SKorphan", "ACnobody", 1), &[])
             .await
             .is_err()
     );
@@ -209,7 +216,7 @@ async fn contract(store: &dyn Store) {
     // Client validation: the account switch persists.
     let mut acct = store.account("ACsub2").await.unwrap().unwrap();
     acct.require_client_validation = true;
-    assert!(store.update_account(&acct).await.unwrap());
+    assert!(store.update_account(&acct, &[]).await.unwrap());
     assert!(
         store
             .account("ACsub2")
@@ -229,23 +236,23 @@ async fn contract(store: &dyn Store) {
         date_updated: created,
     };
     store
-        .insert_public_key(&pk("CR1", "ACsub2", 5_000))
+        .insert_public_key(&pk("CR1", "ACsub2", 5_000), &[])
         .await
         .unwrap();
     store
-        .insert_public_key(&pk("CR2", "ACsub2", 5_001))
+        .insert_public_key(&pk("CR2", "ACsub2", 5_001), &[])
         .await
         .unwrap();
     let mut renamed = pk("CR1", "ACsub2", 5_000);
     renamed.friendly_name = Some("laptop".into());
-    assert!(store.update_public_key(&renamed).await.unwrap());
+    assert!(store.update_public_key(&renamed, &[]).await.unwrap());
     let listed = store
         .list_public_keys("ACsub2", &page(10, None, 0))
         .await
         .unwrap();
     assert_eq!(listed, vec![renamed, pk("CR2", "ACsub2", 5_001)]);
-    assert!(!store.delete_public_key("ACsub3", "CR2").await.unwrap());
-    assert!(store.delete_public_key("ACsub2", "CR2").await.unwrap());
+    assert!(!store.delete_public_key("ACsub3", "CR2", &[]).await.unwrap());
+    assert!(store.delete_public_key("ACsub2", "CR2", &[]).await.unwrap());
     assert_eq!(store.all_public_keys().await.unwrap().len(), 1);
 
     // Webhook queue: bounded, due order, leases, attempts.
@@ -314,15 +321,18 @@ async fn contract(store: &dyn Store) {
         date_updated: 7_000,
     };
     store
-        .upsert_geo_permissions(&[
-            geo("voice", "US", true),
-            geo("sms", "US", true),
-            geo("voice", "GB", true),
-        ])
+        .upsert_geo_permissions(
+            &[
+                geo("voice", "US", true),
+                geo("sms", "US", true),
+                geo("voice", "GB", true),
+            ],
+            &[],
+        )
         .await
         .unwrap();
     store
-        .upsert_geo_permissions(&[geo("voice", "GB", false)])
+        .upsert_geo_permissions(&[geo("voice", "GB", false)], &[])
         .await
         .unwrap();
     assert_eq!(
@@ -335,17 +345,20 @@ async fn contract(store: &dyn Store) {
     );
     assert!(
         store
-            .upsert_geo_permissions(&[GeoPermissionRecord {
-                account_sid: "ACnobody".into(),
-                ..geo("sms", "FR", true)
-            }])
+            .upsert_geo_permissions(
+                &[GeoPermissionRecord {
+                    account_sid: "ACnobody".into(),
+                    ..geo("sms", "FR", true)
+                }],
+                &[]
+            )
             .await
             .is_err()
     );
     let mut acct = store.account("ACsub2").await.unwrap().unwrap();
     assert!(acct.dialing_permissions_inheritance);
     acct.dialing_permissions_inheritance = false;
-    assert!(store.update_account(&acct).await.unwrap());
+    assert!(store.update_account(&acct, &[]).await.unwrap());
     assert!(
         !store
             .account("ACsub2")
@@ -371,18 +384,18 @@ async fn contract(store: &dyn Store) {
         date_updated: 8_000,
     };
     store
-        .insert_number(&number("PN1", "ACsub2", "+15005550006"))
+        .insert_number(&number("PN1", "ACsub2", "+15005550006"), &[])
         .await
         .unwrap();
     assert!(matches!(
         store
-            .insert_number(&number("PN2", "ACsub3", "+15005550006"))
+            .insert_number(&number("PN2", "ACsub3", "+15005550006"), &[])
             .await,
         Err(StoreError::Conflict(_))
     ));
     let mut renamed = number("PN1", "ACsub2", "+15005550006");
     renamed.friendly_name = "main line".into();
-    assert!(store.update_number(&renamed).await.unwrap());
+    assert!(store.update_number(&renamed, &[]).await.unwrap());
     assert_eq!(
         store
             .list_numbers("ACsub2", &page(10, None, 0))
@@ -505,7 +518,7 @@ async fn contract(store: &dyn Store) {
         ]
     );
     assert_eq!(store.spend_since(0).await.unwrap().len(), 4);
-    assert!(store.delete_message("ACsub2", "SM0").await.unwrap());
+    assert!(store.delete_message("ACsub2", "SM0", &[]).await.unwrap());
 
     // Rate and spend limits.
     let rl = RateLimitRecord {
@@ -517,9 +530,9 @@ async fn contract(store: &dyn Store) {
         channel: Some("sms".into()),
         date_created: 1,
     };
-    store.insert_rate_limit(&rl).await.unwrap();
+    store.insert_rate_limit(&rl, &[]).await.unwrap();
     assert_eq!(store.all_rate_limits().await.unwrap(), vec![rl]);
-    assert!(store.delete_rate_limit("ACsub2", "RL1").await.unwrap());
+    assert!(store.delete_rate_limit("ACsub2", "RL1", &[]).await.unwrap());
     let sl = SpendLimitRecord {
         sid: "SL1".into(),
         account_sid: "ACsub2".into(),
@@ -528,9 +541,14 @@ async fn contract(store: &dyn Store) {
         limit_micros: 5_000_000,
         date_created: 1,
     };
-    store.insert_spend_limit(&sl).await.unwrap();
+    store.insert_spend_limit(&sl, &[]).await.unwrap();
     assert_eq!(store.all_spend_limits().await.unwrap(), vec![sl]);
-    assert!(!store.delete_spend_limit("ACsub3", "SL1").await.unwrap());
+    assert!(
+        !store
+            .delete_spend_limit("ACsub3", "SL1", &[])
+            .await
+            .unwrap()
+    );
 
     // Settings and recipients.
     let setting = |name: &str, value: &str| SettingRecord {
@@ -540,14 +558,17 @@ async fn contract(store: &dyn Store) {
         date_updated: 1,
     };
     store
-        .upsert_settings(&[
-            setting("RecipientPolicy", "allowlist"),
-            setting("LinkPolicy", "block"),
-        ])
+        .upsert_settings(
+            &[
+                setting("RecipientPolicy", "allowlist"),
+                setting("LinkPolicy", "block"),
+            ],
+            &[],
+        )
         .await
         .unwrap();
     store
-        .upsert_settings(&[setting("RecipientPolicy", "known")])
+        .upsert_settings(&[setting("RecipientPolicy", "known")], &[])
         .await
         .unwrap();
     assert_eq!(
@@ -558,11 +579,11 @@ async fn contract(store: &dyn Store) {
         ]
     );
     store
-        .insert_recipient("ACsub2", "+12015550001", 1)
+        .insert_recipient("ACsub2", "+12015550001", 1, &[])
         .await
         .unwrap();
     store
-        .insert_recipient("ACsub2", "+12015550001", 2)
+        .insert_recipient("ACsub2", "+12015550001", 2, &[])
         .await
         .unwrap();
     assert_eq!(
@@ -571,7 +592,7 @@ async fn contract(store: &dyn Store) {
     );
     assert!(
         store
-            .delete_recipient("ACsub2", "+12015550001")
+            .delete_recipient("ACsub2", "+12015550001", &[])
             .await
             .unwrap()
     );
@@ -593,6 +614,34 @@ async fn contract(store: &dyn Store) {
     );
     assert!(store.message("ACsub2", "SMb1").await.unwrap().is_none());
 
+    // The blocking batch writer (SQLite's writer thread) writes the same rows.
+    if let Some(mut writer) = store.batch_writer().unwrap() {
+        let mut sent = message("SMw1", "+12015550010", 9_400, None);
+        writer
+            .write_batch(&[tollgate_store::WriteOp::InsertMessage(sent.clone())])
+            .unwrap();
+        sent.status = "delivered".into();
+        sent.date_sent = Some(9_401);
+        sent.date_updated = 9_402;
+        sent.body = None;
+        writer
+            .write_batch(&[tollgate_store::WriteOp::UpdateMessage(sent.clone())])
+            .unwrap();
+        assert_eq!(store.message("ACsub2", "SMw1").await.unwrap(), Some(sent));
+        let twice = vec![
+            tollgate_store::WriteOp::InsertMessage(message("SMw2", "+12015550011", 9_500, None)),
+            tollgate_store::WriteOp::InsertMessage(message("SMw2", "+12015550011", 9_500, None)),
+        ];
+        assert!(matches!(
+            writer.write_batch(&twice),
+            Err(tollgate_store::StoreError::Conflict(_))
+        ));
+        assert!(store.message("ACsub2", "SMw2").await.unwrap().is_none());
+        assert!(store.delete_message("ACsub2", "SMw1", &[]).await.unwrap());
+    } else {
+        assert_eq!(store.backend(), tollgate_store::Backend::Postgres);
+    }
+
     // Messaging services and their pools.
     let service = ServiceRecord {
         sid: "MG1".into(),
@@ -602,23 +651,39 @@ async fn contract(store: &dyn Store) {
         date_created: 1,
         date_updated: 1,
     };
-    store.insert_service(&service).await.unwrap();
+    store.insert_service(&service, &[]).await.unwrap();
     store
-        .insert_number(&number("PN3", "ACsub2", "+15005550007"))
+        .insert_number(&number("PN3", "ACsub2", "+15005550007"), &[])
         .await
         .unwrap();
-    assert!(store.add_service_number("MG1", "PN1", 1, 2).await.unwrap());
-    assert!(store.add_service_number("MG1", "PN3", 2, 2).await.unwrap());
     assert!(
-        store.add_service_number("MG1", "PN3", 3, 5).await.is_err(),
+        store
+            .add_service_number("MG1", "PN1", 1, 2, &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .add_service_number("MG1", "PN3", 2, 2, &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .add_service_number("MG1", "PN3", 3, 5, &[])
+            .await
+            .is_err(),
         "twice"
     );
     store
-        .insert_number(&number("PN4", "ACsub2", "+15005550008"))
+        .insert_number(&number("PN4", "ACsub2", "+15005550008"), &[])
         .await
         .unwrap();
     assert!(
-        !store.add_service_number("MG1", "PN4", 3, 2).await.unwrap(),
+        !store
+            .add_service_number("MG1", "PN4", 3, 2, &[])
+            .await
+            .unwrap(),
         "pool full"
     );
     assert_eq!(
@@ -628,9 +693,14 @@ async fn contract(store: &dyn Store) {
             ("MG1".to_owned(), "PN3".to_owned())
         ]
     );
-    assert!(store.remove_service_number("MG1", "PN3").await.unwrap());
-    assert!(!store.delete_service("ACsub3", "MG1").await.unwrap());
-    assert!(store.delete_service("ACsub2", "MG1").await.unwrap());
+    assert!(
+        store
+            .remove_service_number("MG1", "PN3", &[])
+            .await
+            .unwrap()
+    );
+    assert!(!store.delete_service("ACsub3", "MG1", &[]).await.unwrap());
+    assert!(store.delete_service("ACsub2", "MG1", &[]).await.unwrap());
     assert!(store.all_service_numbers().await.unwrap().is_empty());
 
     // Blocklist: upsert replaces the expiry.
@@ -640,18 +710,186 @@ async fn contract(store: &dyn Store) {
         expires_at: expires,
         date_created: 1,
     };
-    store.upsert_block(&block("25261", None)).await.unwrap();
-    store.upsert_block(&block("25261", Some(99))).await.unwrap();
+    store
+        .upsert_block(&block("25261", None), &[])
+        .await
+        .unwrap();
+    store
+        .upsert_block(&block("25261", Some(99)), &[])
+        .await
+        .unwrap();
     assert_eq!(
         store.all_blocks().await.unwrap(),
         vec![block("25261", Some(99))]
     );
-    assert!(store.delete_block("ACsub2", "25261").await.unwrap());
-    assert!(!store.delete_block("ACsub2", "25261").await.unwrap());
+    assert!(store.delete_block("ACsub2", "25261", &[]).await.unwrap());
+    assert!(!store.delete_block("ACsub2", "25261", &[]).await.unwrap());
 
     // With one queued, there is room again.
     assert!(store.enqueue_webhook(&hook("WD3", 50), 2).await.unwrap());
     assert_eq!(store.next_webhook_due().await.unwrap(), Some(50));
+}
+
+fn audit_event(n: usize, account: &str) -> tollgate_store::NewAuditEvent {
+    tollgate_store::NewAuditEvent {
+        sid: format!("AE{:032x}", n),
+        account_sid: account.into(),
+        actor_sid: Some(account.into()),
+        actor_type: "account".into(),
+        source: "api".into(),
+        source_ip_address: Some("192.0.2.1".into()),
+        event_type: "tollgate-blocklist.created".into(),
+        resource_sid: None,
+        resource_type: "tollgate-blocklist".into(),
+        event_data: format!("{{\"n\":{n}}}"),
+        event_date: 1_000 + i64::try_from(n).unwrap(),
+    }
+}
+
+/// Walks the chain as `tollgate audit verify` does.
+async fn walk(store: &dyn Store) -> Result<tollgate_audit::Anchor, tollgate_audit::Break> {
+    let mut v = tollgate_audit::Verifier::new(tollgate_audit::Anchor::GENESIS);
+    let mut after = 0;
+    loop {
+        let rows = store.audit_after(after, 1000).await.unwrap();
+        for row in &rows {
+            v.push(&row.to_event())?;
+        }
+        match rows.last() {
+            Some(last) => after = last.seq,
+            None => break,
+        }
+    }
+    let (seq, hash) = store.audit_head().await.unwrap();
+    let head = v.head();
+    if seq != head.seq || hash != head.hash {
+        return Err(tollgate_audit::Break::HeadMismatch {
+            expected: seq.to_string(),
+            found: head.seq.to_string(),
+        });
+    }
+    Ok(head)
+}
+
+type Exec = Box<
+    dyn Fn(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
+>;
+
+/// The audit chain: appends with changes, concurrency, and every kind of
+/// tampering through raw SQL (`exec`).
+async fn audit_contract(store: std::sync::Arc<dyn Store>, exec: Exec) {
+    // An update of an absent row records nothing.
+    let absent = store
+        .delete_block("ACnone", "1", &[audit_event(0, "ACnone")])
+        .await
+        .unwrap();
+    assert!(!absent);
+    assert_eq!(store.audit_head().await.unwrap().0, 0);
+
+    store
+        .insert_main_account(&account("ACw0", "ACw0", 1), &[])
+        .await
+        .unwrap();
+    for w in 1..8 {
+        store
+            .insert_account(&account(&format!("ACw{w}"), "ACw0", 1), &[])
+            .await
+            .unwrap();
+    }
+    // 8 writers x 1,000 changes, each with its event, at once.
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..1000 {
+                    let n = w * 1000 + i + 1;
+                    let block = BlockRecord {
+                        account_sid: format!("ACw{w}"),
+                        prefix: format!("{n}"),
+                        expires_at: None,
+                        date_created: 1,
+                    };
+                    store
+                        .upsert_block(&block, &[audit_event(n, &format!("ACw{w}"))])
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let head = walk(store.as_ref()).await.expect("one unbroken chain");
+    assert_eq!(head.seq, 8000);
+
+    // Queries: combined filters, newest first, the visible accounts only.
+    let q = tollgate_store::AuditQuery {
+        account_sids: vec!["ACw3".into()],
+        source_ip_address: Some("192.0.2.1".into()),
+        limit: 5,
+        ..Default::default()
+    };
+    let page = store.audit_events(&q).await.unwrap();
+    assert_eq!(page.len(), 5);
+    assert!(page.iter().all(|e| e.account_sid == "ACw3"));
+    assert!(page.windows(2).all(|w| w[0].seq > w[1].seq));
+    let none = tollgate_store::AuditQuery {
+        account_sids: vec!["ACw3".into()],
+        event_type: Some("account.updated".into()),
+        limit: 5,
+        ..Default::default()
+    };
+    assert!(store.audit_events(&none).await.unwrap().is_empty());
+
+    // Tampering, from the end back, so each is the first break the walk
+    // meets. Insertion in the middle: later rows move up one, a forged row
+    // takes 7501 (linked to 7500, but its hash cannot match).
+    exec("UPDATE audit_events SET seq = -seq WHERE seq > 7500".into()).await;
+    exec("UPDATE audit_events SET seq = -seq + 1 WHERE seq < -7500".into()).await;
+    exec(
+        "INSERT INTO audit_events (seq, sid, account_sid, actor_sid, actor_type, source, source_ip_address, \
+         event_type, resource_sid, resource_type, event_data, event_date, prev_hash, hash) \
+         SELECT 7501, 'AEforged', account_sid, actor_sid, actor_type, source, source_ip_address, event_type, \
+         resource_sid, resource_type, '{\"forged\":true}', event_date, hash, hash FROM audit_events WHERE seq = 7500"
+            .into(),
+    )
+    .await;
+    assert!(matches!(
+        walk(store.as_ref()).await,
+        Err(tollgate_audit::Break::Edited { seq: 7501, .. })
+    ));
+    // Two rows swapped (contents trade places).
+    exec("UPDATE audit_events SET seq = -1 WHERE seq = 7000".into()).await;
+    exec("UPDATE audit_events SET seq = 7000 WHERE seq = 7001".into()).await;
+    exec("UPDATE audit_events SET seq = 7001 WHERE seq = -1".into()).await;
+    assert!(matches!(
+        walk(store.as_ref()).await,
+        Err(tollgate_audit::Break::Unlinked { seq: 7000, .. })
+    ));
+    // One row deleted.
+    exec("DELETE FROM audit_events WHERE seq = 5000".into()).await;
+    assert!(matches!(
+        walk(store.as_ref()).await,
+        Err(tollgate_audit::Break::Missing {
+            expected_seq: 5000,
+            found_seq: 5001,
+            ..
+        })
+    ));
+    // One row edited.
+    exec("UPDATE audit_events SET event_data = '{\"n\":0}' WHERE seq = 3000".into()).await;
+    assert!(matches!(
+        walk(store.as_ref()).await,
+        Err(tollgate_audit::Break::Edited { seq: 3000, .. })
+    ));
+    // The tail cut off (head row untouched): the head no longer matches.
+    exec("DELETE FROM audit_events WHERE seq > 10".into()).await;
+    exec("UPDATE audit_events SET event_data = '{\"n\":0}' WHERE seq = 3000".into()).await;
+    assert!(matches!(
+        walk(store.as_ref()).await,
+        Err(tollgate_audit::Break::HeadMismatch { .. })
+    ));
 }
 
 #[tokio::test]
@@ -660,6 +898,25 @@ async fn contract_on_sqlite() {
     std::fs::create_dir_all(&dir).unwrap();
     let store = SqliteStore::open(&dir.join("tollgate.db")).await.unwrap();
     contract(&store).await;
+    let audit_db = dir.join("audit.db");
+    let store = std::sync::Arc::new(SqliteStore::open(&audit_db).await.unwrap());
+    store.migrate().await.unwrap();
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", audit_db.display()))
+        .await
+        .unwrap();
+    audit_contract(
+        store,
+        Box::new(move |sql| {
+            let raw = raw.clone();
+            Box::pin(async move {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&raw)
+                    .await
+                    .unwrap();
+            })
+        }),
+    )
+    .await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -678,8 +935,40 @@ async fn contract_on_postgres() {
     let options = PgConnectOptions::from_str(&url)
         .unwrap()
         .options([("search_path", schema.as_str())]);
-    let store = PgStore::connect_with(options).await.unwrap();
+    let store = PgStore::connect_with(options.clone()).await.unwrap();
     contract(&store).await;
+    // The audit chain in a schema of its own.
+    let audit_schema = format!("{schema}_audit");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {audit_schema}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let audit_options = PgConnectOptions::from_str(&url)
+        .unwrap()
+        .options([("search_path", audit_schema.as_str())]);
+    let audit_store =
+        std::sync::Arc::new(PgStore::connect_with(audit_options.clone()).await.unwrap());
+    audit_store.migrate().await.unwrap();
+    let raw = sqlx::PgPool::connect_with(audit_options).await.unwrap();
+    audit_contract(
+        audit_store,
+        Box::new(move |sql| {
+            let raw = raw.clone();
+            Box::pin(async move {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&raw)
+                    .await
+                    .unwrap();
+            })
+        }),
+    )
+    .await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA {audit_schema} CASCADE"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&pool)
         .await

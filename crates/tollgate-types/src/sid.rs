@@ -25,6 +25,14 @@ pub enum SidPrefix {
     SpendLimit,
     /// `MG`: a Messaging Service.
     MessagingService,
+    /// `AE`: an audit event.
+    AuditEvent,
+    /// `UT`: a usage trigger.
+    UsageTrigger,
+    /// `NO`: an alert.
+    Alert,
+    /// `AL`: an alarm.
+    Alarm,
 }
 
 impl SidPrefix {
@@ -41,6 +49,10 @@ impl SidPrefix {
             SidPrefix::RateLimit => "RL",
             SidPrefix::SpendLimit => "SL",
             SidPrefix::MessagingService => "MG",
+            SidPrefix::AuditEvent => "AE",
+            SidPrefix::UsageTrigger => "UT",
+            SidPrefix::Alert => "NO",
+            SidPrefix::Alarm => "AL",
         }
     }
 }
@@ -67,6 +79,22 @@ impl Sid {
         s.push_str(prefix.as_str());
         s.push_str(&hex::encode(random));
         Sid(s)
+    }
+
+    /// A SID whose first 12 hex digits are `unix_ms` (big-endian), then 80
+    /// random bits, like a UUIDv7: SIDs of high-volume records (messages,
+    /// calls) then sort by creation, so a database index takes them at its
+    /// right edge instead of at random pages.
+    pub fn time_ordered(prefix: SidPrefix, unix_ms: i64, random: [u8; 10]) -> Sid {
+        let mut bytes = [0u8; 16];
+        let ms = u64::try_from(unix_ms).unwrap_or(0).to_be_bytes();
+        for (dst, src) in bytes.iter_mut().zip(ms.iter().skip(2)) {
+            *dst = *src;
+        }
+        for (dst, src) in bytes.iter_mut().skip(6).zip(random) {
+            *dst = src;
+        }
+        Self::from_random(prefix, bytes)
     }
 
     /// Parses a SID that must carry `prefix`.
@@ -98,6 +126,10 @@ impl Sid {
             SidPrefix::RateLimit,
             SidPrefix::SpendLimit,
             SidPrefix::MessagingService,
+            SidPrefix::AuditEvent,
+            SidPrefix::UsageTrigger,
+            SidPrefix::Alert,
+            SidPrefix::Alarm,
         ]
         .into_iter()
         .find(|p| self.0.starts_with(p.as_str()))
@@ -135,6 +167,16 @@ impl AsRef<str> for Sid {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn time_ordered_sids_sort_by_time_and_keep_80_random_bits() {
+        let a = Sid::time_ordered(SidPrefix::Message, 1_700_000_000_000, [0xff; 10]);
+        let b = Sid::time_ordered(SidPrefix::Message, 1_700_000_000_001, [0x00; 10]);
+        assert!(a.as_str() < b.as_str());
+        assert!(Sid::parse(a.as_str(), SidPrefix::Message).is_ok());
+        assert_eq!(&a.as_str()[2..14], "018bcfe56800");
+        assert_eq!(&a.as_str()[14..], "ffffffffffffffffffff");
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -65,6 +65,16 @@ impl Timestamp {
         Timestamp(first.midnight().assume_utc().unix_timestamp() * 1000)
     }
 
+    /// The start of this instant's UTC year.
+    pub fn start_of_year(self) -> Timestamp {
+        let date = self.datetime().date();
+        let first = date
+            .replace_day(1)
+            .and_then(|d| d.replace_month(time::Month::January))
+            .unwrap_or(date);
+        Timestamp(first.midnight().assume_utc().unix_timestamp() * 1000)
+    }
+
     /// The calendar parts `(year, month, day, hour, minute)` in UTC.
     pub fn civil(self) -> (i32, u8, u8, u8, u8) {
         let dt = self.datetime();
@@ -89,6 +99,7 @@ mod tests {
         assert_eq!(t.start_of_hour().iso8601(), "2026-11-22T03:00:00Z");
         assert_eq!(t.start_of_day().iso8601(), "2026-11-22T00:00:00Z");
         assert_eq!(t.start_of_month().iso8601(), "2026-11-01T00:00:00Z");
+        assert_eq!(t.start_of_year().iso8601(), "2026-01-01T00:00:00Z");
     }
 
     #[test]

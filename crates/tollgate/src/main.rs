@@ -1,6 +1,10 @@
 //! The `tollgate` command: `init` and `serve`.
 
+mod fraud;
 mod numbers;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -38,6 +42,28 @@ enum Command {
     /// Number intelligence offline.
     #[command(subcommand)]
     Numbers(NumbersCommand),
+    /// Lock an account down (suspend, end calls, rotate the auth token,
+    /// revoke API keys, block inbound, pause queued sends), or undo it.
+    /// Prints what was done as JSON, with the new auth tokens (shown once).
+    Lockdown {
+        #[command(flatten)]
+        common: Common,
+        /// The account (AC…)
+        #[arg(long, value_name = "SID")]
+        account: String,
+        /// Its subaccounts too
+        #[arg(long)]
+        include_subaccounts: bool,
+        /// Reactivate and unblock (old tokens and keys stay revoked)
+        #[arg(long)]
+        undo: bool,
+    },
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Fraud Guard offline.
+    #[command(subcommand)]
+    Fraud(FraudCommand),
     /// Run the gateway (initialising an empty data directory first).
     Serve {
         #[command(flatten)]
@@ -45,6 +71,36 @@ enum Command {
         /// Address to listen on [default: 127.0.0.1:8080; env TOLLGATE_LISTEN]
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FraudCommand {
+    /// Run the detector on NDJSON events from stdin (request, delivery,
+    /// verified, in time order); one decision line per request on stdout.
+    Replay {
+        /// off, basic, standard or max
+        #[arg(long, default_value = "standard", value_parser = ["off", "basic", "standard", "max"])]
+        mode: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain: exit 0 if intact, 1 naming the first broken
+    /// event (edited, deleted, inserted, reordered, truncated), 2 on error.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        /// A checkpoint from `tollgate audit checkpoint` (SEQ:HASH) that the
+        /// chain must still contain: detects truncation and rewrites.
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect_head: Option<tollgate_audit::Checkpoint>,
+    },
+    /// Verify the chain, then print its head (SEQ:HASH) to keep elsewhere.
+    Checkpoint {
+        #[command(flatten)]
+        common: Common,
     },
 }
 
@@ -210,6 +266,55 @@ fn print_credentials(data_dir: &std::path::Path, c: &Credentials) {
     let _ = out.flush();
 }
 
+/// Runs `tollgate audit …` on a runtime of its own; returns the exit code.
+fn audit(command: AuditCommand) -> u8 {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        eprintln!("tollgate: cannot start the runtime");
+        return 2;
+    };
+    let (common, expect, checkpoint) = match command {
+        AuditCommand::Verify {
+            common,
+            expect_head,
+        } => (common, expect_head, false),
+        AuditCommand::Checkpoint { common } => (common, None, true),
+    };
+    let config = match configure(common, None) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            return 2;
+        }
+    };
+    match runtime.block_on(tollgate_server::startup::verify_audit(&config, expect)) {
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            2
+        }
+        Ok(Err(broken)) => {
+            println!("audit chain BROKEN: {broken}");
+            1
+        }
+        Ok(Ok(report)) if checkpoint => {
+            println!("{}", tollgate_audit::Checkpoint(report.head));
+            0
+        }
+        Ok(Ok(report)) => {
+            println!(
+                "audit chain intact: {} events (seq {} to {}), head {}",
+                report.checked,
+                report.start.seq + 1,
+                report.head.seq,
+                tollgate_audit::Checkpoint(report.head)
+            );
+            0
+        }
+    }
+}
+
 async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -248,7 +353,25 @@ async fn run(command: Command) -> Result<(), StartError> {
             }
             Ok(())
         }
-        Command::Webhook(_) | Command::Numbers(_) => Ok(()),
+        Command::Webhook(_) | Command::Numbers(_) | Command::Audit(_) | Command::Fraud(_) => Ok(()),
+        Command::Lockdown {
+            common,
+            account,
+            include_subaccounts,
+            undo,
+        } => {
+            let config = configure(common, None)?;
+            let report = tollgate_server::startup::run_lockdown(
+                &config,
+                &account,
+                include_subaccounts,
+                undo,
+                Arc::new(SystemClock),
+            )
+            .await?;
+            println!("{report}");
+            Ok(())
+        }
         Command::Serve { common, listen } => {
             let config = configure(common, listen)?;
             let prepared = tollgate_server::prepare(&config, Arc::new(SystemClock)).await?;
@@ -268,7 +391,7 @@ fn main() -> ExitCode {
             // Offline tools use the conventional 2; the server's config errors are 64.
             let offline = matches!(
                 std::env::args().nth(1).as_deref(),
-                Some("webhook" | "numbers")
+                Some("webhook" | "numbers" | "audit" | "fraud")
             );
             let usage = if offline { 2 } else { 64 };
             return match e.kind() {
@@ -280,6 +403,12 @@ fn main() -> ExitCode {
         }
     };
     let command = match cli.command {
+        Command::Audit(command) => return ExitCode::from(audit(command)),
+        Command::Fraud(FraudCommand::Replay { mode }) => {
+            let mode =
+                tollgate_detect::Mode::parse(&mode).unwrap_or(tollgate_detect::Mode::Standard);
+            return ExitCode::from(fraud::replay(mode));
+        }
         Command::Webhook(command) => return ExitCode::from(webhook(command)),
         Command::Numbers(NumbersCommand::Classify { default_region }) => {
             return ExitCode::from(numbers::classify(default_region.as_deref()));

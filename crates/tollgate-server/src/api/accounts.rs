@@ -12,6 +12,7 @@ use tollgate_types::error_code as codes;
 use tollgate_types::{AccountStatus, SidPrefix, Timestamp};
 
 use crate::app::App;
+use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
@@ -103,7 +104,16 @@ pub async fn create(
     let (record, _token) = new_account(app.master_key(), Some(&principal.account.sid), name, now)
         .map_err(|_| ApiError::internal())?;
     let write = app.begin_write().await;
-    app.store.insert_account(&record).await?;
+    let event = audit::by(
+        &principal,
+        now.0,
+        &principal.account.sid,
+        "account.created",
+        ("account", Some(&record.sid)),
+        json!({"after": {"friendly_name": record.friendly_name,
+            "status": record.status.as_str(), "owner_account_sid": record.owner_account_sid}}),
+    );
+    app.store.insert_account(&record, &event).await?;
     app.refresh(&write).await?;
     Ok((StatusCode::CREATED, Json(render(&app, &record)?)))
 }
@@ -232,13 +242,24 @@ pub async fn update(
     let mut record = target(&app, &principal, &segment, &path).await?;
     let (name, status) = plan_update(&principal.account.sid, &record, &params)?;
     if name != record.friendly_name || status != record.status {
+        let before =
+            json!({"friendly_name": record.friendly_name, "status": record.status.as_str()});
+        let after = json!({"friendly_name": name, "status": status.as_str()});
         record.friendly_name = name;
         if status != record.status {
             tracing::info!(account = %record.sid, from = %record.status, to = %status, "account status changed");
         }
         record.status = status;
         record.date_updated = app.clock.now().0;
-        app.store.update_account(&record).await?;
+        let event = audit::by(
+            &principal,
+            record.date_updated,
+            &record.sid,
+            "account.updated",
+            ("account", Some(&record.sid)),
+            audit::changes(&before, &after),
+        );
+        app.store.update_account(&record, &event).await?;
         app.refresh(&write).await?;
         // Twilio lets calls run on; Tollgate ends them with the account.
         if record.status != AccountStatus::Active {

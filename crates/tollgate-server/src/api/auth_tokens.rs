@@ -13,6 +13,7 @@ use tollgate_types::Timestamp;
 use tollgate_types::error_code as codes;
 
 use crate::app::App;
+use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::OsRandom;
@@ -47,7 +48,15 @@ pub async fn create_secondary(
     record.secondary_token_sealed = Some(app.seal_token(&record.sid, &token)?);
     record.secondary_token_created = Some(now.0);
     record.date_updated = now.0;
-    app.store.update_account(&record).await?;
+    let event = audit::by(
+        &principal,
+        now.0,
+        &record.sid,
+        "account-secondary-auth-token.created",
+        ("account-secondary-auth-token", Some(&record.sid)),
+        json!({}),
+    );
+    app.store.update_account(&record, &event).await?;
     app.refresh(&write).await?;
     tracing::info!(account = %record.sid, "secondary auth token created");
     Ok((
@@ -75,7 +84,15 @@ pub async fn delete_secondary(
     record.secondary_token_sealed = None;
     record.secondary_token_created = None;
     record.date_updated = app.clock.now().0;
-    app.store.update_account(&record).await?;
+    let event = audit::by(
+        &principal,
+        record.date_updated,
+        &record.sid,
+        "account-secondary-auth-token.deleted",
+        ("account-secondary-auth-token", Some(&record.sid)),
+        json!({}),
+    );
+    app.store.update_account(&record, &event).await?;
     app.refresh(&write).await?;
     tracing::info!(account = %record.sid, "secondary auth token deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -97,7 +114,15 @@ pub async fn promote(State(app): State<Arc<App>>, principal: Principal) -> ApiRe
     let now = app.clock.now();
     record.auth_token_sealed = secondary;
     record.date_updated = now.0;
-    app.store.update_account(&record).await?;
+    let event = audit::by(
+        &principal,
+        now.0,
+        &record.sid,
+        "account-auth-token.promoted",
+        ("account-auth-token", Some(&record.sid)),
+        json!({}),
+    );
+    app.store.update_account(&record, &event).await?;
     app.refresh(&write).await?;
     tracing::info!(account = %record.sid, "secondary auth token promoted");
     Ok(Json(json!({

@@ -11,6 +11,7 @@ use tollgate_store::BlockRecord;
 use tollgate_types::Timestamp;
 
 use crate::app::App;
+use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::wire::Params;
@@ -66,7 +67,15 @@ pub async fn create(
         date_created: now,
     };
     let write = app.begin_write().await;
-    app.store.upsert_block(&record).await?;
+    let event = audit::by(
+        &principal,
+        now,
+        &record.account_sid,
+        "tollgate-blocklist.created",
+        ("tollgate-blocklist", Some(&record.prefix)),
+        json!({"after": {"prefix": record.prefix, "expires_at": record.expires_at}}),
+    );
+    app.store.upsert_block(&record, &event).await?;
     app.refresh(&write).await?;
     Ok((StatusCode::CREATED, Json(render(&record))))
 }
@@ -101,7 +110,18 @@ pub async fn delete(
     let write = app.begin_write().await;
     if !app
         .store
-        .delete_block(&principal.account.sid, &prefix)
+        .delete_block(
+            &principal.account.sid,
+            &prefix,
+            &audit::by(
+                &principal,
+                app.clock.now().0,
+                &principal.account.sid,
+                "tollgate-blocklist.deleted",
+                ("tollgate-blocklist", Some(&prefix)),
+                json!({"before": {"prefix": prefix}}),
+            ),
+        )
         .await?
     {
         return Err(ApiError::not_found(&format!(

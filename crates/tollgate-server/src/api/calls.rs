@@ -20,7 +20,7 @@ use crate::api::messages::{admit_send, send_callback, traffic_query};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::random::{OsRandom, new_sid};
+use crate::random::{OsRandom, new_ordered_sid};
 use crate::wire::{PageRequest, Params, json_segment, page_2010};
 
 pub fn render(record: &CallRecord) -> Value {
@@ -99,7 +99,7 @@ pub async fn create(
             .map_err(|e| ApiError::invalid("StatusCallback", &e.to_string()))?;
     }
     let now = app.clock.now().0;
-    let sid = new_sid(SidPrefix::Call).to_string();
+    let sid = new_ordered_sid(SidPrefix::Call, now).to_string();
     let number = app.classifier.classify(to, None);
     let to_e164 = number.e164.clone().unwrap_or_else(|| to.to_owned());
     let mut record = CallRecord {
@@ -136,6 +136,7 @@ pub async fn create(
     ) {
         Err(blocked) => {
             let (rule, error) = blocked.into_parts();
+            app.audit.blocked(&account.sid, &rule);
             record.status = "failed".into();
             record.rule = Some(rule.clone());
             record.error_code = i32::try_from(error.spec.code).ok();
@@ -158,6 +159,15 @@ pub async fn create(
             app.writer
                 .write(WriteOp::InsertCall(record.clone()))
                 .await?;
+            let delta = tollgate_policy::triggers::Usage {
+                calls_outbound: tollgate_policy::triggers::Tally {
+                    count: 1,
+                    usage: 0,
+                    price_micros: record.price_micros.unwrap_or(0),
+                },
+                ..Default::default()
+            };
+            app.triggers.observe(&app, &account.sid, &delta).await;
             crate::carrier::start_call(app.clone(), record.clone());
             Ok((StatusCode::CREATED, Json(render(&record))))
         }
@@ -168,6 +178,8 @@ pub async fn create(
 /// and sends the status callback (Twilio's default event: `completed`).
 pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
     let mut call = call.clone();
+    // The price recorded so far (the first minute), before billing the rest.
+    let billed_before = call.price_micros.unwrap_or(0);
     if call.status == "completed"
         && let (Some(duration), Some(first_minute)) = (call.duration, call.price_micros)
     {
@@ -190,6 +202,18 @@ pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
     if let Err(e) = app.writer.write(WriteOp::UpdateCall(call.clone())).await {
         tracing::error!(error = %e, sid = %call.sid, "cannot record a call status");
         return;
+    }
+    if call.status == "completed" && call.rule.is_none() {
+        // Minutes and the price beyond the first minute count now.
+        let delta = tollgate_policy::triggers::Usage {
+            calls_outbound: tollgate_policy::triggers::Tally {
+                count: 0,
+                usage: (i64::from(call.duration.unwrap_or(0)) + 59) / 60,
+                price_micros: call.price_micros.unwrap_or(0) - billed_before,
+            },
+            ..Default::default()
+        };
+        app.triggers.observe(app, &call.account_sid, &delta).await;
     }
     let terminal = matches!(
         call.status.as_str(),

@@ -21,6 +21,7 @@ use tollgate_policy::{GeoPolicy, VoicePermission};
 use tollgate_store::{AccountRecord, GeoPermissionRecord};
 
 use crate::app::App;
+use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::snapshot::AccountEntry;
@@ -264,7 +265,23 @@ pub async fn bulk_update(
             date_updated: now,
         });
     }
-    app.store.upsert_geo_permissions(&rows).await?;
+    let changed: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({"iso_code": r.iso_code, "low_risk_numbers_enabled": r.low_risk,
+            "high_risk_special_numbers_enabled": r.high_risk_special,
+            "high_risk_tollfraud_numbers_enabled": r.high_risk_tollfraud})
+        })
+        .collect();
+    let event = audit::by(
+        &principal,
+        now,
+        &account.sid,
+        "voice-geographic-permissions.updated",
+        ("voice-geographic-permissions", None),
+        json!({"after": changed}),
+    );
+    app.store.upsert_geo_permissions(&rows, &event).await?;
     app.refresh(&write).await?;
     Ok((
         StatusCode::CREATED,
@@ -328,7 +345,15 @@ pub async fn update_settings(
     if let Some(value) = params.flag("DialingPermissionsInheritance")? {
         record.dialing_permissions_inheritance = value;
         record.date_updated = app.clock.now().0;
-        app.store.update_account(&record).await?;
+        let event = audit::by(
+            &principal,
+            record.date_updated,
+            &record.sid,
+            "voice-dialing-permissions-settings.updated",
+            ("voice-dialing-permissions-settings", None),
+            json!({"after": {"dialing_permissions_inheritance": value}}),
+        );
+        app.store.update_account(&record, &event).await?;
         app.refresh(&write).await?;
         tracing::info!(account = %record.sid, inheritance = value, "dialing permissions inheritance changed");
     }
@@ -434,7 +459,19 @@ pub async fn update_sms(
         }));
     }
     if !rows.is_empty() {
-        app.store.upsert_geo_permissions(&rows).await?;
+        let changed: Vec<Value> = rows
+            .iter()
+            .map(|r| json!({"country_code": r.iso_code, "enabled": r.low_risk}))
+            .collect();
+        let event = audit::by(
+            &principal,
+            now,
+            &account.sid,
+            "messaging-geographic-permissions.updated",
+            ("messaging-geographic-permissions", None),
+            json!({"after": changed}),
+        );
+        app.store.upsert_geo_permissions(&rows, &event).await?;
         app.refresh(&write).await?;
     }
     Ok(Json(json!({"permissions": answers})))

@@ -13,6 +13,7 @@ use tollgate_types::error_code as codes;
 use tollgate_types::{AccountStatus, SidPrefix, Timestamp};
 
 use crate::app::App;
+use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
@@ -78,7 +79,15 @@ pub async fn create(
         date_updated: now.0,
     };
     let write = app.begin_write().await;
-    app.store.insert_api_key(&record).await?;
+    let event = audit::by(
+        &principal,
+        now.0,
+        &record.account_sid,
+        "account-keys.created",
+        ("account-keys", Some(&record.sid)),
+        json!({"after": {"friendly_name": record.friendly_name}}),
+    );
+    app.store.insert_api_key(&record, &event).await?;
     app.refresh(&write).await?;
     // The secret is known now: remember it, so the first use needs no argon2 run.
     if let Some(entry) = app.snapshot().keys.get(&record.sid) {
@@ -153,9 +162,17 @@ pub async fn update(
     let write = app.begin_write().await;
     let mut record = stored(&app, &principal, &account, &key).await?;
     if let Some(name) = params.get("FriendlyName") {
-        record.friendly_name = friendly_name(name)?;
+        let before = std::mem::replace(&mut record.friendly_name, friendly_name(name)?);
         record.date_updated = app.clock.now().0;
-        app.store.update_api_key(&record).await?;
+        let event = audit::by(
+            &principal,
+            record.date_updated,
+            &record.account_sid,
+            "account-keys.updated",
+            ("account-keys", Some(&record.sid)),
+            json!({"before": {"friendly_name": before}, "after": {"friendly_name": record.friendly_name}}),
+        );
+        app.store.update_api_key(&record, &event).await?;
         app.refresh(&write).await?;
     }
     Ok(Json(render(&record)))
@@ -170,7 +187,18 @@ pub async fn delete(
     let write = app.begin_write().await;
     let record = stored(&app, &principal, &account, &key).await?;
     app.store
-        .delete_api_key(&record.account_sid, &record.sid)
+        .delete_api_key(
+            &record.account_sid,
+            &record.sid,
+            &audit::by(
+                &principal,
+                app.clock.now().0,
+                &record.account_sid,
+                "account-keys.deleted",
+                ("account-keys", Some(&record.sid)),
+                json!({"before": {"friendly_name": record.friendly_name}}),
+            ),
+        )
         .await?;
     app.refresh(&write).await?;
     tracing::info!(key = %record.sid, account = %record.account_sid, "api key deleted");

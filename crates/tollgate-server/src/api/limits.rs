@@ -12,6 +12,7 @@ use tollgate_store::{RateLimitRecord, SpendLimitRecord};
 use tollgate_types::{SidPrefix, Timestamp};
 
 use crate::app::App;
+use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::new_sid;
@@ -74,7 +75,16 @@ pub async fn create_rate(
         date_created: app.clock.now().0,
     };
     let write = app.begin_write().await;
-    app.store.insert_rate_limit(&record).await?;
+    let event = audit::by(
+        &principal,
+        record.date_created,
+        &record.account_sid,
+        "tollgate-rate-limit.created",
+        ("tollgate-rate-limit", Some(&record.sid)),
+        json!({"after": {"key": record.limit_key,
+            "max": record.max_events, "interval": record.interval_seconds, "channel": record.channel}}),
+    );
+    app.store.insert_rate_limit(&record, &event).await?;
     app.refresh(&write).await?;
     tracing::info!(sid = %record.sid, account = %record.account_sid, key, max, interval, "rate limit created");
     Ok((StatusCode::CREATED, Json(render_rate(&app, &record))))
@@ -113,7 +123,18 @@ pub async fn delete_rate(
     let write = app.begin_write().await;
     if !app
         .store
-        .delete_rate_limit(&principal.account.sid, &sid)
+        .delete_rate_limit(
+            &principal.account.sid,
+            &sid,
+            &audit::by(
+                &principal,
+                app.clock.now().0,
+                &principal.account.sid,
+                "tollgate-rate-limit.deleted",
+                ("tollgate-rate-limit", Some(&sid)),
+                json!({}),
+            ),
+        )
         .await?
     {
         return Err(ApiError::not_found(&format!(
@@ -176,7 +197,16 @@ pub async fn create_spend(
         date_created: app.clock.now().0,
     };
     let write = app.begin_write().await;
-    app.store.insert_spend_limit(&record).await?;
+    let event = audit::by(
+        &principal,
+        record.date_created,
+        &record.account_sid,
+        "tollgate-spend-limit.created",
+        ("tollgate-spend-limit", Some(&record.sid)),
+        json!({"after": {"scope": record.scope,
+            "period": record.period, "limit_micros": record.limit_micros}}),
+    );
+    app.store.insert_spend_limit(&record, &event).await?;
     app.refresh(&write).await?;
     tracing::info!(sid = %record.sid, account = %record.account_sid, scope = %record.scope, period = %record.period, "spend limit created");
     Ok((StatusCode::CREATED, Json(render_spend(&app, &record))))
@@ -206,7 +236,18 @@ pub async fn delete_spend(
     let write = app.begin_write().await;
     if !app
         .store
-        .delete_spend_limit(&principal.account.sid, &sid)
+        .delete_spend_limit(
+            &principal.account.sid,
+            &sid,
+            &audit::by(
+                &principal,
+                app.clock.now().0,
+                &principal.account.sid,
+                "tollgate-spend-limit.deleted",
+                ("tollgate-spend-limit", Some(&sid)),
+                json!({}),
+            ),
+        )
         .await?
     {
         return Err(ApiError::not_found(&format!(

@@ -22,9 +22,10 @@ use tollgate_webhook::request::{Method, Payload};
 
 use crate::account_settings::{LinkPolicy, RecipientPolicy};
 use crate::app::App;
+use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::random::{OsRandom, new_sid};
+use crate::random::{OsRandom, new_ordered_sid};
 use crate::snapshot::AccountEntry;
 use crate::traffic::SendKeys;
 use crate::webhooks::{NewWebhook, enqueue};
@@ -351,7 +352,7 @@ pub async fn create(
     };
     let seg = segments(body);
     let now = app.clock.now().0;
-    let sid = new_sid(SidPrefix::Message).to_string();
+    let sid = new_ordered_sid(SidPrefix::Message, now).to_string();
     // Classified once: the record and every pipeline step use this.
     let number = app.classifier.classify(to, None);
     let to_e164 = number.e164.clone().unwrap_or_else(|| to.to_owned());
@@ -417,6 +418,7 @@ pub async fn create(
         ip,
     ) {
         Err(Blocked { rule, error }) => {
+            app.audit.blocked(&account.sid, &rule);
             record.status = "failed".into();
             record.rule = Some(rule.clone());
             record.error_code = i32::try_from(error.spec.code).ok();
@@ -440,6 +442,15 @@ pub async fn create(
             app.writer
                 .write(WriteOp::InsertMessage(stored_form(&record, privacy)))
                 .await?;
+            let delta = tollgate_policy::triggers::Usage {
+                sms_outbound: tollgate_policy::triggers::Tally {
+                    count: 1,
+                    usage: i64::from(record.num_segments),
+                    price_micros: record.price_micros.unwrap_or(0),
+                },
+                ..Default::default()
+            };
+            app.triggers.observe(&app, &account.sid, &delta).await;
             crate::carrier::submit_message(app.clone(), record.clone(), privacy);
             Ok((
                 StatusCode::CREATED,
@@ -449,15 +460,24 @@ pub async fn create(
     }
 }
 
-/// Records a status change and sends the status callback, if one was asked for.
-pub async fn record_status(app: &Arc<App>, message: &MessageRecord, privacy: Privacy) {
-    if let Err(e) = app
-        .writer
-        .write(WriteOp::UpdateMessage(stored_form(message, privacy)))
-        .await
-    {
-        tracing::error!(error = %e, sid = %message.sid, "cannot record a message status");
-        return;
+/// Records a status change and sends the status callback, if one was asked
+/// for. A final status is written; a step before it is kept in memory.
+pub async fn record_status(
+    app: &Arc<App>,
+    message: &MessageRecord,
+    privacy: Privacy,
+    is_final: bool,
+) {
+    let stored = stored_form(message, privacy);
+    if is_final {
+        let written = app.writer.write(WriteOp::UpdateMessage(stored)).await;
+        app.sandbox.settled(&message.sid);
+        if let Err(e) = written {
+            tracing::error!(error = %e, sid = %message.sid, "cannot record a message status");
+            return;
+        }
+    } else {
+        app.sandbox.set_in_flight(stored);
     }
     let Some(sealed) = &message.status_callback_sealed else {
         return;
@@ -497,7 +517,7 @@ pub async fn fetch(
         .message(&account.sid, sid)
         .await?
         .ok_or_else(|| not_found(&account.sid, sid))?;
-    Ok(Json(render(&record)))
+    Ok(Json(render(&app.sandbox.current(record))))
 }
 
 /// `DELETE …/Messages/{Sid}.json`
@@ -508,7 +528,15 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let account = principal.account(&account)?;
     let sid = json_segment(&segment).ok_or_else(|| not_found(&account.sid, &segment))?;
-    if app.store.delete_message(&account.sid, sid).await? {
+    let event = audit::by(
+        &principal,
+        app.clock.now().0,
+        &account.sid,
+        "message.deleted",
+        ("message", Some(sid)),
+        json!({}),
+    );
+    if app.store.delete_message(&account.sid, sid, &event).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&account.sid, sid))
@@ -587,7 +615,13 @@ pub async fn list(
     let account = principal.account(&account)?;
     let page = PageRequest::from_params(&params)?;
     let query = traffic_query(&account.sid, &params, "DateSent")?;
-    let rows = app.store.list_messages(&query, &page.store_query()).await?;
+    let rows = app
+        .store
+        .list_messages(&query, &page.store_query())
+        .await?
+        .into_iter()
+        .map(|m| app.sandbox.current(m))
+        .collect();
     Ok(Json(page_2010(
         "messages",
         &format!("/2010-04-01/Accounts/{}/Messages.json", account.sid),

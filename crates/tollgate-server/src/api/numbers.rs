@@ -15,6 +15,7 @@ use tollgate_types::{SidPrefix, Timestamp};
 use tollgate_webhook::request::Target;
 
 use crate::app::App;
+use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
@@ -158,7 +159,15 @@ pub async fn create(
     };
     apply(&app, &params, &mut record)?;
     let write = app.begin_write().await;
-    match app.store.insert_number(&record).await {
+    let event = audit::by(
+        &principal,
+        now,
+        &record.account_sid,
+        "incoming-phone-number.created",
+        ("incoming-phone-number", Some(&record.sid)),
+        json!({"after": {"phone_number": record.phone_number}}),
+    );
+    match app.store.insert_number(&record, &event).await {
         Err(tollgate_store::StoreError::Conflict(_)) => {
             return Err(ApiError::new(
                 &codes::NUMBER_NOT_AVAILABLE,
@@ -251,7 +260,18 @@ pub async fn update(
     apply(&app, &params, &mut record)?;
     record.date_updated = app.clock.now().0;
     let write = app.begin_write().await;
-    app.store.update_number(&record).await?;
+    let event = audit::by(
+        &principal,
+        record.date_updated,
+        &record.account_sid,
+        "incoming-phone-number.updated",
+        ("incoming-phone-number", Some(&record.sid)),
+        json!({"after": {"sms_method": record.sms_method, "voice_method": record.voice_method,
+            "urls_changed": record.sms_url_sealed != current.record.sms_url_sealed
+                || record.voice_url_sealed != current.record.voice_url_sealed
+                || record.status_callback_sealed != current.record.status_callback_sealed}}),
+    );
+    app.store.update_number(&record, &event).await?;
     app.refresh(&write).await?;
     Ok(Json(render(&*entry(&app, &record.sid)?)))
 }
@@ -265,7 +285,18 @@ pub async fn delete(
     let current = owned(&app, &principal, &account, &segment)?;
     let write = app.begin_write().await;
     app.store
-        .delete_number(&current.record.account_sid, &current.record.sid)
+        .delete_number(
+            &current.record.account_sid,
+            &current.record.sid,
+            &audit::by(
+                &principal,
+                app.clock.now().0,
+                &current.record.account_sid,
+                "incoming-phone-number.deleted",
+                ("incoming-phone-number", Some(&current.record.sid)),
+                json!({"before": {"phone_number": current.record.phone_number}}),
+            ),
+        )
         .await?;
     app.refresh(&write).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -13,6 +13,7 @@ use tollgate_types::error_code as codes;
 use tollgate_types::{SidPrefix, Timestamp};
 
 use crate::app::App;
+use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::new_sid;
@@ -71,7 +72,15 @@ pub async fn create(
         date_updated: now.0,
     };
     let write = app.begin_write().await;
-    app.store.insert_public_key(&record).await?;
+    let event = audit::by(
+        &principal,
+        now.0,
+        &record.account_sid,
+        "credential-public-keys.created",
+        ("credential-public-keys", Some(&record.sid)),
+        json!({"after": {"friendly_name": record.friendly_name}}),
+    );
+    app.store.insert_public_key(&record, &event).await?;
     app.refresh(&write).await?;
     tracing::info!(sid = %record.sid, account = %record.account_sid, bits = parsed.bits(), "public key registered");
     Ok((StatusCode::CREATED, Json(render(&app, &record))))
@@ -140,7 +149,15 @@ pub async fn update(
     }
     record.date_updated = app.clock.now().0;
     let write = app.begin_write().await;
-    if !app.store.update_public_key(&record).await? {
+    let event = audit::by(
+        &principal,
+        record.date_updated,
+        &record.account_sid,
+        "credential-public-keys.updated",
+        ("credential-public-keys", Some(&record.sid)),
+        json!({"before": {"friendly_name": entry.record.friendly_name}, "after": {"friendly_name": record.friendly_name}}),
+    );
+    if !app.store.update_public_key(&record, &event).await? {
         return Err(ApiError::not_found(&format!("{PATH}/{sid}")));
     }
     app.refresh(&write).await?;
@@ -173,7 +190,17 @@ pub async fn delete(
             "This is the account's last public key and the account requires client validation: turn RequireClientValidation off first",
         ));
     }
-    app.store.delete_public_key(account_sid, &sid).await?;
+    let event = audit::by(
+        &principal,
+        app.clock.now().0,
+        account_sid,
+        "credential-public-keys.deleted",
+        ("credential-public-keys", Some(&sid)),
+        json!({"before": {"friendly_name": entry.record.friendly_name}}),
+    );
+    app.store
+        .delete_public_key(account_sid, &sid, &event)
+        .await?;
     app.refresh(&write).await?;
     tracing::info!(%sid, account = %account_sid, "public key deleted");
     Ok(StatusCode::NO_CONTENT)

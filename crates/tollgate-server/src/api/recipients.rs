@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::app::App;
+use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::wire::Params;
@@ -32,7 +33,19 @@ pub async fn create(
     };
     let write = app.begin_write().await;
     app.store
-        .insert_recipient(&principal.account.sid, &e164, app.clock.now().0)
+        .insert_recipient(
+            &principal.account.sid,
+            &e164,
+            app.clock.now().0,
+            &audit::by(
+                &principal,
+                app.clock.now().0,
+                &principal.account.sid,
+                "tollgate-recipient.created",
+                ("tollgate-recipient", None),
+                json!({"after": {"phone_number": recipient_form(&app, &principal, &e164)}}),
+            ),
+        )
         .await?;
     app.refresh(&write).await?;
     Ok((
@@ -69,7 +82,18 @@ pub async fn delete(
     let write = app.begin_write().await;
     if !app
         .store
-        .delete_recipient(&principal.account.sid, &e164)
+        .delete_recipient(
+            &principal.account.sid,
+            &e164,
+            &audit::by(
+                &principal,
+                app.clock.now().0,
+                &principal.account.sid,
+                "tollgate-recipient.deleted",
+                ("tollgate-recipient", None),
+                json!({"before": {"phone_number": recipient_form(&app, &principal, &e164)}}),
+            ),
+        )
         .await?
     {
         return Err(ApiError::not_found(&format!(
@@ -78,4 +102,18 @@ pub async fn delete(
     }
     app.refresh(&write).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A recipient as an audit event shows it: masked when the account redacts
+/// phone numbers.
+fn recipient_form(_app: &App, principal: &Principal, e164: &str) -> String {
+    if principal
+        .snapshot
+        .settings_of(&principal.account.sid)
+        .redact_phone_numbers
+    {
+        crate::api::messages::mask_number(e164)
+    } else {
+        e164.to_owned()
+    }
 }

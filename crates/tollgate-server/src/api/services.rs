@@ -13,6 +13,7 @@ use tollgate_types::error_code as codes;
 use tollgate_types::{SidPrefix, Timestamp};
 
 use crate::app::App;
+use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::new_sid;
@@ -83,7 +84,15 @@ pub async fn create(
         date_updated: now,
     };
     let write = app.begin_write().await;
-    app.store.insert_service(&record).await?;
+    let event = audit::by(
+        &principal,
+        now,
+        &record.account_sid,
+        "messaging-service.created",
+        ("messaging-service", Some(&record.sid)),
+        json!({"after": {"friendly_name": record.friendly_name, "sticky_sender": record.sticky_sender}}),
+    );
+    app.store.insert_service(&record, &event).await?;
     app.refresh(&write).await?;
     Ok((StatusCode::CREATED, Json(render(&app, &record))))
 }
@@ -141,7 +150,19 @@ pub async fn update(
     }
     record.date_updated = app.clock.now().0;
     let write = app.begin_write().await;
-    app.store.update_service(&record).await?;
+    let before = &owned(&principal, &sid)?.record;
+    let event = audit::by(
+        &principal,
+        record.date_updated,
+        &record.account_sid,
+        "messaging-service.updated",
+        ("messaging-service", Some(&record.sid)),
+        audit::changes(
+            &json!({"friendly_name": before.friendly_name, "sticky_sender": before.sticky_sender}),
+            &json!({"friendly_name": record.friendly_name, "sticky_sender": record.sticky_sender}),
+        ),
+    );
+    app.store.update_service(&record, &event).await?;
     app.refresh(&write).await?;
     Ok(Json(render(&app, &record)))
 }
@@ -155,7 +176,18 @@ pub async fn delete(
     let entry = owned(&principal, &sid)?;
     let write = app.begin_write().await;
     app.store
-        .delete_service(&entry.record.account_sid, &sid)
+        .delete_service(
+            &entry.record.account_sid,
+            &sid,
+            &audit::by(
+                &principal,
+                app.clock.now().0,
+                &entry.record.account_sid,
+                "messaging-service.deleted",
+                ("messaging-service", Some(&sid)),
+                json!({"before": {"friendly_name": entry.record.friendly_name}}),
+            ),
+        )
         .await?;
     app.refresh(&write).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -197,7 +229,20 @@ pub async fn add_number(
     let write = app.begin_write().await;
     match app
         .store
-        .add_service_number(&sid, number_sid, app.clock.now().0, MAX_POOL)
+        .add_service_number(
+            &sid,
+            number_sid,
+            app.clock.now().0,
+            MAX_POOL,
+            &audit::by(
+                &principal,
+                app.clock.now().0,
+                &service.record.account_sid,
+                "messaging-service-phone-number.created",
+                ("messaging-service-phone-number", Some(number_sid)),
+                json!({"after": {"service_sid": sid}}),
+            ),
+        )
         .await
     {
         Ok(true) => {}
@@ -256,9 +301,21 @@ pub async fn remove_number(
     principal: Principal,
     Path((sid, number_sid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    owned(&principal, &sid)?;
+    let service = owned(&principal, &sid)?;
     let write = app.begin_write().await;
-    if !app.store.remove_service_number(&sid, &number_sid).await? {
+    let event = audit::by(
+        &principal,
+        app.clock.now().0,
+        &service.record.account_sid,
+        "messaging-service-phone-number.deleted",
+        ("messaging-service-phone-number", Some(&number_sid)),
+        json!({"before": {"service_sid": sid}}),
+    );
+    if !app
+        .store
+        .remove_service_number(&sid, &number_sid, &event)
+        .await?
+    {
         return Err(ApiError::not_found(&format!(
             "/v1/Services/{sid}/PhoneNumbers/{number_sid}"
         )));

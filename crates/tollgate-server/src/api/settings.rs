@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tollgate_store::AccountRecord;
 
 use crate::app::App;
+use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::wire::Params;
@@ -92,10 +93,31 @@ pub async fn update(
             });
         }
     }
-    record.date_updated = now;
-    app.store.update_account(&record).await?;
+    // Each write carries the events of what it changes, in its own
+    // transaction: the account row (client validation), then the settings.
+    let event = |after: Value| {
+        audit::by(
+            &principal,
+            now,
+            &record.sid,
+            "account-settings.updated",
+            ("account-settings", Some(&record.sid)),
+            json!({"after": after}),
+        )
+    };
+    if let Some(require) = params.flag("RequireClientValidation")? {
+        record.date_updated = now;
+        let changed = event(json!({"require_client_validation": require}));
+        app.store.update_account(&record, &changed).await?;
+    }
     if !rows.is_empty() {
-        app.store.upsert_settings(&rows).await?;
+        let after: serde_json::Map<String, Value> = rows
+            .iter()
+            .map(|row| (row.name.clone(), json!(row.value)))
+            .collect();
+        app.store
+            .upsert_settings(&rows, &event(Value::Object(after)))
+            .await?;
         for row in &rows {
             tracing::info!(account = %record.sid, setting = %row.name, value = %row.value, "account setting changed");
         }

@@ -1,0 +1,128 @@
+//! Alerts (Monitor v1 `/v1/Alerts`): every error Tollgate returns to an
+//! authenticated caller, and every error it observes (webhook deliveries
+//! that fail for good), becomes an alert. Alerts feed the alarms.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use tollgate_store::{AlertRecord, WriteOp};
+use tollgate_types::SidPrefix;
+
+use crate::app::App;
+use crate::random::new_ordered_sid;
+
+/// Set by the authentication extractor: whose request this is.
+#[derive(Clone, Default)]
+pub struct AlertSlot(pub Arc<OnceLock<String>>);
+
+/// Attached to an error response by `ApiError`.
+#[derive(Clone, Debug)]
+pub struct ErrorInfo {
+    pub code: u32,
+    pub message: String,
+}
+
+/// Middleware: turns the error responses of authenticated requests into alerts.
+pub async fn capture(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
+    let slot = AlertSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    if let (Some(info), Some(account)) = (response.extensions().get::<ErrorInfo>(), slot.0.get()) {
+        let level = if response.status().is_server_error() {
+            "error"
+        } else {
+            "warning"
+        };
+        record(
+            &app,
+            account,
+            info.code,
+            level,
+            &info.message,
+            Some(&method),
+            Some(&path),
+            None,
+        );
+    }
+    response
+}
+
+/// Masks phone-number-like digit runs (7+ digits) to their last 4 as `XXXX`
+/// are masked elsewhere: all but the last 4 digits become `X`.
+pub fn mask_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        if c.is_ascii_digit() {
+            let start = i;
+            while chars.get(i).is_some_and(char::is_ascii_digit) {
+                i += 1;
+            }
+            let run = chars.get(start..i).unwrap_or(&[]);
+            if run.len() >= 7 {
+                let keep = run.len() - 4;
+                out.extend(run.iter().take(keep));
+                out.push_str("XXXX");
+            } else {
+                out.extend(run.iter());
+            }
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Records one alert (without waiting for the disk) and lets the alarms see it.
+#[allow(clippy::too_many_arguments)]
+pub fn record(
+    app: &Arc<App>,
+    account: &str,
+    code: u32,
+    level: &str,
+    text: &str,
+    method: Option<&str>,
+    url: Option<&str>,
+    resource: Option<&str>,
+) {
+    let now = app.clock.now().0;
+    let snapshot = app.snapshot();
+    let text = if snapshot.settings_of(account).redact_phone_numbers {
+        mask_numbers(text)
+    } else {
+        text.to_owned()
+    };
+    let alert = AlertRecord {
+        sid: new_ordered_sid(SidPrefix::Alert, now).to_string(),
+        account_sid: account.to_owned(),
+        error_code: i32::try_from(code).unwrap_or(i32::MAX),
+        log_level: level.to_owned(),
+        alert_text: text,
+        request_method: method.map(str::to_owned),
+        request_url: url.map(str::to_owned),
+        resource_sid: resource.map(str::to_owned),
+        date_created: now,
+    };
+    app.alarms.observe(app, &alert);
+    app.writer.submit(WriteOp::InsertAlert(alert));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_digit_runs_are_masked() {
+        assert_eq!(
+            mask_numbers("To +447400123456 failed, code 21408"),
+            "To +44740012XXXX failed, code 21408"
+        );
+        assert_eq!(mask_numbers("no digits"), "no digits");
+    }
+}

@@ -1,0 +1,105 @@
+//! Monitor v1 `/v1/Events` and `/v1/Events/{Sid}`: the audit log.
+//! Unlike Twilio, filters combine. A parent sees its subaccounts' events;
+//! a subaccount sees only its own.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde_json::{Value, json};
+use tollgate_store::{AuditEventRecord, AuditQuery};
+use tollgate_types::Timestamp;
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::wire::{PageRequest, Params, iso_date, page_v1};
+
+const PATH: &str = "/v1/Events";
+
+fn render(app: &App, e: &AuditEventRecord) -> Value {
+    let data: Value = serde_json::from_str(&e.event_data).unwrap_or_else(|_| json!({}));
+    json!({
+        "account_sid": e.account_sid,
+        "actor_sid": e.actor_sid,
+        "actor_type": e.actor_type,
+        "description": null,
+        "event_data": data,
+        "event_date": Timestamp(e.event_date).iso8601(),
+        "event_type": e.event_type,
+        "resource_sid": e.resource_sid,
+        "resource_type": e.resource_type,
+        "sid": e.sid,
+        "source": e.source,
+        "source_ip_address": e.source_ip_address,
+        "url": format!("{}{PATH}/{}", app.public_url, e.sid),
+        "links": {},
+        // Tollgate's addition: the event's place in the hash chain.
+        "tollgate_seq": e.seq,
+        "tollgate_hash": hex::encode(&e.hash),
+    })
+}
+
+/// `GET /v1/Events`: newest first.
+pub async fn list(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let page = PageRequest::from_params(&params)?;
+    let before_seq = match &page.after {
+        Some(sid) => Some(
+            app.store
+                .audit_event(sid)
+                .await?
+                .map(|e| e.seq)
+                .ok_or_else(|| ApiError::invalid("PageToken", "no such event"))?,
+        ),
+        None => None,
+    };
+    let filter = |name: &str| params.get(name).map(str::to_owned);
+    let query = AuditQuery {
+        account_sids: principal.visible_accounts(),
+        actor_sid: filter("ActorSid"),
+        event_type: filter("EventType"),
+        resource_sid: filter("ResourceSid"),
+        source_ip_address: filter("SourceIpAddress"),
+        date_from: iso_date(&params, "StartDate")?,
+        date_before: iso_date(&params, "EndDate")?,
+        before_seq,
+        limit: page.size.saturating_add(1),
+    };
+    let rows = app.store.audit_events(&query).await?;
+    let filters = [
+        ("ActorSid", params.get("ActorSid")),
+        ("EventType", params.get("EventType")),
+        ("ResourceSid", params.get("ResourceSid")),
+        ("SourceIpAddress", params.get("SourceIpAddress")),
+        ("StartDate", params.get("StartDate")),
+        ("EndDate", params.get("EndDate")),
+    ];
+    Ok(Json(page_v1(
+        "events",
+        &app.public_url,
+        PATH,
+        &filters,
+        &page,
+        rows,
+        |e| e.sid.clone(),
+        |e| render(&app, e),
+    )))
+}
+
+/// `GET /v1/Events/{Sid}`
+pub async fn fetch(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(sid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let not_found = || ApiError::not_found(&format!("{PATH}/{sid}"));
+    let event = app.store.audit_event(&sid).await?.ok_or_else(not_found)?;
+    if !principal.visible_accounts().contains(&event.account_sid) {
+        return Err(not_found());
+    }
+    Ok(Json(render(&app, &event)))
+}

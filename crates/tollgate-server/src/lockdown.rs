@@ -1,0 +1,205 @@
+//! One-command lockdown: the seeds' incident checklist as one transaction,
+//! from the API (`/tollgate/v1/Accounts/{Sid}/Lockdown`) or the CLI
+//! (`tollgate lockdown`). Undo reactivates and unblocks; it never restores
+//! the old token or keys.
+
+use serde_json::json;
+use tollgate_secrets::{MasterKey, generate_auth_token};
+use tollgate_store::{AccountRecord, Store};
+use tollgate_types::AccountStatus;
+use zeroize::Zeroizing;
+
+use crate::audit::Actor;
+use crate::random::OsRandom;
+
+/// What a lockdown (or its undo) did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub accounts: Vec<String>,
+    /// New primary tokens, shown once.
+    pub new_tokens: Vec<(String, Zeroizing<String>)>,
+    pub keys_revoked: u64,
+}
+
+impl Report {
+    pub fn to_json(&self, undo: bool) -> serde_json::Value {
+        let tokens: serde_json::Map<String, serde_json::Value> = self
+            .new_tokens
+            .iter()
+            .map(|(sid, t)| (sid.clone(), json!(t.as_str())))
+            .collect();
+        if undo {
+            json!({
+                "accounts": self.accounts,
+                "steps": {
+                    "reactivated": self.accounts,
+                    "inbound_unblocked": true,
+                    "queued_sends_resumed": true,
+                    "auth_tokens_restored": false,
+                    "api_keys_restored": false,
+                },
+            })
+        } else {
+            json!({
+                "accounts": self.accounts,
+                "steps": {
+                    "suspended": self.accounts,
+                    "in_progress_calls_ended": true,
+                    "auth_tokens_rotated": self.accounts,
+                    "api_keys_revoked": self.keys_revoked,
+                    "inbound_blocked": true,
+                    "queued_sends_paused": true,
+                },
+                // Shown once: the old tokens no longer work.
+                "new_auth_tokens": tokens,
+            })
+        }
+    }
+}
+
+/// The account and, with `include_subaccounts`, its subaccounts.
+async fn targets(
+    store: &dyn Store,
+    account: &str,
+    include_subaccounts: bool,
+) -> Result<Vec<AccountRecord>, String> {
+    let all = store.all_accounts().await.map_err(|e| e.to_string())?;
+    if !all.iter().any(|a| a.sid == account) {
+        return Err(format!("no account {account}"));
+    }
+    Ok(all
+        .into_iter()
+        .filter(|a| a.sid == account || (include_subaccounts && a.owner_account_sid == account))
+        .filter(|a| a.status != AccountStatus::Closed)
+        .collect())
+}
+
+/// Locks `account` down (and its subaccounts with `include_subaccounts`):
+/// suspends, rotates the auth token (the secondary is dropped), revokes
+/// every API key, blocks inbound traffic. The server then ends calls and
+/// pauses queued sends because the accounts are suspended.
+pub async fn lock(
+    store: &dyn Store,
+    key: &MasterKey,
+    now: i64,
+    account: &str,
+    include_subaccounts: bool,
+    actor: &Actor,
+) -> Result<Report, String> {
+    let mut accounts = targets(store, account, include_subaccounts).await?;
+    let mut report = Report::default();
+    let mut events = Vec::new();
+    for a in &mut accounts {
+        let token = generate_auth_token(&mut OsRandom);
+        a.auth_token_sealed = key
+            .seal(&a.sid, token.as_bytes(), &mut OsRandom)
+            .map_err(|_| "cannot seal the new token".to_owned())?;
+        a.secondary_token_sealed = None;
+        a.secondary_token_created = None;
+        let before = a.status;
+        a.status = AccountStatus::Suspended;
+        a.date_updated = now;
+        for (event_type, resource, data) in [
+            (
+                "account.updated",
+                "account",
+                json!({"before": {"status": before.as_str()}, "after": {"status": "suspended"}, "reason": "lockdown"}),
+            ),
+            (
+                "account-auth-token.promoted",
+                "account-auth-token",
+                json!({"reason": "lockdown"}),
+            ),
+            (
+                "account-keys.deleted",
+                "account-keys",
+                json!({"all": true, "reason": "lockdown"}),
+            ),
+            (
+                "tollgate-lockdown.created",
+                "tollgate-lockdown",
+                json!({"inbound_blocked": true, "queued_sends_paused": true}),
+            ),
+        ] {
+            events.push(actor.event(now, &a.sid, event_type, (resource, Some(&a.sid)), data));
+        }
+        report.accounts.push(a.sid.clone());
+        report.new_tokens.push((a.sid.clone(), token));
+    }
+    report.keys_revoked = store
+        .apply_lockdown(&accounts, true, true, &events)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(report)
+}
+
+/// Undoes a lockdown: reactivates and unblocks. Tokens and keys stay as the
+/// lockdown left them.
+pub async fn unlock(
+    store: &dyn Store,
+    now: i64,
+    account: &str,
+    include_subaccounts: bool,
+    actor: &Actor,
+) -> Result<Report, String> {
+    let mut accounts = targets(store, account, include_subaccounts).await?;
+    let mut events = Vec::new();
+    let mut report = Report::default();
+    for a in &mut accounts {
+        a.status = AccountStatus::Active;
+        a.date_updated = now;
+        events.push(actor.event(now, &a.sid, "account.updated", ("account", Some(&a.sid)),
+            json!({"before": {"status": "suspended"}, "after": {"status": "active"}, "reason": "lockdown undone"})));
+        events.push(actor.event(
+            now,
+            &a.sid,
+            "tollgate-lockdown.deleted",
+            ("tollgate-lockdown", Some(&a.sid)),
+            json!({"inbound_blocked": false}),
+        ));
+        report.accounts.push(a.sid.clone());
+    }
+    store
+        .apply_lockdown(&accounts, false, false, &events)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(report)
+}
+
+/// Reloads the snapshot when something outside this server (the CLI, another
+/// node's lockdown) bumped the state generation, and ends the calls of any
+/// account that is no longer active. Polls every second until `stop`.
+pub async fn follow_outside_changes(
+    app: std::sync::Arc<crate::app::App>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    let mut seen = app.store.state_generation().await.unwrap_or(0);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+        let Ok(now) = app.store.state_generation().await else {
+            continue;
+        };
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        let write = app.begin_write().await;
+        if app.refresh(&write).await.is_err() {
+            continue;
+        }
+        drop(write);
+        for account in app.snapshot().accounts.values() {
+            if account.status != AccountStatus::Active {
+                app.sandbox.end_calls_of(&account.sid);
+            }
+        }
+        tracing::info!(
+            generation = now,
+            "state changed outside this server; snapshot reloaded"
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! Batched traffic writes on a dedicated SQLite connection (rusqlite, prepared
+//! statements), for a writer thread that owns it. sqlx's SQLite driver hands
+//! every statement to a worker thread and back; under load those hand-offs,
+//! not the SQL, were the cost (BENCHMARKS.md). PostgreSQL keeps the async path.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, ToSql};
+
+use crate::sql::{INSERT_ALERT, INSERT_CALL, INSERT_MESSAGE, UPDATE_CALL, UPDATE_MESSAGE};
+use crate::{AlertRecord, CallRecord, MessageRecord, Result, StoreError, WriteOp};
+
+/// Writes batches of [`WriteOp`] in one transaction each. Blocking: run it on
+/// a thread of its own.
+pub trait BatchWriter: Send {
+    /// Applies every op in one transaction; on error none is applied.
+    fn write_batch(&mut self, ops: &[WriteOp]) -> Result<()>;
+}
+
+pub(crate) struct SqliteBatchWriter {
+    conn: Connection,
+}
+
+impl SqliteBatchWriter {
+    /// Opens a second connection to the (migrated) database at `path`, with
+    /// the pool's durability settings: WAL and `synchronous=FULL`.
+    pub(crate) fn open(path: &Path) -> Result<SqliteBatchWriter> {
+        let conn = Connection::open(path).map_err(backend)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(backend)?;
+        Ok(SqliteBatchWriter { conn })
+    }
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            StoreError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()))
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+impl BatchWriter for SqliteBatchWriter {
+    fn write_batch(&mut self, ops: &[WriteOp]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        for op in ops {
+            match op {
+                WriteOp::InsertMessage(m) => execute(&tx, INSERT_MESSAGE, &insert_message(m))?,
+                WriteOp::UpdateMessage(m) => execute(&tx, UPDATE_MESSAGE, &update_message(m))?,
+                WriteOp::InsertCall(c) => execute(&tx, INSERT_CALL, &insert_call(c))?,
+                WriteOp::UpdateCall(c) => execute(&tx, UPDATE_CALL, &update_call(c))?,
+                WriteOp::InsertAlert(a) => execute(&tx, INSERT_ALERT, &insert_alert(a))?,
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+}
+
+/// `$1`, `$2`, … : the shared SQL's placeholders, which SQLite treats as
+/// names (an UPDATE's do not appear in numeric order, so bind by name).
+const PLACEHOLDERS: [&str; 18] = [
+    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15",
+    "$16", "$17", "$18",
+];
+
+fn execute(tx: &rusqlite::Transaction<'_>, sql: &str, params: &[&dyn ToSql]) -> Result<()> {
+    let mut stmt = tx.prepare_cached(sql).map_err(backend)?;
+    for (name, value) in PLACEHOLDERS.iter().zip(params) {
+        let Some(index) = stmt.parameter_index(name).map_err(backend)? else {
+            return Err(StoreError::Backend(format!("no parameter {name} in {sql}")));
+        };
+        stmt.raw_bind_parameter(index, value).map_err(backend)?;
+    }
+    stmt.raw_execute().map_err(backend)?;
+    Ok(())
+}
+
+fn insert_message(m: &MessageRecord) -> [&dyn ToSql; 18] {
+    [
+        &m.sid,
+        &m.account_sid,
+        &m.messaging_service_sid,
+        &m.direction,
+        &m.from_number,
+        &m.to_number,
+        &m.body,
+        &m.status,
+        &m.num_segments,
+        &m.price_micros,
+        &m.country,
+        &m.error_code,
+        &m.error_message,
+        &m.rule,
+        &m.status_callback_sealed,
+        &m.date_created,
+        &m.date_updated,
+        &m.date_sent,
+    ]
+}
+
+fn update_message(m: &MessageRecord) -> [&dyn ToSql; 10] {
+    [
+        &m.account_sid,
+        &m.sid,
+        &m.status,
+        &m.price_micros,
+        &m.error_code,
+        &m.error_message,
+        &m.body,
+        &m.from_number,
+        &m.date_updated,
+        &m.date_sent,
+    ]
+}
+
+fn insert_call(c: &CallRecord) -> [&dyn ToSql; 17] {
+    [
+        &c.sid,
+        &c.account_sid,
+        &c.direction,
+        &c.from_number,
+        &c.to_number,
+        &c.status,
+        &c.time_limit,
+        &c.duration,
+        &c.start_time,
+        &c.end_time,
+        &c.price_micros,
+        &c.country,
+        &c.error_code,
+        &c.rule,
+        &c.status_callback_sealed,
+        &c.date_created,
+        &c.date_updated,
+    ]
+}
+
+fn update_call(c: &CallRecord) -> [&dyn ToSql; 9] {
+    [
+        &c.account_sid,
+        &c.sid,
+        &c.status,
+        &c.duration,
+        &c.start_time,
+        &c.end_time,
+        &c.price_micros,
+        &c.error_code,
+        &c.date_updated,
+    ]
+}
+
+fn insert_alert(a: &AlertRecord) -> [&dyn ToSql; 9] {
+    [
+        &a.sid,
+        &a.account_sid,
+        &a.error_code,
+        &a.log_level,
+        &a.alert_text,
+        &a.request_method,
+        &a.request_url,
+        &a.resource_sid,
+        &a.date_created,
+    ]
+}
