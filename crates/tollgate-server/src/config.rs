@@ -34,6 +34,8 @@ pub struct RawConfig {
     pub webhook_timeout_ms: Option<String>,
     /// Most pending deliveries the durable queue holds (default 10000).
     pub webhook_queue_limit: Option<String>,
+    /// This node's name among nodes sharing one database (default: the host name).
+    pub node_id: Option<String>,
     /// The country a new main account may reach (ISO code, default US).
     pub home_country: Option<String>,
     /// Extra high-risk toll-fraud prefixes: a file of `digits<TAB>reason` lines.
@@ -44,6 +46,8 @@ pub struct RawConfig {
     pub prices_file: Option<String>,
     /// Longest call in seconds; `TimeLimit` is clamped to it (default 14400, 4 h).
     pub max_call_seconds: Option<String>,
+    /// How long a Verify code stays valid, in seconds (default 600, 120-86400).
+    pub verify_code_ttl_seconds: Option<String>,
     /// Sandbox carrier: delay between status steps in ms (default 500; 0 in tests).
     pub sandbox_step_ms: Option<String>,
     /// Sandbox carrier: how long a call lasts unless ended sooner (default 30 s).
@@ -78,6 +82,7 @@ impl RawConfig {
             webhook_retry_base_ms: self.webhook_retry_base_ms.or(other.webhook_retry_base_ms),
             webhook_timeout_ms: self.webhook_timeout_ms.or(other.webhook_timeout_ms),
             webhook_queue_limit: self.webhook_queue_limit.or(other.webhook_queue_limit),
+            node_id: self.node_id.or(other.node_id),
             home_country: self.home_country.or(other.home_country),
             tollfraud_prefixes_file: self
                 .tollfraud_prefixes_file
@@ -85,6 +90,9 @@ impl RawConfig {
             special_prefixes_file: self.special_prefixes_file.or(other.special_prefixes_file),
             prices_file: self.prices_file.or(other.prices_file),
             max_call_seconds: self.max_call_seconds.or(other.max_call_seconds),
+            verify_code_ttl_seconds: self
+                .verify_code_ttl_seconds
+                .or(other.verify_code_ttl_seconds),
             sandbox_step_ms: self.sandbox_step_ms.or(other.sandbox_step_ms),
             sandbox_call_seconds: self.sandbox_call_seconds.or(other.sandbox_call_seconds),
             audit_file: self.audit_file.or(other.audit_file),
@@ -115,11 +123,13 @@ impl RawConfig {
             webhook_retry_base_ms: lookup("TOLLGATE_WEBHOOK_RETRY_BASE_MS"),
             webhook_timeout_ms: lookup("TOLLGATE_WEBHOOK_TIMEOUT_MS"),
             webhook_queue_limit: lookup("TOLLGATE_WEBHOOK_QUEUE_LIMIT"),
+            node_id: lookup("TOLLGATE_NODE_ID"),
             home_country: lookup("TOLLGATE_HOME_COUNTRY"),
             tollfraud_prefixes_file: lookup("TOLLGATE_TOLLFRAUD_PREFIXES_FILE"),
             special_prefixes_file: lookup("TOLLGATE_SPECIAL_PREFIXES_FILE"),
             prices_file: lookup("TOLLGATE_PRICES_FILE"),
             max_call_seconds: lookup("TOLLGATE_MAX_CALL_SECONDS"),
+            verify_code_ttl_seconds: lookup("TOLLGATE_VERIFY_CODE_TTL_SECONDS"),
             sandbox_step_ms: lookup("TOLLGATE_SANDBOX_STEP_MS"),
             sandbox_call_seconds: lookup("TOLLGATE_SANDBOX_CALL_SECONDS"),
             audit_file: lookup("TOLLGATE_AUDIT_FILE"),
@@ -148,6 +158,8 @@ pub struct Config {
     pub special: tollgate_numbering::PrefixTable,
     pub prices: tollgate_policy::pricing::PriceTable,
     pub max_call_seconds: u32,
+    /// Verify codes expire after this many seconds.
+    pub verify_code_ttl_seconds: u32,
     pub sandbox: crate::carrier::SandboxSettings,
     pub audit: crate::audit_tasks::AuditSettings,
 }
@@ -181,6 +193,9 @@ pub struct WebhookSettings {
     pub retry: tollgate_webhook::retry::RetryPolicy,
     pub timeout_ms: u64,
     pub queue_limit: u32,
+    /// Holds this node's delivery leases: a restarted node takes back its
+    /// own at once instead of waiting for them to expire.
+    pub node_id: String,
 }
 
 impl Default for WebhookSettings {
@@ -192,6 +207,7 @@ impl Default for WebhookSettings {
             retry: tollgate_webhook::retry::RetryPolicy::default(),
             timeout_ms: 15_000,
             queue_limit: 10_000,
+            node_id: "local".to_owned(),
         }
     }
 }
@@ -288,6 +304,32 @@ fn webhook_settings(raw: &RawConfig, errors: &mut Vec<String>) -> WebhookSetting
             |n| *n >= 1,
             errors,
         ),
+        node_id: node_id(raw.node_id.as_deref(), errors),
+    }
+}
+
+/// The configured node name, else the host name, else `local`.
+fn node_id(configured: Option<&str>, errors: &mut Vec<String>) -> String {
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    };
+    match configured.map(str::trim) {
+        Some(name) if valid(name) => name.to_owned(),
+        Some(name) => {
+            errors.push(format!(
+                "node id: '{name}' must be 1-128 letters, digits, '-', '_', '.' or ':'"
+            ));
+            "local".to_owned()
+        }
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .map(|h| h.trim().to_owned())
+            .ok()
+            .filter(|h| valid(h))
+            .unwrap_or_else(|| "local".to_owned()),
     }
 }
 
@@ -337,6 +379,13 @@ impl Config {
             raw.max_call_seconds.as_deref(),
             14_400u32,
             |n| (1..=86_400).contains(n),
+            &mut errors,
+        );
+        let verify_code_ttl_seconds = parse_number(
+            "verify code ttl seconds",
+            raw.verify_code_ttl_seconds.as_deref(),
+            600u32,
+            |n| (120..=86_400).contains(n),
             &mut errors,
         );
         let defaults = crate::carrier::SandboxSettings::default();
@@ -446,6 +495,7 @@ impl Config {
                     special,
                     prices,
                     max_call_seconds,
+                    verify_code_ttl_seconds,
                     sandbox,
                     audit,
                 })

@@ -164,6 +164,13 @@ fn body_aad(sid: &str) -> String {
 /// Drains the queue until `shutdown` resolves. Deliveries in flight finish.
 pub async fn run_dispatcher(app: Arc<App>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
+    let node = app.webhooks.settings.node_id.clone();
+    // Deliveries this node leased before it stopped are not in flight now.
+    match app.store.release_webhook_leases(&node).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(count = n, "took back webhook leases held before a restart"),
+        Err(e) => tracing::error!(error = %e, "cannot release this node's webhook leases"),
+    }
     loop {
         let now = app.clock.now().0;
         let mut full_batch = false;
@@ -176,7 +183,7 @@ pub async fn run_dispatcher(app: Arc<App>, shutdown: impl std::future::Future<Ou
                     };
                     match app
                         .store
-                        .lease_webhook(&record.sid, now, now + LEASE_MS)
+                        .lease_webhook(&record.sid, now, now + LEASE_MS, &node)
                         .await
                     {
                         Ok(true) => {

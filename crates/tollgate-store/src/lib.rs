@@ -28,9 +28,10 @@ use sqlx::sqlite::{
 pub use records::{
     AccountQuery, AccountRecord, AlarmRecord, AlertQuery, AlertRecord, ApiKeyRecord,
     AuditAnchorRecord, AuditEventRecord, AuditQuery, BlockRecord, CallRecord, DeliveryStatus,
-    GeoPermissionRecord, MessageRecord, NewAuditEvent, NumberRecord, PageQuery, PublicKeyRecord,
-    RateLimitRecord, ServiceRecord, SettingRecord, SpendLimitRecord, TrafficQuery, UsageRow,
-    UsageTriggerRecord, WebhookRecord,
+    FraudBlockRecord, GeoPermissionRecord, MessageRecord, NewAuditEvent, NumberRecord, PageQuery,
+    PublicKeyRecord, RateLimitRecord, SafeListRecord, ServiceRecord, SettingRecord,
+    SpendLimitRecord, TrafficQuery, UsageRow, UsageTriggerRecord, VerificationRecord,
+    VerifyBucketRecord, VerifyRateLimitRecord, VerifyServiceRecord, WebhookRecord,
 };
 
 /// Why a store operation failed.
@@ -170,7 +171,10 @@ pub trait Store: Send + Sync + 'static {
     /// When the next queued delivery is due, if any.
     async fn next_webhook_due(&self) -> Result<Option<i64>>;
     /// Takes the delivery for this node until `until`. False if another holds it or it is done.
-    async fn lease_webhook(&self, sid: &str, now: i64, until: i64) -> Result<bool>;
+    async fn lease_webhook(&self, sid: &str, now: i64, until: i64, holder: &str) -> Result<bool>;
+    /// Drops every lease `holder` holds (a node starting again: what it
+    /// leased before is not in flight any more). Returns how many.
+    async fn release_webhook_leases(&self, holder: &str) -> Result<u64>;
     /// Records an attempt: status, attempts, next attempt, last response; drops the lease.
     async fn record_webhook_attempt(&self, webhook: &WebhookRecord) -> Result<bool>;
 
@@ -386,6 +390,75 @@ pub trait Store: Send + Sync + 'static {
         audit: &[NewAuditEvent],
     ) -> Result<bool>;
     async fn all_alarms(&self) -> Result<Vec<AlarmRecord>>;
+
+    /// Inserts or replaces a Verify Service.
+    async fn put_verify_service(
+        &self,
+        r: &VerifyServiceRecord,
+        audit: &[NewAuditEvent],
+    ) -> Result<()>;
+    /// Deletes a service with its rate limits, buckets, verifications and blocks.
+    async fn delete_verify_service(
+        &self,
+        account_sid: &str,
+        sid: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
+    async fn all_verify_services(&self) -> Result<Vec<VerifyServiceRecord>>;
+    /// Inserts or replaces a rate limit; `Conflict` on a second `unique_name`.
+    async fn put_verify_rate_limit(
+        &self,
+        r: &VerifyRateLimitRecord,
+        audit: &[NewAuditEvent],
+    ) -> Result<()>;
+    async fn delete_verify_rate_limit(
+        &self,
+        service_sid: &str,
+        sid: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
+    async fn all_verify_rate_limits(&self) -> Result<Vec<VerifyRateLimitRecord>>;
+    async fn put_verify_bucket(
+        &self,
+        r: &VerifyBucketRecord,
+        audit: &[NewAuditEvent],
+    ) -> Result<()>;
+    async fn delete_verify_bucket(
+        &self,
+        rate_limit_sid: &str,
+        sid: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
+    async fn all_verify_buckets(&self) -> Result<Vec<VerifyBucketRecord>>;
+    /// Inserts or replaces a verification (every send and check).
+    async fn put_verification(&self, r: &VerificationRecord) -> Result<()>;
+    async fn verification(
+        &self,
+        service_sid: &str,
+        sid: &str,
+    ) -> Result<Option<VerificationRecord>>;
+    /// Pending verifications that expire after `now` (reloaded at start).
+    async fn live_verifications(&self, now: i64) -> Result<Vec<VerificationRecord>>;
+    /// False if the account lists the number already.
+    async fn insert_safe_number(&self, r: &SafeListRecord, audit: &[NewAuditEvent])
+    -> Result<bool>;
+    async fn delete_safe_number(
+        &self,
+        account_sid: &str,
+        phone_number: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
+    async fn all_safe_numbers(&self) -> Result<Vec<SafeListRecord>>;
+    /// Inserts or replaces a block (new, renewed, or counted).
+    async fn put_fraud_block(&self, r: &FraudBlockRecord) -> Result<()>;
+    async fn delete_fraud_block(
+        &self,
+        scope: &str,
+        prefix: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<bool>;
+    /// Blocks that expire after `now`.
+    async fn live_fraud_blocks(&self, now: i64) -> Result<Vec<FraudBlockRecord>>;
 
     /// Adds or replaces a blocklist entry.
     async fn upsert_block(&self, block: &BlockRecord, audit: &[NewAuditEvent]) -> Result<()>;

@@ -451,3 +451,88 @@ pub struct AlarmRecord {
     pub date_created: i64,
     pub date_updated: i64,
 }
+
+/// A Verify Service (`VA…`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct VerifyServiceRecord {
+    pub sid: String,
+    pub account_sid: String,
+    pub friendly_name: String,
+    pub code_length: i32,
+    /// Fraud Guard: `off`, `basic`, `standard` or `max`.
+    pub fraud_guard: String,
+    pub do_not_share_warning_enabled: bool,
+    pub date_created: i64,
+    pub date_updated: i64,
+}
+
+/// A Verify Service rate limit (`RK…`): a key the application passes.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct VerifyRateLimitRecord {
+    pub sid: String,
+    pub service_sid: String,
+    pub account_sid: String,
+    pub unique_name: String,
+    pub description: Option<String>,
+    pub date_created: i64,
+    pub date_updated: i64,
+}
+
+/// A bucket (`BL…`) of a rate limit: at most `max_requests` per `interval_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct VerifyBucketRecord {
+    pub sid: String,
+    pub rate_limit_sid: String,
+    pub service_sid: String,
+    pub account_sid: String,
+    pub max_requests: i64,
+    pub interval_seconds: i64,
+    pub date_created: i64,
+    pub date_updated: i64,
+}
+
+/// A verification (`VE…`). The code is kept only as a keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct VerificationRecord {
+    pub sid: String,
+    pub service_sid: String,
+    pub account_sid: String,
+    pub to_number: String,
+    pub channel: String,
+    /// `pending`, `approved`, `canceled`, `max_attempts_reached`, `expired`.
+    pub status: String,
+    pub code_hash: Vec<u8>,
+    /// JSON array of `{attempt_sid, channel, time}`.
+    pub send_attempts: String,
+    pub checks: i32,
+    pub expires_at: i64,
+    pub date_created: i64,
+    pub date_updated: i64,
+}
+
+/// A Global Safe List entry (`GN…`): an E.164 number or a 1,000-number
+/// prefix (`+18001234xxx`) that Fraud Guard never blocks.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SafeListRecord {
+    pub sid: String,
+    pub account_sid: String,
+    pub phone_number: String,
+    pub date_created: i64,
+}
+
+/// A Fraud Guard block on a number range, for one scope (a Verify Service,
+/// or an account's Programmable Messaging).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FraudBlockRecord {
+    pub scope: String,
+    /// E.164 digits of the range, without `+`.
+    pub prefix: String,
+    pub account_sid: String,
+    pub rule: String,
+    pub evidence: String,
+    /// JSON array of the numbers that tripped it.
+    pub numbers: String,
+    pub since: i64,
+    pub expires: i64,
+    pub refused: i64,
+}

@@ -406,6 +406,180 @@ macro_rules! impl_store {
                     .await?)
             }
 
+            async fn put_verify_service(&self, r: &VerifyServiceRecord, audit: &[NewAuditEvent]) -> Result<()> {
+                $crate::sql::audited!(self, audit, tx => {
+                    sqlx::query(
+                        "INSERT INTO verify_services (sid, account_sid, friendly_name, code_length, fraud_guard, \
+                         do_not_share_warning_enabled, date_created, date_updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                         ON CONFLICT (sid) DO UPDATE SET friendly_name = excluded.friendly_name, code_length = excluded.code_length, \
+                         fraud_guard = excluded.fraud_guard, do_not_share_warning_enabled = excluded.do_not_share_warning_enabled, \
+                         date_updated = excluded.date_updated",
+                    )
+                    .bind(&r.sid).bind(&r.account_sid).bind(&r.friendly_name).bind(r.code_length).bind(&r.fraud_guard)
+                    .bind(r.do_not_share_warning_enabled).bind(r.date_created).bind(r.date_updated)
+                    .execute(&mut *tx).await?;
+                    Ok(())
+                })
+            }
+
+            async fn delete_verify_service(&self, account_sid: &str, sid: &str, audit: &[NewAuditEvent]) -> Result<bool> {
+                $crate::sql::audited!(self, audit, tx => {
+                    let owned = sqlx::query("SELECT 1 FROM verify_services WHERE account_sid = $1 AND sid = $2")
+                        .bind(account_sid).bind(sid).fetch_optional(&mut *tx).await?.is_some();
+                    if !owned {
+                        return Ok(false);
+                    }
+                    sqlx::query("DELETE FROM verify_buckets WHERE service_sid = $1").bind(sid).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM verify_rate_limits WHERE service_sid = $1").bind(sid).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM verifications WHERE service_sid = $1").bind(sid).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM fraud_blocks WHERE scope = $1").bind(sid).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM verify_services WHERE sid = $1").bind(sid).execute(&mut *tx).await?;
+                    Ok(true)
+                })
+            }
+
+            async fn all_verify_services(&self) -> Result<Vec<VerifyServiceRecord>> {
+                Ok(sqlx::query_as::<_, VerifyServiceRecord>("SELECT * FROM verify_services ORDER BY date_created, sid")
+                    .fetch_all(&self.pool).await?)
+            }
+
+            async fn put_verify_rate_limit(&self, r: &VerifyRateLimitRecord, audit: &[NewAuditEvent]) -> Result<()> {
+                $crate::sql::audited!(self, audit, tx => {
+                    sqlx::query(
+                        "INSERT INTO verify_rate_limits (sid, service_sid, account_sid, unique_name, description, date_created, date_updated) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sid) DO UPDATE SET description = excluded.description, \
+                         date_updated = excluded.date_updated",
+                    )
+                    .bind(&r.sid).bind(&r.service_sid).bind(&r.account_sid).bind(&r.unique_name).bind(&r.description)
+                    .bind(r.date_created).bind(r.date_updated)
+                    .execute(&mut *tx).await?;
+                    Ok(())
+                })
+            }
+
+            async fn delete_verify_rate_limit(&self, service_sid: &str, sid: &str, audit: &[NewAuditEvent]) -> Result<bool> {
+                $crate::sql::audited!(self, audit, tx => {
+                    sqlx::query("DELETE FROM verify_buckets WHERE rate_limit_sid = $1 AND service_sid = $2")
+                        .bind(sid).bind(service_sid).execute(&mut *tx).await?;
+                    let n = sqlx::query("DELETE FROM verify_rate_limits WHERE sid = $1 AND service_sid = $2")
+                        .bind(sid).bind(service_sid).execute(&mut *tx).await?.rows_affected();
+                    Ok(n == 1)
+                })
+            }
+
+            async fn all_verify_rate_limits(&self) -> Result<Vec<VerifyRateLimitRecord>> {
+                Ok(sqlx::query_as::<_, VerifyRateLimitRecord>("SELECT * FROM verify_rate_limits ORDER BY date_created, sid")
+                    .fetch_all(&self.pool).await?)
+            }
+
+            async fn put_verify_bucket(&self, r: &VerifyBucketRecord, audit: &[NewAuditEvent]) -> Result<()> {
+                $crate::sql::audited!(self, audit, tx => {
+                    sqlx::query(
+                        "INSERT INTO verify_buckets (sid, rate_limit_sid, service_sid, account_sid, max_requests, interval_seconds, \
+                         date_created, date_updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sid) DO UPDATE SET \
+                         max_requests = excluded.max_requests, interval_seconds = excluded.interval_seconds, date_updated = excluded.date_updated",
+                    )
+                    .bind(&r.sid).bind(&r.rate_limit_sid).bind(&r.service_sid).bind(&r.account_sid).bind(r.max_requests)
+                    .bind(r.interval_seconds).bind(r.date_created).bind(r.date_updated)
+                    .execute(&mut *tx).await?;
+                    Ok(())
+                })
+            }
+
+            async fn delete_verify_bucket(&self, rate_limit_sid: &str, sid: &str, audit: &[NewAuditEvent]) -> Result<bool> {
+                $crate::sql::audited!(self, audit, tx => {
+                    let n = sqlx::query("DELETE FROM verify_buckets WHERE sid = $1 AND rate_limit_sid = $2")
+                        .bind(sid).bind(rate_limit_sid).execute(&mut *tx).await?.rows_affected();
+                    Ok(n == 1)
+                })
+            }
+
+            async fn all_verify_buckets(&self) -> Result<Vec<VerifyBucketRecord>> {
+                Ok(sqlx::query_as::<_, VerifyBucketRecord>("SELECT * FROM verify_buckets ORDER BY date_created, sid")
+                    .fetch_all(&self.pool).await?)
+            }
+
+            async fn put_verification(&self, r: &VerificationRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO verifications (sid, service_sid, account_sid, to_number, channel, status, code_hash, \
+                     send_attempts, checks, expires_at, date_created, date_updated) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (sid) DO UPDATE SET \
+                     channel = excluded.channel, status = excluded.status, code_hash = excluded.code_hash, \
+                     send_attempts = excluded.send_attempts, checks = excluded.checks, expires_at = excluded.expires_at, \
+                     date_updated = excluded.date_updated",
+                )
+                .bind(&r.sid).bind(&r.service_sid).bind(&r.account_sid).bind(&r.to_number).bind(&r.channel)
+                .bind(&r.status).bind(&r.code_hash).bind(&r.send_attempts).bind(r.checks).bind(r.expires_at)
+                .bind(r.date_created).bind(r.date_updated)
+                .execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn verification(&self, service_sid: &str, sid: &str) -> Result<Option<VerificationRecord>> {
+                Ok(sqlx::query_as::<_, VerificationRecord>("SELECT * FROM verifications WHERE service_sid = $1 AND sid = $2")
+                    .bind(service_sid).bind(sid).fetch_optional(&self.pool).await?)
+            }
+
+            async fn live_verifications(&self, now: i64) -> Result<Vec<VerificationRecord>> {
+                Ok(sqlx::query_as::<_, VerificationRecord>(
+                    "SELECT * FROM verifications WHERE status = 'pending' AND expires_at > $1 ORDER BY date_created, sid",
+                )
+                .bind(now).fetch_all(&self.pool).await?)
+            }
+
+            async fn insert_safe_number(&self, r: &SafeListRecord, audit: &[NewAuditEvent]) -> Result<bool> {
+                $crate::sql::audited!(self, audit, tx => {
+                    let n = sqlx::query(
+                        "INSERT INTO safe_list_numbers (sid, account_sid, phone_number, date_created) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (account_sid, phone_number) DO NOTHING",
+                    )
+                    .bind(&r.sid).bind(&r.account_sid).bind(&r.phone_number).bind(r.date_created)
+                    .execute(&mut *tx).await?.rows_affected();
+                    Ok(n == 1)
+                })
+            }
+
+            async fn delete_safe_number(&self, account_sid: &str, phone_number: &str, audit: &[NewAuditEvent]) -> Result<bool> {
+                $crate::sql::audited!(self, audit, tx => {
+                    let n = sqlx::query("DELETE FROM safe_list_numbers WHERE account_sid = $1 AND phone_number = $2")
+                        .bind(account_sid).bind(phone_number).execute(&mut *tx).await?.rows_affected();
+                    Ok(n == 1)
+                })
+            }
+
+            async fn all_safe_numbers(&self) -> Result<Vec<SafeListRecord>> {
+                Ok(sqlx::query_as::<_, SafeListRecord>("SELECT * FROM safe_list_numbers ORDER BY date_created, sid")
+                    .fetch_all(&self.pool).await?)
+            }
+
+            async fn put_fraud_block(&self, r: &FraudBlockRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO fraud_blocks (scope, prefix, account_sid, rule, evidence, numbers, since, expires, refused) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (scope, prefix) DO UPDATE SET \
+                     rule = excluded.rule, evidence = excluded.evidence, numbers = excluded.numbers, since = excluded.since, \
+                     expires = excluded.expires, refused = excluded.refused",
+                )
+                .bind(&r.scope).bind(&r.prefix).bind(&r.account_sid).bind(&r.rule).bind(&r.evidence).bind(&r.numbers)
+                .bind(r.since).bind(r.expires).bind(r.refused)
+                .execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn delete_fraud_block(&self, scope: &str, prefix: &str, audit: &[NewAuditEvent]) -> Result<bool> {
+                $crate::sql::audited!(self, audit, tx => {
+                    let n = sqlx::query("DELETE FROM fraud_blocks WHERE scope = $1 AND prefix = $2")
+                        .bind(scope).bind(prefix).execute(&mut *tx).await?.rows_affected();
+                    Ok(n == 1)
+                })
+            }
+
+            async fn live_fraud_blocks(&self, now: i64) -> Result<Vec<FraudBlockRecord>> {
+                Ok(sqlx::query_as::<_, FraudBlockRecord>(
+                    "SELECT * FROM fraud_blocks WHERE expires > $1 ORDER BY since, scope, prefix",
+                )
+                .bind(now).fetch_all(&self.pool).await?)
+            }
+
             async fn append_audit(&self, events: &[NewAuditEvent]) -> Result<()> {
                 let mut tx = self.pool.begin().await?;
                 Self::append_audit_tx(&mut tx, events).await?;
@@ -854,23 +1028,35 @@ macro_rules! impl_store {
                 Ok(due)
             }
 
-            async fn lease_webhook(&self, sid: &str, now: i64, until: i64) -> Result<bool> {
+            async fn lease_webhook(&self, sid: &str, now: i64, until: i64, holder: &str) -> Result<bool> {
                 let n = sqlx::query(
-                    "UPDATE webhook_deliveries SET lease_until = $3 WHERE sid = $1 AND status = 'queued' \
-                     AND (lease_until IS NULL OR lease_until < $2)",
+                    "UPDATE webhook_deliveries SET lease_until = $3, lease_holder = $4 WHERE sid = $1 \
+                     AND status = 'queued' AND (lease_until IS NULL OR lease_until < $2)",
                 )
                 .bind(sid)
                 .bind(now)
                 .bind(until)
+                .bind(holder)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
                 Ok(n == 1)
             }
 
+            async fn release_webhook_leases(&self, holder: &str) -> Result<u64> {
+                Ok(sqlx::query(
+                    "UPDATE webhook_deliveries SET lease_until = NULL, lease_holder = NULL \
+                     WHERE lease_holder = $1 AND status = 'queued'",
+                )
+                .bind(holder)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
             async fn record_webhook_attempt(&self, w: &WebhookRecord) -> Result<bool> {
                 let n = sqlx::query(
-                    "UPDATE webhook_deliveries SET status = $2, attempts = $3, next_attempt_at = $4, lease_until = NULL, \
+                    "UPDATE webhook_deliveries SET status = $2, attempts = $3, next_attempt_at = $4, lease_until = NULL, lease_holder = NULL, \
                      last_response_code = $5, last_error = $6, date_updated = $7 WHERE sid = $1",
                 )
                 .bind(&w.sid)

@@ -13,9 +13,10 @@ use std::str::FromStr;
 use sqlx::postgres::PgConnectOptions;
 use tollgate_store::{
     AccountQuery, AccountRecord, ApiKeyRecord, BlockRecord, CallRecord, DeliveryStatus,
-    GeoPermissionRecord, MessageRecord, NumberRecord, PageQuery, PgStore, PublicKeyRecord,
-    RateLimitRecord, ServiceRecord, SettingRecord, SpendLimitRecord, SqliteStore, Store,
-    StoreError, TrafficQuery, UsageRow, WebhookRecord,
+    FraudBlockRecord, GeoPermissionRecord, MessageRecord, NumberRecord, PageQuery, PgStore,
+    PublicKeyRecord, RateLimitRecord, SafeListRecord, ServiceRecord, SettingRecord,
+    SpendLimitRecord, SqliteStore, Store, StoreError, TrafficQuery, UsageRow, VerificationRecord,
+    VerifyBucketRecord, VerifyRateLimitRecord, VerifyServiceRecord, WebhookRecord,
 };
 use tollgate_types::AccountStatus;
 
@@ -283,10 +284,34 @@ async fn contract(store: &dyn Store) {
     assert_eq!(store.next_webhook_due().await.unwrap(), Some(100));
     let due = store.due_webhooks(150, 10).await.unwrap();
     assert_eq!(due, vec![hook("WD1", 100)]);
-    assert!(store.lease_webhook("WD1", 150, 1_150).await.unwrap());
     assert!(
-        !store.lease_webhook("WD1", 160, 1_160).await.unwrap(),
+        store
+            .lease_webhook("WD1", 150, 1_150, "node-a")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .lease_webhook("WD1", 160, 1_160, "node-b")
+            .await
+            .unwrap(),
         "held"
+    );
+    // Another node starting again leaves node-a's lease alone; node-a
+    // starting again takes it back at once.
+    assert_eq!(store.release_webhook_leases("node-b").await.unwrap(), 0);
+    assert!(
+        !store
+            .lease_webhook("WD1", 170, 1_170, "node-b")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.release_webhook_leases("node-a").await.unwrap(), 1);
+    assert!(
+        store
+            .lease_webhook("WD1", 180, 1_150, "node-a")
+            .await
+            .unwrap()
     );
     assert!(
         store
@@ -305,9 +330,13 @@ async fn contract(store: &dyn Store) {
     done.date_updated = 151;
     assert!(store.record_webhook_attempt(&done).await.unwrap());
     assert_eq!(store.webhook("ACsub2", "WD1").await.unwrap(), Some(done));
+    assert_eq!(store.release_webhook_leases("node-a").await.unwrap(), 0);
     assert!(store.webhook("ACsub3", "WD1").await.unwrap().is_none());
     assert!(
-        !store.lease_webhook("WD1", 2_000, 3_000).await.unwrap(),
+        !store
+            .lease_webhook("WD1", 2_000, 3_000, "node-a")
+            .await
+            .unwrap(),
         "done"
     );
     // Geo permissions: upsert replaces, listing is ordered.
@@ -728,6 +757,158 @@ async fn contract(store: &dyn Store) {
     // With one queued, there is room again.
     assert!(store.enqueue_webhook(&hook("WD3", 50), 2).await.unwrap());
     assert_eq!(store.next_webhook_due().await.unwrap(), Some(50));
+
+    verify_contract(store).await;
+}
+
+/// Verify services, rate limits, verifications, the safe list and Fraud
+/// Guard blocks: upserts replace, deleting a service takes its children.
+async fn verify_contract(store: &dyn Store) {
+    let mut service = VerifyServiceRecord {
+        sid: "VA1".into(),
+        account_sid: "ACsub2".into(),
+        friendly_name: "Login".into(),
+        code_length: 6,
+        fraud_guard: "standard".into(),
+        do_not_share_warning_enabled: false,
+        date_created: 1,
+        date_updated: 1,
+    };
+    store.put_verify_service(&service, &[]).await.unwrap();
+    service.code_length = 8;
+    service.date_updated = 2;
+    store.put_verify_service(&service, &[]).await.unwrap();
+    assert_eq!(
+        store.all_verify_services().await.unwrap(),
+        vec![service.clone()]
+    );
+    let limit = VerifyRateLimitRecord {
+        sid: "RK1".into(),
+        service_sid: "VA1".into(),
+        account_sid: "ACsub2".into(),
+        unique_name: "end_user_ip".into(),
+        description: None,
+        date_created: 1,
+        date_updated: 1,
+    };
+    store.put_verify_rate_limit(&limit, &[]).await.unwrap();
+    let twin = VerifyRateLimitRecord {
+        sid: "RK2".into(),
+        ..limit.clone()
+    };
+    assert!(matches!(
+        store.put_verify_rate_limit(&twin, &[]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let bucket = VerifyBucketRecord {
+        sid: "BL1".into(),
+        rate_limit_sid: "RK1".into(),
+        service_sid: "VA1".into(),
+        account_sid: "ACsub2".into(),
+        max_requests: 3,
+        interval_seconds: 60,
+        date_created: 1,
+        date_updated: 1,
+    };
+    store.put_verify_bucket(&bucket, &[]).await.unwrap();
+    assert_eq!(store.all_verify_buckets().await.unwrap(), vec![bucket]);
+    let mut v = VerificationRecord {
+        sid: "VE1".into(),
+        service_sid: "VA1".into(),
+        account_sid: "ACsub2".into(),
+        to_number: "+14155550100".into(),
+        channel: "sms".into(),
+        status: "pending".into(),
+        code_hash: vec![1, 2, 3],
+        send_attempts: "[]".into(),
+        checks: 0,
+        expires_at: 1_000,
+        date_created: 1,
+        date_updated: 1,
+    };
+    store.put_verification(&v).await.unwrap();
+    assert_eq!(
+        store.live_verifications(999).await.unwrap(),
+        vec![v.clone()]
+    );
+    assert!(
+        store.live_verifications(1_000).await.unwrap().is_empty(),
+        "expired"
+    );
+    v.checks = 1;
+    v.status = "approved".into();
+    store.put_verification(&v).await.unwrap();
+    assert!(
+        store.live_verifications(0).await.unwrap().is_empty(),
+        "approved"
+    );
+    assert_eq!(store.verification("VA1", "VE1").await.unwrap(), Some(v));
+    let safe = SafeListRecord {
+        sid: "GN1".into(),
+        account_sid: "ACsub2".into(),
+        phone_number: "+18001234xxx".into(),
+        date_created: 1,
+    };
+    assert!(store.insert_safe_number(&safe, &[]).await.unwrap());
+    let again = SafeListRecord {
+        sid: "GN2".into(),
+        ..safe.clone()
+    };
+    assert!(
+        !store.insert_safe_number(&again, &[]).await.unwrap(),
+        "duplicate"
+    );
+    assert_eq!(store.all_safe_numbers().await.unwrap(), vec![safe]);
+    assert!(
+        store
+            .delete_safe_number("ACsub2", "+18001234xxx", &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_safe_number("ACsub2", "+18001234xxx", &[])
+            .await
+            .unwrap()
+    );
+    let mut block = FraudBlockRecord {
+        scope: "VA1".into(),
+        prefix: "2347063".into(),
+        account_sid: "ACsub2".into(),
+        rule: "fraudguard.burst".into(),
+        evidence: "5 sends in 60 s".into(),
+        numbers: "[\"+2347063000001\"]".into(),
+        since: 10,
+        expires: 100,
+        refused: 1,
+    };
+    store.put_fraud_block(&block).await.unwrap();
+    block.expires = 200;
+    block.refused = 7;
+    store.put_fraud_block(&block).await.unwrap();
+    assert_eq!(
+        store.live_fraud_blocks(150).await.unwrap(),
+        vec![block.clone()]
+    );
+    assert!(store.live_fraud_blocks(200).await.unwrap().is_empty());
+    // Deleting the service takes its limits, buckets, verifications and blocks.
+    assert!(
+        !store
+            .delete_verify_service("ACsub3", "VA1", &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .delete_verify_service("ACsub2", "VA1", &[])
+            .await
+            .unwrap()
+    );
+    assert!(store.all_verify_services().await.unwrap().is_empty());
+    assert!(store.all_verify_rate_limits().await.unwrap().is_empty());
+    assert!(store.all_verify_buckets().await.unwrap().is_empty());
+    assert!(store.verification("VA1", "VE1").await.unwrap().is_none());
+    assert!(store.live_fraud_blocks(0).await.unwrap().is_empty());
 }
 
 fn audit_event(n: usize, account: &str) -> tollgate_store::NewAuditEvent {

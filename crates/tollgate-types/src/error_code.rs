@@ -98,6 +98,20 @@ codes! {
         "A link in the body points to a domain the account's LinkPolicy blocks (any link with block, one outside LinkDomains with allowlist, a public URL shortener with allow).");
     URL_BLOCKLISTED = (30111, 400, "Url is on a deny list",
         "A link in the body points to a domain in the account's LinkBlocklist.");
+    SMS_PUMPING_BLOCKED = (30450, 403, "Message delivery blocked",
+        "SMS Pumping Protection (account setting SmsPumpingProtection=true): Fraud Guard blocks the destination's number range; the error names the range and rule, /tollgate/v1/FraudGuard/Blocks shows the evidence.");
+    VERIFY_INVALID_PARAMETER = (60200, 400, "Invalid parameter",
+        "A Verify parameter has a value the resource does not accept (CodeLength 4-10, Channel sms or call, an unknown RateLimits key).");
+    VERIFY_MAX_CHECKS = (60202, 429, "Max check attempts reached",
+        "The verification was checked 5 times without the right code; start a new one after it expires or is canceled.");
+    VERIFY_MAX_SENDS = (60203, 429, "Max send attempts reached",
+        "More than 5 sends for one verification without completing it; check it, cancel it, or wait for it to expire.");
+    VERIFY_FRAUD_BLOCKED = (60410, 403, "Verification delivery attempt blocked",
+        "Fraud Guard blocks the destination's number range (12 h, renewed while the attack goes on); /tollgate/v1/FraudGuard/Blocks shows the range, rule and evidence.");
+    SAFE_LIST_DUPLICATE = (60411, 400, "Phone number already in the Safe List",
+        "The number or 1,000-number prefix is on the account's Safe List already.");
+    VERIFY_GEO_BLOCKED = (60605, 403, "The destination phone number has been blocked by Verify Geo-Permissions",
+        "The account's geo permissions do not allow verifications to this destination's country or risk tier.");
     CV_REQUIRED = (70052, 401, "Public Key Client Validation Required For Account",
         "The account requires client validation and the request has no Twilio-Client-Validation header.");
     CV_PUBLIC_KEY_NOT_FOUND = (70153, 401, "Public Key Specified Does Not Exist",

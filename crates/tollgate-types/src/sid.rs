@@ -33,6 +33,12 @@ pub enum SidPrefix {
     Alert,
     /// `AL`: an alarm.
     Alarm,
+    VerifyService,
+    Verification,
+    VerifyAttempt,
+    VerifyRateLimit,
+    VerifyBucket,
+    SafeListNumber,
 }
 
 impl SidPrefix {
@@ -53,6 +59,12 @@ impl SidPrefix {
             SidPrefix::UsageTrigger => "UT",
             SidPrefix::Alert => "NO",
             SidPrefix::Alarm => "AL",
+            SidPrefix::VerifyService => "VA",
+            SidPrefix::Verification => "VE",
+            SidPrefix::VerifyAttempt => "VL",
+            SidPrefix::VerifyRateLimit => "RK",
+            SidPrefix::VerifyBucket => "BL",
+            SidPrefix::SafeListNumber => "GN",
         }
     }
 }
@@ -130,6 +142,12 @@ impl Sid {
             SidPrefix::UsageTrigger,
             SidPrefix::Alert,
             SidPrefix::Alarm,
+            SidPrefix::VerifyService,
+            SidPrefix::Verification,
+            SidPrefix::VerifyAttempt,
+            SidPrefix::VerifyRateLimit,
+            SidPrefix::VerifyBucket,
+            SidPrefix::SafeListNumber,
         ]
         .into_iter()
         .find(|p| self.0.starts_with(p.as_str()))
