@@ -40,6 +40,9 @@ pub struct AccountSettings {
     pub strip_inbound_phone_numbers: bool,
     pub redact_phone_numbers: bool,
     pub redact_message_bodies: bool,
+    /// Fraud Guard on Programmable Messaging sends (30450), as Twilio's
+    /// SMS Pumping Protection.
+    pub sms_pumping_protection: bool,
     /// Inbound texts one sender may send per minute (flood control).
     pub inbound_rate_per_minute: Option<u32>,
     /// Set by a lockdown (not through Settings): inbound calls and texts to
@@ -48,7 +51,7 @@ pub struct AccountSettings {
 }
 
 /// Every setting name, with how to validate its value.
-pub const NAMES: [&str; 9] = [
+pub const NAMES: [&str; 10] = [
     "InboundRatePerMinute",
     "RecipientPolicy",
     "LinkPolicy",
@@ -58,6 +61,7 @@ pub const NAMES: [&str; 9] = [
     "StripInboundPhoneNumbers",
     "RedactPhoneNumbers",
     "RedactMessageBodies",
+    "SmsPumpingProtection",
 ];
 
 fn domains(value: &str) -> Vec<String> {
@@ -130,6 +134,7 @@ pub fn from_rows(rows: &[SettingRecord]) -> HashMap<String, AccountSettings> {
             "StripInboundPhoneNumbers" => s.strip_inbound_phone_numbers = on,
             "RedactPhoneNumbers" => s.redact_phone_numbers = on,
             "RedactMessageBodies" => s.redact_message_bodies = on,
+            "SmsPumpingProtection" => s.sms_pumping_protection = on,
             "LockdownInbound" => s.inbound_blocked = on,
             "InboundRatePerMinute" => s.inbound_rate_per_minute = row.value.parse().ok(),
             _ => {}
@@ -157,6 +162,7 @@ pub fn render(s: &AccountSettings) -> serde_json::Value {
         "strip_inbound_phone_numbers": s.strip_inbound_phone_numbers,
         "redact_phone_numbers": s.redact_phone_numbers,
         "redact_message_bodies": s.redact_message_bodies,
+        "sms_pumping_protection": s.sms_pumping_protection,
         "inbound_rate_per_minute": s.inbound_rate_per_minute.unwrap_or(crate::traffic::DEFAULT_INBOUND_PER_MINUTE),
     })
 }

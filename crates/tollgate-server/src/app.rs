@@ -47,6 +47,8 @@ pub struct App {
     pub triggers: crate::triggers::Triggers,
     /// Alarms with their sliding windows.
     pub alarms: crate::alarms::Alarms,
+    /// Verify services, live verifications, the safe list and Fraud Guard.
+    pub verify: crate::verify::Verify,
 }
 
 /// What the traffic side of the app is built from.
@@ -54,6 +56,7 @@ pub struct TrafficParts {
     pub traffic: crate::traffic::Traffic,
     pub sandbox: crate::carrier::Sandbox,
     pub max_call_seconds: u32,
+    pub verify_code_ttl_ms: i64,
 }
 
 impl App {
@@ -71,6 +74,7 @@ impl App {
         let snapshot = read_snapshot(store.as_ref(), &master_key, None).await?;
         let mut fingerprint_key = [0u8; 32];
         OsRandom.fill(&mut fingerprint_key);
+        let verify = crate::verify::Verify::new(&master_key, traffic.verify_code_ttl_ms);
         let writer = crate::writer::Writer::spawn(store.clone())
             .map_err(|e| LoadError::Store(e.to_string()))?;
         Ok(App {
@@ -91,6 +95,7 @@ impl App {
             audit: crate::audit_tasks::Aggregates::default(),
             triggers: crate::triggers::Triggers::default(),
             alarms: crate::alarms::Alarms::default(),
+            verify,
         })
     }
 

@@ -78,7 +78,7 @@ impl Sandbox {
         }
     }
 
-    fn is_reachable(&self, number: &str) -> bool {
+    pub(crate) fn is_reachable(&self, number: &str) -> bool {
         self.unreachable
             .lock()
             .map(|s| !s.contains(number))
@@ -115,7 +115,7 @@ impl Sandbox {
             .unwrap_or_default()
     }
 
-    fn deliver_to_handset(&self, message: HandsetMessage) {
+    pub(crate) fn deliver_to_handset(&self, message: HandsetMessage) {
         if let Ok(mut m) = self.inboxes.lock() {
             if !m.contains_key(&message.to) && m.len() >= INBOXES {
                 m.clear();
@@ -148,7 +148,7 @@ impl Sandbox {
             .is_some()
     }
 
-    async fn step(&self) {
+    pub(crate) async fn step(&self) {
         if self.settings.step_ms > 0 {
             tokio::time::sleep(Duration::from_millis(self.settings.step_ms)).await;
         }

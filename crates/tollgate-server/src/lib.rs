@@ -26,6 +26,7 @@ pub mod snapshot;
 pub mod startup;
 pub mod traffic;
 pub mod triggers;
+pub mod verify;
 pub mod webhooks;
 pub mod wire;
 pub mod writer;

@@ -10,9 +10,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
 use crate::api::{
-    accounts, auth_tokens, balance, blocklist, calls, decisions, events, geo, keys, limits,
-    lockdown, lookup, messages, meta, monitor, numbers, public_keys, recipients, sandbox, services,
-    settings, usage, usage_triggers, webhooks,
+    accounts, auth_tokens, balance, blocklist, calls, decisions, events, fraud_guard, geo, keys,
+    limits, lockdown, lookup, messages, meta, monitor, numbers, public_keys, recipients, sandbox,
+    services, settings, usage, usage_triggers, verify, webhooks,
 };
 use crate::app::App;
 use crate::client_validation;
@@ -206,6 +206,64 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/tollgate/v1/Accounts/{account}/Lockdown",
             post(lockdown::lock).delete(lockdown::unlock),
+        )
+        // verify domain, v2.
+        .route(
+            "/v2/Services",
+            get(verify::list_services).post(verify::create_service),
+        )
+        .route(
+            "/v2/Services/{service}",
+            get(verify::fetch_service)
+                .post(verify::update_service)
+                .delete(verify::delete_service),
+        )
+        .route(
+            "/v2/Services/{service}/Verifications",
+            post(verify::create_verification),
+        )
+        .route(
+            "/v2/Services/{service}/Verifications/{sid}",
+            get(verify::fetch_verification).post(verify::update_verification),
+        )
+        .route(
+            "/v2/Services/{service}/VerificationCheck",
+            post(verify::check),
+        )
+        .route(
+            "/v2/Services/{service}/RateLimits",
+            get(verify::list_rate_limits).post(verify::create_rate_limit),
+        )
+        .route(
+            "/v2/Services/{service}/RateLimits/{sid}",
+            get(verify::fetch_rate_limit)
+                .post(verify::update_rate_limit)
+                .delete(verify::delete_rate_limit),
+        )
+        .route(
+            "/v2/Services/{service}/RateLimits/{rate_limit}/Buckets",
+            get(verify::list_buckets).post(verify::create_bucket),
+        )
+        .route(
+            "/v2/Services/{service}/RateLimits/{rate_limit}/Buckets/{sid}",
+            get(verify::fetch_bucket)
+                .post(verify::update_bucket)
+                .delete(verify::delete_bucket),
+        )
+        // accounts domain: the Global Safe List.
+        .route(
+            "/v1/SafeList/Numbers",
+            get(fraud_guard::fetch_safe)
+                .post(fraud_guard::add_safe)
+                .delete(fraud_guard::remove_safe),
+        )
+        .route(
+            "/tollgate/v1/FraudGuard/Blocks",
+            get(fraud_guard::list_blocks),
+        )
+        .route(
+            "/tollgate/v1/FraudGuard/Blocks/{scope}/{range}",
+            delete(fraud_guard::lift_block),
         )
         .route("/tollgate/v1/Health", get(meta::health))
         .route("/tollgate/v1/Errors/{code}", get(meta::error_code));

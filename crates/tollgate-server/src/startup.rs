@@ -255,6 +255,7 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
             traffic: crate::traffic::Traffic::new(config.prices.clone()),
             sandbox: crate::carrier::Sandbox::new(config.sandbox),
             max_call_seconds: config.max_call_seconds,
+            verify_code_ttl_ms: i64::from(config.verify_code_ttl_seconds) * 1000,
         },
     )
     .await
@@ -286,6 +287,10 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
     {
         app.traffic.add_known(&account, &number);
     }
+    app.verify
+        .load(app.store.as_ref(), app.clock.now().0)
+        .await
+        .map_err(runtime("reading Verify services and Fraud Guard blocks"))?;
     let app = Arc::new(app);
     // Usage triggers start from the store's usage; one crossed while
     // Tollgate was down (or killed mid-send) fires now, once.

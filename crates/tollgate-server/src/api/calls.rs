@@ -127,7 +127,7 @@ pub async fn create(
         &principal,
         &account,
         Channel::Voice,
-        from,
+        Some(from),
         to,
         &number,
         None,

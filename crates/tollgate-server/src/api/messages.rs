@@ -113,6 +113,9 @@ fn blocked(rule: impl Into<String>, error: ApiError) -> Blocked {
     }
 }
 
+/// The sender Verify codes come from (no number of the account).
+pub const VERIFY_SENDER: &str = "Verify";
+
 /// What the pipeline let through.
 pub struct Admitted {
     pub country: String,
@@ -127,7 +130,8 @@ pub fn admit(
     principal: &Principal,
     account: &AccountEntry,
     channel: Channel,
-    from: &str,
+    // `None`: Tollgate's own Verify sender, which needs no ownership check.
+    from: Option<&str>,
     to: &str,
     number: &tollgate_numbering::Classification,
     body: Option<&str>,
@@ -143,10 +147,13 @@ pub fn admit(
         ));
     }
     // 2. Sender ownership.
-    let owned = snapshot
-        .numbers
-        .get(from)
-        .is_some_and(|n| n.record.account_sid == account.sid);
+    let owned = from.is_none_or(|from| {
+        snapshot
+            .numbers
+            .get(from)
+            .is_some_and(|n| n.record.account_sid == account.sid)
+    });
+    let from = from.unwrap_or(VERIFY_SENDER);
     if !owned {
         return Err(match channel {
             Channel::Sms => blocked(
@@ -405,19 +412,60 @@ pub async fn create(
         date_sent: None,
     };
     let ip = connect.map(|c| c.0.0.ip());
-    match admit(
-        &app,
-        &principal,
-        &account,
-        Channel::Sms,
-        from,
-        to,
-        &number,
-        Some(body),
-        i64::from(seg.count),
-        ip,
-    ) {
+    // SMS Pumping Protection: Fraud Guard on the account's own sends,
+    // learning from delivery receipts (scope: the account).
+    let guarded = settings.sms_pumping_protection
+        && !params
+            .get("RiskCheck")
+            .is_some_and(|v| v.eq_ignore_ascii_case("disable"))
+        && !app.verify.is_safe(&account.sid, &record.to_number);
+    let fraud = if guarded {
+        let price = app.traffic.prices.get(number.country.unwrap_or(""));
+        crate::api::verify::fraud_guard_decision(
+            &app,
+            &account.sid,
+            &account.sid,
+            tollgate_detect::Mode::Standard,
+            &number,
+            &sid,
+            Channel::Sms,
+            ip,
+            None,
+            price.sms_outbound.saturating_mul(i64::from(seg.count)),
+            now,
+        )
+        .await
+    } else {
+        None
+    };
+    let decision = match fraud {
+        Some((rule, range)) => Err(blocked(
+            rule.clone(),
+            ApiError::new(
+                &codes::SMS_PUMPING_BLOCKED,
+                format!(
+                    "Message delivery blocked: SMS Pumping Protection blocks {range} ({rule}); see /tollgate/v1/FraudGuard/Blocks"
+                ),
+            ),
+        )),
+        None => admit(
+            &app,
+            &principal,
+            &account,
+            Channel::Sms,
+            Some(from),
+            to,
+            &number,
+            Some(body),
+            i64::from(seg.count),
+            ip,
+        ),
+    };
+    match decision {
         Err(Blocked { rule, error }) => {
+            if guarded && !rule.starts_with("fraudguard.") {
+                app.verify.not_sent(&account.sid, &sid, now);
+            }
             app.audit.blocked(&account.sid, &rule);
             record.status = "failed".into();
             record.rule = Some(rule.clone());
@@ -451,6 +499,9 @@ pub async fn create(
                 ..Default::default()
             };
             app.triggers.observe(&app, &account.sid, &delta).await;
+            if guarded {
+                app.verify.await_receipt(&record.sid, &account.sid, &sid);
+            }
             crate::carrier::submit_message(app.clone(), record.clone(), privacy);
             Ok((
                 StatusCode::CREATED,
@@ -472,6 +523,11 @@ pub async fn record_status(
     if is_final {
         let written = app.writer.write(WriteOp::UpdateMessage(stored)).await;
         app.sandbox.settled(&message.sid);
+        app.verify.receipt(
+            &message.sid,
+            message.status == "delivered",
+            app.clock.now().0,
+        );
         if let Err(e) = written {
             tracing::error!(error = %e, sid = %message.sid, "cannot record a message status");
             return;
