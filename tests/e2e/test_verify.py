@@ -186,3 +186,35 @@ def test_blocks_survive_a_restart(tmp_dir):
         assert rest(e) == (403, 60410)
     finally:
         gw.stop()
+
+
+def test_sms_pumping_protection_on_programmable_messaging(tmp_dir):
+    # Receipts lag by a sandbox step, as real delivery reports do.
+    gw = Gateway(tmp_dir / "data", env=env(TOLLGATE_SANDBOX_STEP_MS=300)).init().start()
+    try:
+        client = gw.client()
+        sender = "+12015550123"
+        client.incoming_phone_numbers.create(phone_number=sender)
+        auth = (gw.account_sid, gw.auth_token)
+        r = requests.post(f"{gw.url}/tollgate/v1/Accounts/{gw.account_sid}/Settings", auth=auth,
+                          data={"SmsPumpingProtection": "true"}, timeout=10)
+        assert r.status_code == 200 and r.json()["sms_pumping_protection"] is True, r.text
+        # Ordinary traffic, delivered, builds the baseline.
+        for n in range(6):
+            client.messages.create(to=f"+1415555{n:04d}", from_=sender, body="Your order shipped")
+            time.sleep(0.7)
+        blocked_at = None
+        for i in range(15):
+            try:
+                client.messages.create(to=f"+1201556{i:04d}", from_=sender, body="code 1234")
+            except TwilioRestException as e:
+                assert (e.status, e.code) == (403, 30450), e.msg
+                blocked_at = i + 1
+                break
+        assert blocked_at is not None and blocked_at <= 5, blocked_at
+        # The block is on the range: other numbers of the country still get texts.
+        client.messages.create(to="+14155550077", from_=sender, body="Your order shipped")
+        blocked = [m for m in client.messages.list(limit=50) if m.status == "failed"]
+        assert blocked and blocked[0].error_code == 30450
+    finally:
+        gw.stop()
