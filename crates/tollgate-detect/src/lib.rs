@@ -1,28 +1,54 @@
 //! Fraud Guard's detector: pure, streaming, with time passed in.
 //!
 //! Before each send, [`Detector::decide`] answers allow or block, with the
-//! rule and the evidence. Afterwards it learns from what happened to the
-//! sends it allowed: delivery receipts ([`Detector::delivered`]) and
-//! successful checks ([`Detector::verified`]). It never learns the outcome
-//! of a send it blocked, as in reality.
+//! rule, the range and the evidence (the figures and the numbers that
+//! tripped it). Afterwards it learns from what happened to the sends it
+//! allowed: delivery receipts ([`Detector::delivered`]) and successful checks
+//! ([`Detector::verified`]). It never learns the outcome of a send it
+//! blocked, as in reality. No clock is read, nothing is done on I/O; the
+//! only dependency of the detector itself is `std` (`serde_json` is used by
+//! the [`replay`] module only).
 //!
-//! Ranges are prefixes of the E.164 digits. The detector looks at the
-//! 100-, 1,000- and 10,000-number blocks and the 100,000-number range of
-//! each destination, and at its country (by calling code):
+//! Ranges are prefixes of the E.164 digits: the country (calling code) and
+//! the 1,000,000-, 100,000-, 10,000-, 1,000- and 100-number ranges of each
+//! destination (the first of these is the NDC level in most plans). The
+//! rules, in the order they are tried:
 //!
-//! - `fraudguard.burst`: many sends to one block in a short window, none of
-//!   them verified (sequential pumping);
-//! - `fraudguard.low_conversion`: a range whose sends go unverified far more
-//!   than its country's (random-in-range pumping), judged on sends old
-//!   enough that a real user would have verified by now;
-//! - `fraudguard.new_country`: a country with no verified send yet may have
-//!   only a few unverified sends in flight;
-//! - `fraudguard.invalid_number`: numbers that are not valid.
-//!
-//! A block covers the narrowest range that holds the attack and expires
-//! unless the attack goes on (each refused send renews it).
+//! - `fraudguard.invalid_number`: the number is not valid (libphonenumber).
+//! - a standing block on any enclosing range refuses the send and renews
+//!   the block (blocks expire `block_ttl` after the last refused attempt).
+//! - `fraudguard.new_country`: a country without verified history may have
+//!   only a small budget of unverified sends (smaller when the price per
+//!   message is high or the number's risk tier is high).
+//! - `fraudguard.burst` (100- and 1,000-number blocks) and
+//!   `fraudguard.density` (10,000 to 1,000,000): a range gets far more
+//!   distinct numbers in the last minutes than its share of the country's
+//!   current traffic allows (a Poisson tail test against the range's share
+//!   of the country's *verified* history, so a country-wide flash crowd is
+//!   not an anomaly and pumping cannot poison the baseline). The narrowest
+//!   range that holds most of the excess is blocked; attempts keep counting
+//!   while blocked, so a sweep that moves on escalates to the parent.
+//! - `fraudguard.low_conversion`: a range whose matured sends are verified
+//!   far less than its country's baseline (a binomial tail test; sends
+//!   count once old enough that a real user would have verified, and
+//!   undelivered sends do not count).
+//! - `fraudguard.conversion`: the country's recent conversion has dropped
+//!   significantly below its own baseline (slow-and-low pumping, ramps,
+//!   conversion mimics) and the volume is up: the estimated share of pumped
+//!   traffic is the prior, each request's own signals (a number, device or
+//!   IP with verified history; IP intelligence flags; a 10,000-block with
+//!   verified history; a missing device) are likelihood ratios, and only the
+//!   requests whose posterior passes the mode's threshold are refused. The
+//!   country is never blocked as a whole while its conversion is normal.
+
+mod sketch;
+
+pub mod replay;
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use sketch::{Bloom, Decay, Rate, binomial_lower_tail_ln, hash_str, mix, poisson_upper_tail_ln};
 
 /// How hard the detector pushes (Twilio's Fraud Guard levels, plus off).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,61 +69,149 @@ impl Mode {
             _ => return None,
         })
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::Basic => "basic",
+            Mode::Standard => "standard",
+            Mode::Max => "max",
+        }
+    }
 }
 
 /// Tuning, derived from the mode.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {
-    /// Sends to one 1,000-number block within `burst_window` seconds,
-    /// none verified, that make a burst.
-    pub burst_sends: usize,
-    pub burst_window: f64,
+    /// Density: ln of the Poisson tail probability below which a range is
+    /// anomalous (-20 ≈ 2e-9).
+    pub density_ln_p: f64,
+    /// Density: fewest distinct recent numbers that can make an anomaly.
+    pub density_min: f64,
     /// A send counts as unverified once this old (seconds).
     pub mature_after: f64,
-    /// Unverified sends a range needs before its conversion is judged.
-    pub min_failures: u32,
-    /// A range is pumped when its conversion is below this share of its
-    /// country's.
-    pub conversion_ratio: f64,
-    /// Unverified sends allowed in flight to a country with no verified send.
-    pub new_country_in_flight: u32,
+    /// Range conversion: matured unverified sends a range needs first.
+    pub min_failures: f64,
+    /// Range conversion: ln of the binomial tail probability that trips it.
+    pub conversion_ln_p: f64,
+    /// Country conversion: z-score of the drop below baseline that flags it.
+    pub country_z: f64,
+    /// Country conversion: posterior odds of pumping that refuse a request.
+    pub score_odds: f64,
+    /// Unverified sends allowed to a country without verified history (at
+    /// the reference price, see [`NOVELTY_REFERENCE_MICROS`]).
+    pub new_country_budget: f64,
     /// How long a block lasts without new attempts (seconds).
     pub block_ttl: f64,
 }
 
 impl Settings {
     pub fn for_mode(mode: Mode) -> Settings {
-        let base = Settings {
-            burst_sends: 5,
-            burst_window: 60.0,
-            mature_after: 90.0,
-            min_failures: 10,
-            conversion_ratio: 0.25,
-            new_country_in_flight: 5,
-            block_ttl: 12.0 * 3600.0,
+        let standard = Settings {
+            density_ln_p: -20.0,
+            density_min: 3.0,
+            mature_after: 300.0,
+            min_failures: 10.0,
+            conversion_ln_p: -20.0,
+            country_z: 4.0,
+            score_odds: 4.0,
+            new_country_budget: 5.0,
+            block_ttl: 3600.0,
         };
         match mode {
-            Mode::Off | Mode::Standard => base,
+            Mode::Off | Mode::Standard => standard,
             Mode::Basic => Settings {
-                burst_sends: 8,
-                min_failures: 20,
-                conversion_ratio: 0.15,
-                new_country_in_flight: 10,
-                ..base
+                density_ln_p: -28.0,
+                density_min: 4.0,
+                min_failures: 20.0,
+                conversion_ln_p: -28.0,
+                country_z: 6.0,
+                score_odds: 19.0,
+                new_country_budget: 10.0,
+                ..standard
             },
             Mode::Max => Settings {
-                burst_sends: 4,
-                min_failures: 6,
-                conversion_ratio: 0.4,
-                new_country_in_flight: 3,
-                ..base
+                density_ln_p: -14.0,
+                density_min: 3.0,
+                min_failures: 6.0,
+                conversion_ln_p: -14.0,
+                country_z: 3.0,
+                score_odds: 1.5,
+                new_country_budget: 3.0,
+                ..standard
             },
         }
     }
 }
 
+/// SMS or voice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Channel {
+    #[default]
+    Sms,
+    Call,
+}
+
+/// IP intelligence flags of the end user's IP (`DeviceIp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct IpFlags(u8);
+
+impl IpFlags {
+    pub const NONE: IpFlags = IpFlags(0);
+    pub const DATACENTER: IpFlags = IpFlags(1);
+    pub const PROXY: IpFlags = IpFlags(2);
+    pub const TOR: IpFlags = IpFlags(4);
+
+    /// From names (`datacenter`, `proxy`, `tor`; others are ignored).
+    pub fn from_names<'n>(names: impl IntoIterator<Item = &'n str>) -> IpFlags {
+        let mut f = IpFlags::NONE;
+        for n in names {
+            f = f.with(match n {
+                "datacenter" => IpFlags::DATACENTER,
+                "proxy" => IpFlags::PROXY,
+                "tor" => IpFlags::TOR,
+                _ => IpFlags::NONE,
+            });
+        }
+        f
+    }
+
+    pub fn with(self, other: IpFlags) -> IpFlags {
+        IpFlags(self.0 | other.0)
+    }
+
+    pub fn contains(self, other: IpFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn names(self) -> Vec<&'static str> {
+        [
+            (IpFlags::DATACENTER, "datacenter"),
+            (IpFlags::PROXY, "proxy"),
+            (IpFlags::TOR, "tor"),
+        ]
+        .into_iter()
+        .filter(|(f, _)| self.contains(*f))
+        .map(|(_, n)| n)
+        .collect()
+    }
+}
+
+/// The number's risk tier (Twilio's voice dialing-permission classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Risk {
+    #[default]
+    Standard,
+    HighRiskSpecial,
+    HighRiskTollfraud,
+}
+
 /// One send to decide on.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Request<'a> {
     /// Seconds (any epoch; only differences matter).
     pub t: f64,
@@ -107,6 +221,16 @@ pub struct Request<'a> {
     /// The calling code's digits (its length splits country and national number).
     pub calling_code: &'a str,
     pub valid: bool,
+    pub channel: Channel,
+    /// The end user's IP (`DeviceIp`), when given.
+    pub ip: Option<&'a str>,
+    pub ip_flags: IpFlags,
+    /// A device or browser fingerprint, when given.
+    pub device: Option<&'a str>,
+    /// What this send costs, in micro-USD; 0 when unknown.
+    pub price_micros: i64,
+    /// The number's risk tier (default standard).
+    pub risk: Risk,
 }
 
 /// What the detector decided, and why.
@@ -117,8 +241,10 @@ pub struct Verdict {
     pub rule: &'static str,
     /// The blocked range (`+` and the prefix digits), when one applies.
     pub range: Option<String>,
-    /// Human-readable evidence.
+    /// Human-readable evidence, with the figures that tripped the rule.
     pub evidence: String,
+    /// Up to [`EVIDENCE_NUMBERS`] E.164 numbers (`+digits`) that tripped it.
+    pub numbers: Vec<String>,
 }
 
 impl Verdict {
@@ -128,127 +254,419 @@ impl Verdict {
             rule: "allow",
             range: None,
             evidence: String::new(),
+            numbers: Vec::new(),
+        }
+    }
+
+    fn invalid(digits: &str) -> Verdict {
+        Verdict {
+            allow: false,
+            rule: RULE_INVALID,
+            range: None,
+            evidence: format!("+{digits} is not a valid number"),
+            numbers: vec![format!("+{digits}")],
         }
     }
 }
 
-/// An active block on a range.
+/// A block on a range (or, for `fraudguard.new_country` and
+/// `fraudguard.conversion`, a country under watch: only the sends the rule
+/// refuses are blocked there).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Block {
+    /// The prefix digits, without `+`.
     pub prefix: String,
     pub rule: &'static str,
     pub evidence: String,
+    /// Up to [`EVIDENCE_NUMBERS`] numbers (`+digits`) that tripped it.
+    pub numbers: Vec<String>,
     pub since: f64,
     pub expires: f64,
     /// Refused sends while it stood.
     pub refused: u64,
 }
 
-#[derive(Debug, Default, Clone)]
-struct RangeStats {
-    /// Times of recent sends (bounded).
-    recent: VecDeque<f64>,
-    /// Recent sends verified (within the burst window).
-    recent_verified: u32,
-    sent: u32,
-    verified: u32,
-    /// Matured sends that were never verified.
-    failed: u32,
+pub const RULE_INVALID: &str = "fraudguard.invalid_number";
+pub const RULE_BURST: &str = "fraudguard.burst";
+pub const RULE_DENSITY: &str = "fraudguard.density";
+pub const RULE_LOW_CONVERSION: &str = "fraudguard.low_conversion";
+pub const RULE_NEW_COUNTRY: &str = "fraudguard.new_country";
+pub const RULE_CONVERSION: &str = "fraudguard.conversion";
+
+/// The rules that block a whole range; the others (country watches) refuse
+/// only the sends their own test refuses.
+fn blocks_range(rule: &str) -> bool {
+    rule != RULE_NEW_COUNTRY && rule != RULE_CONVERSION
 }
 
-impl RangeStats {
-    /// Drops attempts at or before `window_start`, and the oldest beyond
-    /// room for one more (at most [`RECENT`]).
-    fn trim(&mut self, window_start: f64) {
-        while self.recent.front().is_some_and(|r| *r <= window_start) || self.recent.len() >= RECENT
-        {
-            self.recent.pop_front();
-        }
+/// Most numbers carried as evidence.
+pub const EVIDENCE_NUMBERS: usize = 10;
+/// The price at which a country without history gets `new_country_budget`
+/// unverified sends (5 US cents); dearer destinations get fewer.
+pub const NOVELTY_REFERENCE_MICROS: f64 = 50_000.0;
+/// A country with fewer verified sends than this is new.
+const NOVEL_VERIFIED: u64 = 10;
+
+/// Range levels, as digits cut from the end of the number (1M … 100).
+const LEVELS: [usize; 5] = [6, 5, 4, 3, 2];
+/// Half-lives (seconds).
+const FAST_HL: f64 = 120.0; // density windows
+const LONG_HL: f64 = 7.0 * 86400.0; // verified history (shares)
+const RANGE_CONV_HL: f64 = 86400.0; // range conversion
+const CONV_HL: f64 = 2.0 * 3600.0; // country conversion, recent
+const BASE_HL: f64 = 3.0 * 86400.0; // country conversion and volume, baseline
+const VOL_HL: f64 = 3600.0; // country volume, recent
+const HOLD_HL: f64 = 2.0 * 3600.0; // a flagged country's pumping share
+/// A repeated number within this many seconds is not a new distinct number.
+const REPEAT_WINDOW: f64 = 3600.0;
+/// Bounds on the tracked state.
+const MAX_RANGES: usize = 2_000_000;
+const MAX_RECENT_NUMBERS: usize = 1_000_000;
+const MAX_PENDING: usize = 2_000_000;
+const RING: usize = 2048;
+const BLOOM_BITS: usize = 1 << 24;
+const BLOOM_CAPACITY: usize = 1_500_000;
+
+/// Prior baseline conversion of a country and its weight in sends.
+const PRIOR_CONVERSION: f64 = 0.75;
+const PRIOR_WEIGHT: f64 = 20.0;
+/// The baseline volume is exceeded "for real" only beyond this factor
+/// (diurnal peaks are ~1.7× the mean).
+const VOLUME_SLACK: f64 = 2.0;
+
+/// Request features used by the conversion score (bits).
+const F_NUM_KNOWN: u16 = 1;
+const F_IP: u16 = 1 << 1;
+const F_IP_KNOWN: u16 = 1 << 2;
+const F_DEVICE: u16 = 1 << 3;
+const F_DEVICE_KNOWN: u16 = 1 << 4;
+const F_BLOCK_KNOWN: u16 = 1 << 5;
+const F_PROXY: u16 = 1 << 6;
+const F_DATACENTER: u16 = 1 << 7;
+const F_TOR: u16 = 1 << 8;
+const NFEAT: usize = 9;
+
+/// Assumed share of pumped requests with each feature (the fraud side of
+/// the likelihood ratios; the legitimate side is learned from verified
+/// sends). Declared assumptions: attackers use fresh numbers, mostly fresh
+/// devices and IPs, IP intelligence flags about half of them, and they
+/// spread over the number space where users concentrate in a fraction of
+/// the blocks.
+struct FraudPriors {
+    number_known: f64,
+    ip_known: f64,
+    device_missing: f64,
+    device_known: f64,
+    block_known: f64,
+    tor: f64,
+    datacenter: f64,
+    proxy: f64,
+}
+
+const FRAUD: FraudPriors = FraudPriors {
+    number_known: 0.02,
+    ip_known: 0.3,
+    device_missing: 0.3,
+    device_known: 0.02,
+    block_known: 0.3,
+    tor: 0.05,
+    datacenter: 0.15,
+    proxy: 0.45,
+};
+
+/// A hasher for keys that are already well mixed (u64 keys are mixed here).
+#[derive(Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
     }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = mix(self.0);
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = mix(self.0 ^ x);
+    }
+}
+
+type Map<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
+
+/// A prefix packed into a u64: its value times 16 plus its length (≤ 15).
+fn pack(value: u64, len: usize) -> u64 {
+    (value << 4) | (len as u64 & 15)
+}
+
+fn unpack(key: u64) -> String {
+    let len = (key & 15) as usize;
+    format!("{:0len$}", key >> 4)
+}
+
+fn parse_key(prefix: &str) -> Option<u64> {
+    let digits = prefix.strip_prefix('+').unwrap_or(prefix);
+    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(pack(digits.parse().ok()?, digits.len()))
+}
+
+#[derive(Debug, Default, Clone)]
+struct RangeStats {
+    /// Distinct numbers attempted (allowed or refused), recent.
+    fast: Decay,
+    /// Verified sends, recent (a dense range that converts is not pumped).
+    fast_verified: Decay,
+    /// Verified sends, long history (the range's share of real users).
+    verified: Decay,
+    /// Matured sends and how many of them were verified.
+    matured: Decay,
+    matured_verified: Decay,
+    last: f64,
 }
 
 #[derive(Debug, Default, Clone)]
 struct CountryStats {
-    sent: u64,
-    verified: u64,
-    failed: u64,
-    /// Unverified sends not yet matured.
+    fast: Decay,
+    verified: Decay,
+    short_n: Decay,
+    short_v: Decay,
+    base_n: Decay,
+    base_v: Decay,
+    vol_short: Rate,
+    vol_base: Rate,
+    verified_total: u64,
+    unverified: f64,
     in_flight: u32,
+    /// Held estimate of the share of pumped traffic.
+    pumped: Decay,
+    /// The figures behind the last estimate, for evidence.
+    last_figures: Option<ConversionFigures>,
+    /// Set by [`Detector::lift`]: the country's watch stays off until then.
+    lifted_until: f64,
+    lift_pending: bool,
+    novelty_waived: bool,
 }
 
 impl CountryStats {
-    /// Smoothed conversion (a prior of 0.7 worth 20 sends).
-    fn conversion(&self) -> f64 {
-        (self.verified as f64 + 14.0) / ((self.verified + self.failed) as f64 + 20.0)
+    /// How much one event counts towards the baselines: fully at normal
+    /// volume, less and less in a surge (beyond [`VOLUME_SLACK`] times the
+    /// baseline), so a flood cannot rewrite the baseline before the
+    /// conversion test has the evidence to flag it.
+    fn baseline_weight(&self, t: f64) -> f64 {
+        let (now, _) = self.vol_short.rate(t, VOL_HL);
+        let (base, span) = self.vol_base.rate(t, BASE_HL);
+        if span < 86400.0 || now <= 0.0 {
+            return 1.0;
+        }
+        (VOLUME_SLACK * base / now).min(1.0)
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ConversionFigures {
+    recent: f64,
+    recent_n: f64,
+    baseline: f64,
+    z: f64,
+    volume_ratio: f64,
+    pumped: f64,
 }
 
 #[derive(Debug, Clone)]
 struct Pending {
     t: f64,
-    digits: String,
-    cc_len: usize,
+    number: u64,
+    len: u8,
+    cc_len: u8,
+    features: u16,
     verified: bool,
+    ip: Option<u64>,
+    device: Option<u64>,
 }
-
-/// Block sizes looked at, as digits cut from the end of the number.
-const LEVELS: [usize; 4] = [2, 3, 4, 5];
-/// Most sends remembered per range for bursts.
-const RECENT: usize = 32;
-/// Most ranges tracked; beyond, the oldest-touched are dropped.
-const MAX_RANGES: usize = 1_000_000;
 
 /// The streaming detector.
 #[derive(Debug)]
 pub struct Detector {
     mode: Mode,
     settings: Settings,
-    ranges: HashMap<String, RangeStats>,
-    countries: HashMap<String, CountryStats>,
-    pending: HashMap<String, Pending>,
+    ranges: Map<u64, RangeStats>,
+    countries: Map<u64, CountryStats>,
+    pending: HashMap<String, Pending, BuildHasherDefault<KeyHasher>>,
     /// Sends in time order, to mature them.
     queue: VecDeque<(f64, String)>,
-    blocks: HashMap<String, Block>,
+    blocks: Map<u64, Block>,
+    recent_numbers: Map<u64, f64>,
+    /// Recent attempts (number value, length), newest last, for evidence.
+    ring: VecDeque<(u64, u8)>,
+    known_numbers: Bloom,
+    known_ips: Bloom,
+    known_devices: Bloom,
+    /// Verified sends by feature, and in all (the legitimate side of the
+    /// score's likelihood ratios).
+    legit_features: [f64; NFEAT],
+    legit_total: f64,
+    now: f64,
 }
 
-fn prefix(digits: &str, cut: usize) -> Option<&str> {
-    digits.get(..digits.len().checked_sub(cut)?)
+/// Powers of ten up to 10^15.
+const POW10: [u64; 16] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    10_000_000_000,
+    100_000_000_000,
+    1_000_000_000_000,
+    10_000_000_000_000,
+    100_000_000_000_000,
+    1_000_000_000_000_000,
+];
+
+fn pow10(n: usize) -> u64 {
+    POW10.get(n).copied().unwrap_or(u64::MAX)
+}
+
+/// A parsed destination: the number's value and length, and its calling
+/// code's length.
+#[derive(Debug, Clone, Copy)]
+struct Number {
+    value: u64,
+    len: usize,
+    cc_len: usize,
+}
+
+impl Number {
+    fn parse(digits: &str, cc: &str) -> Option<Number> {
+        let len = digits.len();
+        if len == 0 || len > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let cc_len = cc.len();
+        if cc_len == 0 || cc_len >= len || !digits.starts_with(cc) {
+            return None;
+        }
+        Some(Number {
+            value: digits.parse().ok()?,
+            len,
+            cc_len,
+        })
+    }
+
+    fn key(&self) -> u64 {
+        pack(self.value, self.len)
+    }
+
+    fn country(&self) -> u64 {
+        self.prefix(self.len - self.cc_len)
+    }
+
+    /// The prefix with `cut` digits removed, packed.
+    fn prefix(&self, cut: usize) -> u64 {
+        pack(self.value / pow10(cut), self.len.saturating_sub(cut))
+    }
+
+    /// Whether the `cut` level is a range below the country.
+    fn has_level(&self, cut: usize) -> bool {
+        self.len > cut && self.len - cut > self.cc_len
+    }
+
+    fn e164(&self) -> String {
+        format!("+{:0w$}", self.value, w = self.len)
+    }
+}
+
+fn smoothed(count: f64, total: f64) -> f64 {
+    ((count + 1.0) / (total + 2.0)).clamp(0.001, 0.999)
 }
 
 impl Detector {
     pub fn new(mode: Mode) -> Detector {
-        Detector {
-            mode,
-            settings: Settings::for_mode(mode),
-            ranges: HashMap::new(),
-            countries: HashMap::new(),
-            pending: HashMap::new(),
-            queue: VecDeque::new(),
-            blocks: HashMap::new(),
-        }
+        Detector::with_settings(mode, Settings::for_mode(mode))
     }
 
     pub fn with_settings(mode: Mode, settings: Settings) -> Detector {
         Detector {
+            mode,
             settings,
-            ..Detector::new(mode)
+            ranges: Map::default(),
+            countries: Map::default(),
+            pending: HashMap::default(),
+            queue: VecDeque::new(),
+            blocks: Map::default(),
+            recent_numbers: Map::default(),
+            ring: VecDeque::with_capacity(RING),
+            known_numbers: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
+            known_ips: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
+            known_devices: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
+            legit_features: [0.0; NFEAT],
+            legit_total: 0.0,
+            now: f64::NEG_INFINITY,
         }
     }
 
-    /// Active blocks (for listing and lifting).
-    pub fn blocks(&self) -> impl Iterator<Item = &Block> {
-        self.blocks.values()
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
-    /// Lifts a block by hand. True if there was one.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Active blocks and country watches (for listing and lifting).
+    pub fn blocks(&self) -> impl Iterator<Item = &Block> {
+        self.blocks.values().filter(|b| b.expires > self.now)
+    }
+
+    /// Lifts a block (prefix digits, with or without `+`) by hand. True if
+    /// there was one. Lifting a country watch switches it off for one
+    /// `block_ttl`; lifting a new-country block accepts the country.
     pub fn lift(&mut self, prefix: &str) -> bool {
-        self.blocks.remove(prefix).is_some()
+        let Some(key) = parse_key(prefix) else {
+            return false;
+        };
+        let Some(block) = self.blocks.remove(&key) else {
+            return false;
+        };
+        if let Some(c) = self.countries.get_mut(&key) {
+            if block.rule == RULE_NEW_COUNTRY {
+                c.novelty_waived = true;
+            }
+            if block.rule == RULE_CONVERSION {
+                c.lift_pending = true;
+                c.pumped = Decay::default();
+            }
+        }
+        true
+    }
+
+    /// Reinstates a persisted block (at startup). Unparsable prefixes are
+    /// ignored.
+    pub fn restore(&mut self, block: Block) {
+        if let Some(key) = parse_key(&block.prefix) {
+            self.blocks.insert(key, block);
+        }
+    }
+
+    /// Tracked state sizes (ranges, countries, pending sends), for tests and
+    /// monitoring of the memory bound.
+    pub fn footprint(&self) -> (usize, usize, usize) {
+        (self.ranges.len(), self.countries.len(), self.pending.len())
     }
 
     /// Sends older than `mature_after` and never verified count as failures.
     fn mature(&mut self, now: f64) {
+        let horizon = now - self.settings.mature_after;
         while let Some((t, _)) = self.queue.front() {
-            if *t > now - self.settings.mature_after {
+            if *t > horizon {
                 break;
             }
             let Some((_, id)) = self.queue.pop_front() else {
@@ -257,16 +675,31 @@ impl Detector {
             let Some(p) = self.pending.remove(&id) else {
                 continue;
             };
-            let cc = p.digits.get(..p.cc_len).unwrap_or("").to_owned();
-            let c = self.countries.entry(cc).or_default();
-            c.in_flight = c.in_flight.saturating_sub(u32::from(!p.verified));
-            if p.verified {
-                continue;
+            let n = Number {
+                value: p.number,
+                len: usize::from(p.len),
+                cc_len: usize::from(p.cc_len),
+            };
+            let v = if p.verified { 1.0 } else { 0.0 };
+            let c = self.countries.entry(n.country()).or_default();
+            if !p.verified {
+                c.in_flight = c.in_flight.saturating_sub(1);
+                c.unverified += 1.0;
             }
-            c.failed += 1;
-            for cut in LEVELS {
-                if let Some(r) = prefix(&p.digits, cut).and_then(|k| self.ranges.get_mut(k)) {
-                    r.failed += 1;
+            let flagged = c.pumped.get(now, HOLD_HL) >= 0.02;
+            c.short_n.add(now, CONV_HL, 1.0);
+            c.short_v.add(now, CONV_HL, v);
+            if !flagged {
+                let w = c.baseline_weight(now);
+                c.base_n.add(now, BASE_HL, w);
+                c.base_v.add(now, BASE_HL, w * v);
+            }
+            for cut in LEVELS.into_iter().take(4) {
+                if n.has_level(cut)
+                    && let Some(r) = self.ranges.get_mut(&n.prefix(cut))
+                {
+                    r.matured.add(now, RANGE_CONV_HL, 1.0);
+                    r.matured_verified.add(now, RANGE_CONV_HL, v);
                 }
             }
         }
@@ -277,178 +710,622 @@ impl Detector {
         if self.mode == Mode::Off {
             return Verdict::allow();
         }
-        self.mature(req.t);
+        let t = req.t;
+        self.now = self.now.max(t);
+        self.mature(t);
         if !req.valid {
-            return Verdict {
-                allow: false,
-                rule: "fraudguard.invalid_number",
-                range: None,
-                evidence: format!("+{} is not a valid number", req.digits),
-            };
+            return Verdict::invalid(req.digits);
         }
-        // A standing block on any enclosing range: renewed while it is hit.
+        let Some(n) = Number::parse(req.digits, req.calling_code) else {
+            // Valid but not digits we can range: nothing to judge on.
+            return Verdict::allow();
+        };
+        let cc = n.country();
+        let distinct = self.note_attempt(&n, t);
+        // Count the attempt in every range on its path (refused attempts
+        // too: a sweep that goes on keeps its ranges hot).
         for cut in LEVELS {
-            let Some(key) = prefix(req.digits, cut) else {
-                continue;
-            };
-            if let Some(b) = self.blocks.get_mut(key) {
-                if b.expires > req.t {
-                    b.expires = req.t + self.settings.block_ttl;
-                    b.refused += 1;
-                    let verdict = Verdict {
-                        allow: false,
-                        rule: b.rule,
-                        range: Some(format!("+{key}")),
-                        evidence: b.evidence.clone(),
-                    };
-                    // Refused attempts are evidence too: a sweep that moves
-                    // on to the next block finds its parent already busy.
-                    self.record_attempt(req);
-                    return verdict;
-                }
-                self.blocks.remove(key);
+            if n.has_level(cut) {
+                let r = self.ranges.entry(n.prefix(cut)).or_default();
+                r.fast.add(t, FAST_HL, distinct);
+                r.last = t;
             }
         }
-        let cc_len = req.calling_code.len();
-        let cc = req.calling_code.to_owned();
-        // A country with no verified send: only a few unverified in flight.
-        let country = self.countries.get(&cc).cloned().unwrap_or_default();
-        if country.verified == 0 && country.in_flight >= self.settings.new_country_in_flight {
-            return Verdict {
-                allow: false,
-                rule: "fraudguard.new_country",
-                range: Some(format!("+{cc}")),
-                evidence: format!(
-                    "+{cc}: no verified send yet and {} unverified in flight",
-                    country.in_flight
-                ),
-            };
+        self.countries
+            .entry(cc)
+            .or_default()
+            .fast
+            .add(t, FAST_HL, distinct);
+
+        if let Some(v) = self.standing_block(&n, t) {
+            return v;
         }
-        // Bursts (1,000- and 100-number blocks) and low conversion (10,000
-        // and 100,000), narrowest first.
-        let country_conversion = country.conversion();
-        for cut in LEVELS {
-            let Some(key) = prefix(req.digits, cut) else {
-                continue;
-            };
-            if key.len() <= cc_len {
-                continue;
+        // From here on, attempts count for the country's volume.
+        {
+            let c = self.countries.entry(cc).or_default();
+            let flagged = c.pumped.get(t, HOLD_HL) >= 0.02;
+            c.vol_short.add(t, VOL_HL, 1.0);
+            if !flagged {
+                let w = c.baseline_weight(t);
+                c.vol_base.add(t, BASE_HL, w);
             }
-            let Some(r) = self.ranges.get(key) else {
-                continue;
-            };
-            let window_start = req.t - self.settings.burst_window;
-            let recent = r.recent.iter().filter(|t| **t > window_start).count();
-            if cut <= 3 && recent + 1 >= self.settings.burst_sends && r.recent_verified == 0 {
-                let evidence = format!(
-                    "+{key}: {} sends in {:.0} s, none verified",
-                    recent + 1,
-                    self.settings.burst_window
-                );
-                return self.block(key, "fraudguard.burst", evidence, req.t);
-            }
-            let judged = r.verified + r.failed;
-            if cut >= 4 && r.failed >= self.settings.min_failures {
-                let conversion = f64::from(r.verified) / f64::from(judged.max(1));
-                if conversion < self.settings.conversion_ratio * country_conversion {
-                    let evidence = format!(
-                        "+{key}: {} of {} matured sends verified ({:.0}%), country +{cc} converts {:.0}%",
-                        r.verified,
-                        judged,
-                        conversion * 100.0,
-                        country_conversion * 100.0
-                    );
-                    return self.block(key, "fraudguard.low_conversion", evidence, req.t);
-                }
+            if c.lift_pending {
+                c.lift_pending = false;
+                c.lifted_until = t + self.settings.block_ttl;
             }
         }
-        self.record_send(req, cc, cc_len);
+        if let Some(v) = self.new_country(req, &n, t) {
+            return v;
+        }
+        if let Some(v) = self.density(&n, t) {
+            return v;
+        }
+        if let Some(v) = self.range_conversion(&n, t) {
+            return v;
+        }
+        let features = self.features(req, &n);
+        if let Some(v) = self.country_conversion(&n, features, t) {
+            return v;
+        }
+        self.record_send(req, &n, features);
         Verdict::allow()
     }
 
-    fn block(&mut self, key: &str, rule: &'static str, evidence: String, now: f64) -> Verdict {
-        // Narrowest first, but a second block of the same rule under one
-        // parent range means the attack spans it: block the parent.
-        let parent = key.get(..key.len().saturating_sub(1)).unwrap_or(key);
-        let spans = self.blocks.values().any(|b| {
-            b.rule == rule && b.prefix != key && b.prefix.starts_with(parent) && b.expires > now
+    /// Remembers an attempt; returns 1.0 if its number is new within
+    /// [`REPEAT_WINDOW`] (retries are not density), else 0.0.
+    fn note_attempt(&mut self, n: &Number, t: f64) -> f64 {
+        if self.ring.len() >= RING {
+            self.ring.pop_front();
+        }
+        self.ring.push_back((n.value, n.len as u8));
+        if self.recent_numbers.len() >= MAX_RECENT_NUMBERS {
+            self.recent_numbers.retain(|_, last| t - *last < REPEAT_WINDOW);
+            if self.recent_numbers.len() >= MAX_RECENT_NUMBERS {
+                self.recent_numbers.clear();
+            }
+        }
+        let previous = self.recent_numbers.insert(n.key(), t);
+        match previous {
+            Some(last) if t - last < REPEAT_WINDOW => 0.0,
+            _ => 1.0,
+        }
+    }
+
+    /// Up to [`EVIDENCE_NUMBERS`] recent distinct numbers under `prefix`.
+    fn recent_under(&self, prefix: u64) -> Vec<String> {
+        let (p, plen) = (prefix >> 4, (prefix & 15) as usize);
+        let mut out: Vec<(u64, u8)> = Vec::new();
+        for (value, len) in self.ring.iter().rev() {
+            let len_us = usize::from(*len);
+            if len_us < plen || value / pow10(len_us - plen) != p {
+                continue;
+            }
+            if !out.contains(&(*value, *len)) {
+                out.push((*value, *len));
+                if out.len() >= EVIDENCE_NUMBERS {
+                    break;
+                }
+            }
+        }
+        out.iter()
+            .map(|(v, l)| format!("+{:0w$}", v, w = usize::from(*l)))
+            .collect()
+    }
+
+    fn standing_block(&mut self, n: &Number, t: f64) -> Option<Verdict> {
+        let ttl = self.settings.block_ttl;
+        for cut in LEVELS {
+            if !n.has_level(cut) {
+                continue;
+            }
+            let key = n.prefix(cut);
+            let Some(b) = self.blocks.get_mut(&key) else {
+                continue;
+            };
+            if !blocks_range(b.rule) {
+                continue;
+            }
+            if b.expires <= t {
+                self.blocks.remove(&key);
+                continue;
+            }
+            b.expires = t + ttl;
+            b.refused += 1;
+            let mut numbers = b.numbers.clone();
+            let this = n.e164();
+            if !numbers.contains(&this) {
+                numbers.insert(0, this);
+                numbers.truncate(EVIDENCE_NUMBERS);
+            }
+            return Some(Verdict {
+                allow: false,
+                rule: b.rule,
+                range: Some(format!("+{}", b.prefix)),
+                evidence: b.evidence.clone(),
+                numbers,
+            });
+        }
+        None
+    }
+
+    /// Opens (or refreshes) a block and returns its verdict.
+    fn block(
+        &mut self,
+        key: u64,
+        rule: &'static str,
+        evidence: String,
+        numbers: Vec<String>,
+        t: f64,
+    ) -> Verdict {
+        let prefix = unpack(key);
+        if blocks_range(rule) {
+            // A wider block makes the narrower ones under it redundant.
+            self.blocks
+                .retain(|_, b| b.prefix == prefix || !b.prefix.starts_with(&prefix));
+        }
+        let ttl = self.settings.block_ttl;
+        let b = self.blocks.entry(key).or_insert_with(|| Block {
+            prefix: prefix.clone(),
+            rule,
+            evidence: String::new(),
+            numbers: Vec::new(),
+            since: t,
+            expires: t,
+            refused: 0,
         });
-        let key = if spans && parent.len() + 5 >= key.len() {
-            parent
+        if b.expires <= t && b.refused > 0 {
+            b.since = t;
+            b.refused = 0;
+        }
+        b.rule = rule;
+        b.evidence.clone_from(&evidence);
+        b.expires = t + ttl;
+        b.refused += 1;
+        if blocks_range(rule) {
+            b.numbers.clone_from(&numbers);
         } else {
-            key
-        };
-        self.blocks.insert(
-            key.to_owned(),
-            Block {
-                prefix: key.to_owned(),
-                rule,
-                evidence: evidence.clone(),
-                since: now,
-                expires: now + self.settings.block_ttl,
-                refused: 1,
-            },
-        );
+            for x in numbers.iter().rev() {
+                if !b.numbers.contains(x) {
+                    b.numbers.insert(0, x.clone());
+                }
+            }
+            b.numbers.truncate(EVIDENCE_NUMBERS);
+        }
         Verdict {
             allow: false,
             rule,
-            range: Some(format!("+{key}")),
+            range: Some(format!("+{prefix}")),
             evidence,
+            numbers,
         }
     }
 
-    fn record_attempt(&mut self, req: &Request<'_>) {
-        let window_start = req.t - self.settings.burst_window;
-        for cut in LEVELS {
-            if let Some(key) = prefix(req.digits, cut) {
-                let r = self.ranges.entry(key.to_owned()).or_default();
-                r.trim(window_start);
-                r.recent.push_back(req.t);
+    fn new_country(&mut self, req: &Request<'_>, n: &Number, t: f64) -> Option<Verdict> {
+        let cc = n.country();
+        let c = self.countries.get(&cc)?;
+        if c.verified_total >= NOVEL_VERIFIED || c.novelty_waived {
+            if self
+                .blocks
+                .get(&cc)
+                .is_some_and(|b| b.rule == RULE_NEW_COUNTRY)
+            {
+                self.blocks.remove(&cc);
             }
+            return None;
         }
+        let mut budget = self.settings.new_country_budget;
+        if req.price_micros > 0 {
+            budget *= (NOVELTY_REFERENCE_MICROS / req.price_micros as f64).clamp(0.25, 2.0);
+        }
+        if req.risk != Risk::Standard {
+            budget *= 0.5;
+        }
+        let budget = budget.max(1.0).floor() + 2.0 * c.verified_total as f64;
+        let unverified = c.unverified + f64::from(c.in_flight);
+        if unverified < budget {
+            if self
+                .blocks
+                .get(&cc)
+                .is_some_and(|b| b.rule == RULE_NEW_COUNTRY)
+            {
+                self.blocks.remove(&cc);
+            }
+            return None;
+        }
+        let evidence = format!(
+            "+{}: no sending history ({} verified), {} sends unverified, budget {}",
+            unpack(cc),
+            c.verified_total,
+            unverified,
+            budget
+        );
+        let mut numbers = vec![n.e164()];
+        numbers.extend(
+            self.recent_under(cc)
+                .into_iter()
+                .filter(|x| *x != n.e164())
+                .take(EVIDENCE_NUMBERS - 1),
+        );
+        Some(self.block(cc, RULE_NEW_COUNTRY, evidence, numbers, t))
     }
 
-    fn record_send(&mut self, req: &Request<'_>, cc: String, cc_len: usize) {
-        if self.ranges.len() >= MAX_RANGES {
-            // Bounded memory: forget ranges with nothing recent.
-            let horizon = req.t - self.settings.burst_window;
-            self.ranges
-                .retain(|_, r| r.recent.back().is_some_and(|t| *t > horizon) || r.failed > 0);
-        }
-        for cut in LEVELS {
-            if let Some(key) = prefix(req.digits, cut) {
-                let r = self.ranges.entry(key.to_owned()).or_default();
-                r.sent += 1;
-                r.trim(req.t - self.settings.burst_window);
-                if r.recent.is_empty() {
-                    r.recent_verified = 0;
+    /// Expected share of the country's traffic that falls in a range.
+    fn share(&self, n: &Number, cut: usize, range: &RangeStats, country_verified: f64) -> f64 {
+        // Uniform over the national number space, ×10 because users sit
+        // in the mobile ranges, as a prior worth 20 verified sends.
+        let national = n.len - n.cc_len;
+        let uniform = (pow10(cut) as f64 / pow10(national) as f64 * 10.0).min(1.0);
+        let v = range.verified.get(self.now, LONG_HL);
+        (v + 20.0 * uniform) / (country_verified + 20.0)
+    }
+
+    fn density(&mut self, n: &Number, t: f64) -> Option<Verdict> {
+        let c = self.countries.get(&n.country())?;
+        let country_fast = c.fast.get(t, FAST_HL);
+        let country_verified = c.verified.get(t, LONG_HL);
+        // (level index, count, ln p, expected)
+        let mut hits: [Option<(f64, f64, f64)>; LEVELS.len()] = [None; LEVELS.len()];
+        let mut any = false;
+        for (i, cut) in LEVELS.into_iter().enumerate() {
+            if !n.has_level(cut) {
+                continue;
+            }
+            let Some(r) = self.ranges.get(&n.prefix(cut)) else {
+                continue;
+            };
+            let k = r.fast.get(t, FAST_HL);
+            if k < self.settings.density_min {
+                continue;
+            }
+            // A dense range whose sends are verified is popular, not pumped.
+            if r.fast_verified.get(t, FAST_HL) >= 0.2 * k {
+                continue;
+            }
+            let lambda = country_fast * self.share(n, cut, r, country_verified) + 0.01;
+            let ln_p = poisson_upper_tail_ln(k, lambda);
+            if ln_p < self.settings.density_ln_p {
+                if let Some(slot) = hits.get_mut(i) {
+                    *slot = Some((k, ln_p, lambda));
                 }
-                r.recent.push_back(req.t);
+                any = true;
             }
         }
-        let c = self.countries.entry(cc).or_default();
-        c.sent += 1;
+        if !any {
+            return None;
+        }
+        // The widest anomalous range, then down while a narrower anomalous
+        // range holds most of its recent numbers.
+        let widest = hits.iter().position(Option::is_some)?;
+        let (k_w, _, _) = (*hits.get(widest)?)?;
+        let mut chosen = widest;
+        for (i, h) in hits.iter().enumerate().skip(widest + 1) {
+            if let Some((k, _, _)) = h
+                && *k >= 0.7 * k_w
+            {
+                chosen = i;
+            }
+        }
+        let cut = *LEVELS.get(chosen)?;
+        let (k, ln_p, lambda) = (*hits.get(chosen)?)?;
+        let key = n.prefix(cut);
+        let rule = if cut <= 3 { RULE_BURST } else { RULE_DENSITY };
+        let evidence = format!(
+            "+{}: {:.0} distinct numbers in the last ~{:.0} s where the range's share of +{}'s current traffic predicts {:.2} (P ≤ {:.1e}), none verified",
+            unpack(key),
+            k,
+            FAST_HL / std::f64::consts::LN_2,
+            unpack(n.country()),
+            lambda,
+            ln_p.exp()
+        );
+        let numbers = self.recent_under(key);
+        Some(self.block(key, rule, evidence, numbers, t))
+    }
+
+    fn baseline_conversion(c: &CountryStats, t: f64) -> f64 {
+        (c.base_v.get(t, BASE_HL) + PRIOR_CONVERSION * PRIOR_WEIGHT)
+            / (c.base_n.get(t, BASE_HL) + PRIOR_WEIGHT)
+    }
+
+    fn range_conversion(&mut self, n: &Number, t: f64) -> Option<Verdict> {
+        let c = self.countries.get(&n.country())?;
+        let baseline = Self::baseline_conversion(c, t);
+        for cut in [3, 4, 5, 6] {
+            if !n.has_level(cut) {
+                continue;
+            }
+            let key = n.prefix(cut);
+            let Some(r) = self.ranges.get(&key) else {
+                continue;
+            };
+            let m = r.matured.get(t, RANGE_CONV_HL);
+            let v = r.matured_verified.get(t, RANGE_CONV_HL);
+            if m - v < self.settings.min_failures {
+                continue;
+            }
+            let ln_p = binomial_lower_tail_ln(v, m, baseline);
+            if ln_p >= self.settings.conversion_ln_p {
+                continue;
+            }
+            let evidence = format!(
+                "+{}: {:.0} of {:.0} matured sends verified ({:.0}%), country +{} converts {:.0}% (P ≤ {:.1e})",
+                unpack(key),
+                v,
+                m,
+                100.0 * v / m,
+                unpack(n.country()),
+                100.0 * baseline,
+                ln_p.exp()
+            );
+            let numbers = self.recent_under(key);
+            return Some(self.block(key, RULE_LOW_CONVERSION, evidence, numbers, t));
+        }
+        None
+    }
+
+    fn features(&self, req: &Request<'_>, n: &Number) -> u16 {
+        let mut f = 0;
+        if self.known_numbers.contains(mix(n.key())) {
+            f |= F_NUM_KNOWN;
+        }
+        if let Some(ip) = req.ip.filter(|s| !s.is_empty()) {
+            f |= F_IP;
+            if self.known_ips.contains(hash_str(1, ip)) {
+                f |= F_IP_KNOWN;
+            }
+        }
+        if let Some(d) = req.device.filter(|s| !s.is_empty()) {
+            f |= F_DEVICE;
+            if self.known_devices.contains(hash_str(2, d)) {
+                f |= F_DEVICE_KNOWN;
+            }
+        }
+        if n.has_level(4)
+            && self
+                .ranges
+                .get(&n.prefix(4))
+                .is_some_and(|r| r.verified.get(self.now, LONG_HL) >= 0.5)
+        {
+            f |= F_BLOCK_KNOWN;
+        }
+        if req.ip_flags.contains(IpFlags::TOR) {
+            f |= F_TOR;
+        } else if req.ip_flags.contains(IpFlags::DATACENTER) {
+            f |= F_DATACENTER;
+        } else if req.ip_flags.contains(IpFlags::PROXY) {
+            f |= F_PROXY;
+        }
+        f
+    }
+
+    fn legit(&self, bit: u16) -> f64 {
+        self.legit_features
+            .get(bit.trailing_zeros() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// Likelihood ratio (pumped vs legitimate) of a request's features, and
+    /// the factors worth citing.
+    fn likelihood(&self, f: u16) -> (f64, Vec<String>) {
+        let total = self.legit_total;
+        let mut lr = 1.0;
+        let mut why = Vec::new();
+        let mut factor = |name: &str, x: f64| {
+            lr *= x;
+            if !(0.5..=2.0).contains(&x) {
+                why.push(format!("{name} ×{x:.2}"));
+            }
+        };
+        let p = smoothed(self.legit(F_NUM_KNOWN), total);
+        if f & F_NUM_KNOWN != 0 {
+            factor("number verified before", FRAUD.number_known / p);
+        } else {
+            factor("number never verified", (1.0 - FRAUD.number_known) / (1.0 - p));
+        }
+        if f & F_IP != 0 {
+            let with_ip = self.legit(F_IP);
+            let p = smoothed(self.legit(F_IP_KNOWN), with_ip);
+            if f & F_IP_KNOWN != 0 {
+                factor("IP verified before", FRAUD.ip_known / p);
+            } else {
+                factor("IP never verified", (1.0 - FRAUD.ip_known) / (1.0 - p));
+            }
+            let tor = smoothed(self.legit(F_TOR), with_ip);
+            let dc = smoothed(self.legit(F_DATACENTER), with_ip);
+            let proxy = smoothed(self.legit(F_PROXY), with_ip);
+            if f & F_TOR != 0 {
+                factor("Tor exit", FRAUD.tor / tor);
+            } else if f & F_DATACENTER != 0 {
+                factor("datacenter IP", FRAUD.datacenter / dc);
+            } else if f & F_PROXY != 0 {
+                factor("proxy IP", FRAUD.proxy / proxy);
+            } else {
+                let clean = (1.0 - tor - dc - proxy).max(0.01);
+                let fraud_clean = 1.0 - FRAUD.tor - FRAUD.datacenter - FRAUD.proxy;
+                factor("unflagged IP", fraud_clean / clean);
+            }
+        }
+        let missing = smoothed(total - self.legit(F_DEVICE), total);
+        if missing > 0.5 {
+            // Most users come without a device id: the integration does
+            // not send one, so its absence says nothing.
+        } else if f & F_DEVICE == 0 {
+            factor("no device", FRAUD.device_missing / missing);
+        } else {
+            let known = smoothed(self.legit(F_DEVICE_KNOWN), total);
+            let fraud_present = 1.0 - FRAUD.device_missing;
+            if f & F_DEVICE_KNOWN != 0 {
+                factor(
+                    "device verified before",
+                    fraud_present * FRAUD.device_known / known,
+                );
+            } else {
+                factor(
+                    "new device",
+                    fraud_present * (1.0 - FRAUD.device_known) / (1.0 - missing - known).max(0.01),
+                );
+            }
+        }
+        let p = smoothed(self.legit(F_BLOCK_KNOWN), total);
+        if f & F_BLOCK_KNOWN != 0 {
+            factor("10k block verified before", FRAUD.block_known / p);
+        } else {
+            factor(
+                "10k block never verified",
+                (1.0 - FRAUD.block_known) / (1.0 - p),
+            );
+        }
+        (lr, why)
+    }
+
+    /// The country's estimated share of pumped traffic now (held for a
+    /// while once flagged), updating the estimate.
+    fn pumped_share(&mut self, cc: u64, t: f64) -> f64 {
+        let z_needed = self.settings.country_z;
+        let Some(c) = self.countries.get_mut(&cc) else {
+            return 0.0;
+        };
+        if t < c.lifted_until {
+            return 0.0;
+        }
+        let baseline = Self::baseline_conversion(c, t);
+        let n = c.short_n.get(t, CONV_HL);
+        let held = c.pumped.get(t, HOLD_HL);
+        if n < 20.0 {
+            return held;
+        }
+        let recent = c.short_v.get(t, CONV_HL) / n;
+        let sigma = (baseline * (1.0 - baseline) / n).sqrt().max(1e-6);
+        let z = (baseline - recent) / sigma;
+        let (vol_now, _) = c.vol_short.rate(t, VOL_HL);
+        let (vol_base, base_span) = c.vol_base.rate(t, BASE_HL);
+        let volume_ratio = if base_span >= 86400.0 && vol_base > 0.0 {
+            vol_now / vol_base
+        } else {
+            1.0
+        };
+        if z >= z_needed && recent < 0.85 * baseline {
+            // Conservative: the drop's lower confidence bound, or the
+            // volume beyond the baseline (with diurnal slack).
+            let by_conversion = (1.0 - (recent + 2.0 * sigma) / baseline).max(0.0);
+            let by_volume = (1.0 - VOLUME_SLACK / volume_ratio.max(1e-9)).max(0.0);
+            let pumped = by_conversion.max(by_volume).min(0.999);
+            if pumped > held {
+                c.pumped.set(t, pumped);
+            }
+            c.last_figures = Some(ConversionFigures {
+                recent,
+                recent_n: n,
+                baseline,
+                z,
+                volume_ratio,
+                pumped: pumped.max(held),
+            });
+            return pumped.max(held);
+        }
+        held
+    }
+
+    fn country_conversion(&mut self, n: &Number, features: u16, t: f64) -> Option<Verdict> {
+        let cc = n.country();
+        let pumped = self.pumped_share(cc, t);
+        if pumped < 0.02 {
+            return None;
+        }
+        let (lr, why) = self.likelihood(features);
+        let odds = pumped / (1.0 - pumped) * lr;
+        if odds < self.settings.score_odds {
+            return None;
+        }
+        let c = self.countries.get_mut(&cc)?;
+        // A refused send is presumed unverified.
+        c.short_n.add(t, CONV_HL, 1.0);
+        let figures = c.last_figures?;
+        let evidence = format!(
+            "+{}: {:.0}% of ~{:.0} recent matured sends verified vs {:.0}% baseline (z = {:.1}), volume ×{:.1} of baseline: ~{:.0}% estimated pumped; this request: {} → P(pumped) {:.0}%",
+            unpack(cc),
+            100.0 * figures.recent,
+            figures.recent_n,
+            100.0 * figures.baseline,
+            figures.z,
+            figures.volume_ratio,
+            100.0 * pumped,
+            if why.is_empty() {
+                "no strong factor".to_owned()
+            } else {
+                why.join(", ")
+            },
+            100.0 * odds / (1.0 + odds)
+        );
+        Some(self.block(cc, RULE_CONVERSION, evidence, vec![n.e164()], t))
+    }
+
+    fn record_send(&mut self, req: &Request<'_>, n: &Number, features: u16) {
+        if self.ranges.len() >= MAX_RANGES {
+            self.prune(req.t);
+        }
+        if self.pending.len() >= MAX_PENDING {
+            // Bounded memory: the oldest pending sends are forgotten.
+            while self.pending.len() >= MAX_PENDING / 2 {
+                let Some((_, id)) = self.queue.pop_front() else {
+                    break;
+                };
+                self.pending.remove(&id);
+            }
+        }
+        let c = self.countries.entry(n.country()).or_default();
         c.in_flight += 1;
         self.pending.insert(
             req.id.to_owned(),
             Pending {
                 t: req.t,
-                digits: req.digits.to_owned(),
-                cc_len,
+                number: n.value,
+                len: n.len as u8,
+                cc_len: n.cc_len as u8,
+                features,
                 verified: false,
+                ip: req.ip.filter(|s| !s.is_empty()).map(|s| hash_str(1, s)),
+                device: req.device.filter(|s| !s.is_empty()).map(|s| hash_str(2, s)),
             },
         );
         self.queue.push_back((req.t, req.id.to_owned()));
     }
 
-    /// A delivery receipt for an allowed send (used for evidence only: a
-    /// failed delivery is not the user's fault, so it is not a failure).
+    /// Forgets ranges with nothing recent and no verified history.
+    fn prune(&mut self, t: f64) {
+        self.ranges.retain(|_, r| {
+            r.fast.get(t, FAST_HL) > 0.05
+                || r.verified.get(t, LONG_HL) > 0.5
+                || r.matured.get(t, RANGE_CONV_HL) > 0.5
+        });
+        if self.ranges.len() >= MAX_RANGES * 9 / 10 {
+            // Still full: keep the most recently touched half.
+            let mut lasts: Vec<f64> = self.ranges.values().map(|r| r.last).collect();
+            let mid = lasts.len() / 2;
+            lasts.select_nth_unstable_by(mid, f64::total_cmp);
+            let cutoff = lasts.get(mid).copied().unwrap_or(t);
+            self.ranges.retain(|_, r| r.last >= cutoff);
+        }
+    }
+
+    /// A delivery receipt for an allowed send. An undelivered send is not
+    /// the user's failure: it is dropped from the conversion statistics.
     pub fn delivered(&mut self, t: f64, id: &str, delivered: bool) {
+        self.now = self.now.max(t);
         self.mature(t);
-        if !delivered && let Some(p) = self.pending.remove(id) {
-            // Undeliverable: neither a conversion nor a pumping signal.
-            let cc = p.digits.get(..p.cc_len).unwrap_or("").to_owned();
-            if let Some(c) = self.countries.get_mut(&cc) {
+        if delivered {
+            return;
+        }
+        if let Some(p) = self.pending.remove(id) {
+            let n = Number {
+                value: p.number,
+                len: usize::from(p.len),
+                cc_len: usize::from(p.cc_len),
+            };
+            if let Some(c) = self.countries.get_mut(&n.country())
+                && !p.verified
+            {
                 c.in_flight = c.in_flight.saturating_sub(1);
             }
         }
@@ -456,6 +1333,7 @@ impl Detector {
 
     /// A successful check for an allowed send.
     pub fn verified(&mut self, t: f64, id: &str) {
+        self.now = self.now.max(t);
         self.mature(t);
         let Some(p) = self.pending.get_mut(id) else {
             return;
@@ -464,164 +1342,52 @@ impl Detector {
             return;
         }
         p.verified = true;
-        let within_window = t - p.t <= self.settings.burst_window;
-        let digits = p.digits.clone();
-        let cc = digits.get(..p.cc_len).unwrap_or("").to_owned();
-        let c = self.countries.entry(cc).or_default();
-        c.verified += 1;
+        let p = p.clone();
+        let n = Number {
+            value: p.number,
+            len: usize::from(p.len),
+            cc_len: usize::from(p.cc_len),
+        };
+        let c = self.countries.entry(n.country()).or_default();
+        c.verified_total += 1;
         c.in_flight = c.in_flight.saturating_sub(1);
+        c.verified.add(t, LONG_HL, 1.0);
+        // In a country under watch, verifications may be the attacker's
+        // (conversion mimics): they do not teach what users look like.
+        let watched = c.pumped.get(t, HOLD_HL) >= 0.02;
         for cut in LEVELS {
-            if let Some(r) = prefix(&digits, cut).and_then(|k| self.ranges.get_mut(k)) {
-                r.verified += 1;
-                if within_window {
-                    r.recent_verified += 1;
+            if n.has_level(cut)
+                && let Some(r) = self.ranges.get_mut(&n.prefix(cut))
+            {
+                r.verified.add(t, LONG_HL, 1.0);
+                if t - p.t <= 2.0 * FAST_HL {
+                    r.fast_verified.add(t, FAST_HL, 1.0);
                 }
+            }
+        }
+        if watched {
+            return;
+        }
+        self.known_numbers.insert(mix(n.key()));
+        if let Some(ip) = p.ip {
+            self.known_ips.insert(ip);
+        }
+        if let Some(d) = p.device {
+            self.known_devices.insert(d);
+        }
+        // The legitimate side of the score, from what real users look like.
+        if self.legit_total >= 1e6 {
+            self.legit_total /= 2.0;
+            self.legit_features.iter_mut().for_each(|x| *x /= 2.0);
+        }
+        self.legit_total += 1.0;
+        for (i, x) in self.legit_features.iter_mut().enumerate() {
+            if p.features & (1 << i) != 0 {
+                *x += 1.0;
             }
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn req<'a>(t: f64, id: &'a str, digits: &'a str, cc: &'a str) -> Request<'a> {
-        Request {
-            t,
-            id,
-            digits,
-            calling_code: cc,
-            valid: true,
-        }
-    }
-
-    /// Warms a country up with verified traffic spread over many blocks.
-    fn warm(d: &mut Detector, cc: &str, n: usize) -> f64 {
-        let mut t = 0.0;
-        for i in 0..n {
-            let digits = format!("{cc}7{:03}{:05}", i % 997, i * 7919 % 100_000);
-            let id = format!("w{i}");
-            assert!(d.decide(&req(t, &id, &digits, cc)).allow);
-            d.verified(t + 20.0, &id);
-            t += 30.0;
-        }
-        t
-    }
-
-    #[test]
-    fn a_sequential_burst_is_blocked_within_five_sends_at_the_narrowest_block() {
-        let mut d = Detector::new(Mode::Standard);
-        let t0 = warm(&mut d, "371", 200);
-        let mut blocked_at = None;
-        let mut allowed = 0;
-        // A sweep over a whole 10,000-number block at 5 per second.
-        for i in 0..10_000 {
-            let digits = format!("3712000{i:04}");
-            let id = format!("a{i}");
-            let v = d.decide(&req(t0 + f64::from(i) * 0.2, &id, &digits, "371"));
-            if v.allow {
-                allowed += 1;
-            } else if blocked_at.is_none() {
-                blocked_at = Some(i);
-                assert_eq!(v.rule, "fraudguard.burst");
-                assert_eq!(
-                    v.range.as_deref(),
-                    Some("+371200000"),
-                    "the narrowest block first"
-                );
-            }
-        }
-        assert!(blocked_at.is_some_and(|i| i < 5), "{blocked_at:?}");
-        assert!(
-            allowed <= 10,
-            "{allowed} of 10,000 sequential sends got through"
-        );
-        // Legitimate traffic elsewhere in the country still passes.
-        assert!(d.decide(&req(t0 + 20.0, "ok", "37129991234", "371")).allow);
-    }
-
-    #[test]
-    fn random_in_range_pumping_is_blocked_on_conversion() {
-        let mut d = Detector::new(Mode::Standard);
-        let t0 = warm(&mut d, "994", 300);
-        let mut first_block = None;
-        for i in 0..600u32 {
-            let digits = format!("99450{:05}", (i * 7919) % 100_000);
-            let id = format!("a{i}");
-            let v = d.decide(&req(t0 + f64::from(i), &id, &digits, "994"));
-            if !v.allow && first_block.is_none() {
-                first_block = Some((i, v.rule));
-            }
-        }
-        let (i, rule) = first_block.expect("blocked");
-        assert_eq!(rule, "fraudguard.low_conversion");
-        assert!(i < 200, "after {i} sends");
-    }
-
-    #[test]
-    fn an_unseen_country_gets_only_a_few_unverified_sends() {
-        let mut d = Detector::new(Mode::Standard);
-        let mut allowed = 0;
-        for i in 0..50 {
-            let digits = format!("69262{i:05}");
-            let id = format!("m{i}");
-            if d.decide(&req(f64::from(i) * 600.0, &id, &digits, "692"))
-                .allow
-            {
-                allowed += 1;
-            }
-        }
-        assert!(allowed <= 10, "{allowed}");
-        // Once users verify there, it opens up.
-        let mut d = Detector::new(Mode::Standard);
-        for i in 0..50 {
-            let digits = format!("69262{:05}", i * 131);
-            let id = format!("m{i}");
-            assert!(
-                d.decide(&req(f64::from(i) * 600.0, &id, &digits, "692"))
-                    .allow
-            );
-            d.verified(f64::from(i) * 600.0 + 10.0, &id);
-        }
-    }
-
-    #[test]
-    fn blocks_expire_unless_renewed_and_can_be_lifted() {
-        let mut d = Detector::new(Mode::Standard);
-        let t0 = warm(&mut d, "381", 100);
-        for i in 0..10 {
-            let digits = format!("3816000{i:04}");
-            d.decide(&req(t0 + f64::from(i), &format!("b{i}"), &digits, "381"));
-        }
-        let blocked: Vec<String> = d.blocks().map(|b| b.prefix.clone()).collect();
-        assert_eq!(blocked, ["381600000"]);
-        assert!(
-            !d.decide(&req(t0 + 20.0, "again", "38160000099", "381"))
-                .allow
-        );
-        assert!(d.lift("381600000"));
-        assert_eq!(d.blocks().count(), 0);
-        // Without new attempts a block expires.
-        for i in 0..10 {
-            let digits = format!("3817000{i:04}");
-            d.decide(&req(
-                t0 + 100.0 + f64::from(i),
-                &format!("c{i}"),
-                &digits,
-                "381",
-            ));
-        }
-        let later = t0 + 100.0 + Settings::for_mode(Mode::Standard).block_ttl + 60.0;
-        assert!(d.decide(&req(later, "late", "38170000001", "381")).allow);
-    }
-
-    #[test]
-    fn invalid_numbers_and_off_mode() {
-        let mut d = Detector::new(Mode::Standard);
-        let mut r = req(0.0, "x", "99412", "994");
-        r.valid = false;
-        assert_eq!(d.decide(&r).rule, "fraudguard.invalid_number");
-        let mut off = Detector::new(Mode::Off);
-        assert!(off.decide(&r).allow);
-    }
-}
+mod tests;

@@ -1,0 +1,284 @@
+use super::*;
+
+fn req<'a>(t: f64, id: &'a str, digits: &'a str, cc: &'a str) -> Request<'a> {
+    Request {
+        t,
+        id,
+        digits,
+        calling_code: cc,
+        valid: true,
+        ..Request::default()
+    }
+}
+
+/// A deterministic pseudo-random sequence (no clock, no rand crate).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Legitimate traffic to a country: users in 300 "active" 10k blocks of a
+/// 2-digit NDC, one request every `gap` seconds, `conv` of them verified
+/// 25 s later, half of them returning users. Returns the time reached.
+fn warm(d: &mut Detector, cc: &str, n: usize, gap: f64, conv: u64, rng: &mut Lcg) -> f64 {
+    let mut t = 0.0;
+    for i in 0..n {
+        let block = 100 + rng.next(300);
+        let digits = format!("{cc}7{block:03}{:04}", rng.next(10_000));
+        let id = format!("w{cc}-{i}");
+        let v = d.decide(&req(t, &id, &digits, cc));
+        assert!(v.allow, "warm-up send {i} refused: {v:?}");
+        if rng.next(100) < conv {
+            d.verified(t + 25.0, &id);
+        } else {
+            d.delivered(t + 5.0, &id, true);
+        }
+        t += gap;
+    }
+    t
+}
+
+#[test]
+fn a_sequential_burst_is_blocked_within_five_sends_and_escalates() {
+    let mut d = Detector::new(Mode::Standard);
+    let mut rng = Lcg(1);
+    let t0 = warm(&mut d, "371", 2000, 120.0, 80, &mut rng);
+    let mut first = None;
+    let mut allowed = 0;
+    let mut ranges = Vec::new();
+    // A sweep over a 10,000-number block at 5 per second.
+    for i in 0..3000u32 {
+        let digits = format!("3712000{i:04}");
+        let id = format!("a{i}");
+        let v = d.decide(&req(t0 + f64::from(i) * 0.2, &id, &digits, "371"));
+        if v.allow {
+            allowed += 1;
+            continue;
+        }
+        if first.is_none() {
+            first = Some(i);
+            assert_eq!(v.rule, RULE_BURST);
+            assert_eq!(v.range.as_deref(), Some("+371200000"), "narrowest first");
+            assert!(v.numbers.len() >= 3 && v.numbers.iter().all(|n| n.starts_with("+371200000")));
+            assert!(v.evidence.contains("distinct numbers"), "{}", v.evidence);
+        }
+        if let Some(r) = v.range
+            && !ranges.contains(&r)
+        {
+            ranges.push(r);
+        }
+    }
+    assert!(first.is_some_and(|i| i < 5), "{first:?}");
+    assert!(allowed <= 5, "{allowed} of 3,000 sequential sends got through");
+    // It escalated to the 1k block and then the 10k block.
+    assert!(ranges.contains(&"+37120000".to_owned()), "{ranges:?}");
+    assert!(ranges.contains(&"+3712000".to_owned()), "{ranges:?}");
+    // Legitimate traffic elsewhere in the country still passes.
+    let t1 = t0 + 700.0;
+    assert!(d.decide(&req(t1, "ok", "37179991234", "371")).allow);
+    // The listing holds the widest block only, with its numbers.
+    let listed: Vec<&Block> = d.blocks().collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(listed.iter().all(|b| b.prefix == "3712000" && !b.numbers.is_empty()));
+}
+
+#[test]
+fn random_in_range_pumping_is_blocked_on_density() {
+    let mut d = Detector::new(Mode::Standard);
+    let mut rng = Lcg(2);
+    let t0 = warm(&mut d, "994", 2000, 120.0, 80, &mut rng);
+    let mut first_block = None;
+    for i in 0..600u32 {
+        let digits = format!("99455{:05}", rng.next(100_000));
+        let id = format!("a{i}");
+        let v = d.decide(&req(t0 + f64::from(i), &id, &digits, "994"));
+        if !v.allow && first_block.is_none() {
+            first_block = Some((i, v));
+        }
+    }
+    let (i, v) = first_block.expect("blocked");
+    assert_eq!(v.rule, RULE_DENSITY);
+    assert_eq!(v.range.as_deref(), Some("+99455"));
+    assert!(i < 30, "after {i} sends");
+}
+
+#[test]
+fn a_flash_crowd_spread_over_the_country_is_not_blocked() {
+    let mut d = Detector::new(Mode::Standard);
+    let mut rng = Lcg(3);
+    let t0 = warm(&mut d, "44", 5000, 30.0, 80, &mut rng);
+    // Ten times the rate for four hours, same conversion.
+    let mut t = t0;
+    let mut refused = 0;
+    for i in 0..4800 {
+        let block = 100 + rng.next(300);
+        let digits = format!("447{block:03}{:04}", rng.next(10_000));
+        let id = format!("f{i}");
+        if d.decide(&req(t, &id, &digits, "44")).allow {
+            if rng.next(100) < 80 {
+                d.verified(t + 25.0, &id);
+            }
+        } else {
+            refused += 1;
+        }
+        t += 3.0;
+    }
+    assert_eq!(refused, 0);
+}
+
+#[test]
+fn an_unseen_country_gets_only_a_few_unverified_sends() {
+    let mut d = Detector::new(Mode::Standard);
+    let mut allowed = 0;
+    for i in 0..50 {
+        let digits = format!("69262{i:05}");
+        let id = format!("m{i}");
+        let v = d.decide(&req(f64::from(i) * 600.0, &id, &digits, "692"));
+        if v.allow {
+            allowed += 1;
+        } else {
+            assert_eq!(v.rule, RULE_NEW_COUNTRY);
+            assert_eq!(v.range.as_deref(), Some("+692"));
+        }
+    }
+    assert_eq!(allowed, 5);
+    // Dearer destinations get fewer.
+    let mut d = Detector::new(Mode::Standard);
+    let mut allowed = 0;
+    for i in 0..50 {
+        let digits = format!("69262{i:05}");
+        let id = format!("m{i}");
+        let mut r = req(f64::from(i) * 600.0, &id, &digits, "692");
+        r.price_micros = 280_000;
+        if d.decide(&r).allow {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 1);
+    // A launch where users verify opens up.
+    let mut d = Detector::new(Mode::Standard);
+    for i in 0..50 {
+        let digits = format!("56962{:05}", i * 131);
+        let id = format!("c{i}");
+        let t = f64::from(i) * 300.0;
+        assert!(d.decide(&req(t, &id, &digits, "56")).allow, "send {i}");
+        if i % 5 != 0 {
+            d.verified(t + 30.0, &id);
+        }
+    }
+}
+
+#[test]
+fn blocks_expire_unless_renewed_can_be_lifted_and_restored() {
+    let mut d = Detector::new(Mode::Standard);
+    let mut rng = Lcg(4);
+    let t0 = warm(&mut d, "381", 500, 120.0, 80, &mut rng);
+    for i in 0..10 {
+        let digits = format!("3816000{i:04}");
+        d.decide(&req(t0 + f64::from(i), &format!("b{i}"), &digits, "381"));
+    }
+    let listed: Vec<Block> = d.blocks().cloned().collect();
+    assert_eq!(listed.len(), 1);
+    let block = listed.into_iter().next().expect("a block");
+    assert_eq!(block.prefix, "381600000");
+    assert!(!d.decide(&req(t0 + 20.0, "again", "381600000099", "381")).allow);
+    assert!(d.lift("+381600000"));
+    assert!(!d.lift("381600000"));
+    assert_eq!(d.blocks().count(), 0);
+    // Restored (as at a restart), it refuses again.
+    d.restore(Block {
+        expires: t0 + 10_000.0,
+        ..block
+    });
+    assert!(!d.decide(&req(t0 + 30.0, "again2", "381600000098", "381")).allow);
+    // Without new attempts a block expires.
+    let later = t0 + 10_000.0 + 1.0;
+    assert!(d.decide(&req(later, "late", "381600000097", "381")).allow);
+}
+
+#[test]
+fn a_conversion_drop_refuses_risky_requests_and_spares_known_users() {
+    let mut d = Detector::new(Mode::Standard);
+    let mut rng = Lcg(5);
+    let t0 = warm(&mut d, "998", 3000, 100.0, 80, &mut rng);
+    // Pumping at 20x the rate over the whole number space, from fresh
+    // proxy-flagged IPs, half of the codes "verified" by the attacker.
+    let mut t = t0;
+    let mut refused = 0;
+    let mut total = 0;
+    for i in 0..5000 {
+        let digits = format!("998{:09}", 100_000_000 + rng.next(900_000_000));
+        let id = format!("p{i}");
+        let ip = format!("10.{}.{}.{}", rng.next(256), rng.next(256), rng.next(256));
+        let mut r = req(t, &id, &digits, "998");
+        r.ip = Some(&ip);
+        r.ip_flags = IpFlags::PROXY;
+        let v = d.decide(&r);
+        total += 1;
+        if v.allow {
+            if rng.next(2) == 0 {
+                d.verified(t + 12.0, &id);
+            }
+        } else {
+            refused += 1;
+            if v.rule == RULE_CONVERSION {
+                assert_eq!(v.range.as_deref(), Some("+998"));
+                assert!(v.evidence.contains("baseline"), "{}", v.evidence);
+            }
+        }
+        t += 5.0;
+    }
+    assert!(refused * 100 >= total * 85, "{refused} of {total} refused");
+    // A user verified before still gets a code.
+    let mut d2_ok = 0;
+    // Replay known numbers: the warm-up numbers are regenerated with the
+    // same generator seed.
+    let mut rng = Lcg(5);
+    let mut known = Vec::new();
+    for _ in 0..3000 {
+        let block = 100 + rng.next(300);
+        let digits = format!("9987{block:03}{:04}", rng.next(10_000));
+        let verified = rng.next(100) < 80;
+        if verified {
+            known.push(digits);
+        }
+    }
+    for (i, digits) in known.iter().take(50).enumerate() {
+        let id = format!("k{i}");
+        if d.decide(&req(t + i as f64, &id, digits, "998")).allow {
+            d2_ok += 1;
+        }
+    }
+    assert!(d2_ok >= 45, "{d2_ok} of 50 returning users served");
+}
+
+#[test]
+fn invalid_numbers_and_off_mode() {
+    let mut d = Detector::new(Mode::Standard);
+    let mut r = req(0.0, "x", "99412", "994");
+    r.valid = false;
+    let v = d.decide(&r);
+    assert_eq!(v.rule, RULE_INVALID);
+    assert_eq!(v.numbers, ["+99412"]);
+    let mut off = Detector::new(Mode::Off);
+    assert!(off.decide(&r).allow);
+    assert_eq!(Mode::parse("max"), Some(Mode::Max));
+    assert_eq!(Mode::parse("MAX"), None);
+    assert_eq!(Mode::Basic.as_str(), "basic");
+}
+
+#[test]
+fn ip_flags_parse_from_names() {
+    let f = IpFlags::from_names(["proxy", "tor", "unknown"]);
+    assert!(f.contains(IpFlags::PROXY) && f.contains(IpFlags::TOR));
+    assert!(!f.contains(IpFlags::DATACENTER));
+    assert_eq!(f.names(), ["proxy", "tor"]);
+    assert!(IpFlags::from_names([]).is_empty());
+}
