@@ -165,3 +165,22 @@ def test_harness_sends_feedback_only_for_allowed(tmp_path):
             verifies += 1
     assert deliveries == len(labels) - len(blocked)
     assert verifies == sum(1 for i, x in labels.items() if x["would_verify"] and i not in blocked)
+
+
+def test_numbers_are_valid_except_the_deliberately_invalid_ones(scenario):
+    """Every destination is a valid number in libphonenumber's metadata, except A2a's
+    invalid-length numbers (a detector must not be able to block legitimate users just
+    for having "invalid" numbers the simulator made up)."""
+    phonenumbers = pytest.importorskip("phonenumbers")
+    invalid = {}
+    a2a = 0
+    for e, lab in zip(read(scenario[0]), read(scenario[1])):
+        ok = phonenumbers.is_valid_number(phonenumbers.parse(e["to"]))
+        if lab["family"] == "A2a":
+            a2a += 1
+            if not ok:
+                invalid["A2a"] = invalid.get("A2a", 0) + 1
+        elif not ok:
+            invalid[(lab["family"], lab["country"])] = invalid.get((lab["family"], lab["country"]), 0) + 1
+    assert set(invalid) <= {"A2a"}, invalid
+    assert 0 < invalid.get("A2a", 0) < 0.3 * a2a

@@ -114,7 +114,7 @@ impl Settings {
             min_failures: 10.0,
             conversion_ln_p: -20.0,
             country_z: 4.0,
-            score_odds: 4.0,
+            score_odds: 9.0,
             new_country_budget: 5.0,
             block_ttl: 3600.0,
         };
@@ -126,7 +126,7 @@ impl Settings {
                 min_failures: 20.0,
                 conversion_ln_p: -28.0,
                 country_z: 6.0,
-                score_odds: 19.0,
+                score_odds: 49.0,
                 new_country_budget: 10.0,
                 ..standard
             },
@@ -136,7 +136,7 @@ impl Settings {
                 min_failures: 6.0,
                 conversion_ln_p: -14.0,
                 country_z: 3.0,
-                score_odds: 1.5,
+                score_odds: 3.0,
                 new_country_budget: 3.0,
                 ..standard
             },
@@ -314,7 +314,8 @@ const FAST_HL: f64 = 120.0; // density windows
 const LONG_HL: f64 = 7.0 * 86400.0; // verified history (shares)
 const RANGE_CONV_HL: f64 = 86400.0; // range conversion
 const CONV_HL: f64 = 2.0 * 3600.0; // country conversion, recent
-const BASE_HL: f64 = 3.0 * 86400.0; // country conversion and volume, baseline
+const CONV_DAY_HL: f64 = 12.0 * 3600.0; // country conversion, last day or so
+const BASE_HL: f64 = 7.0 * 86400.0; // country conversion and volume, baseline
 const VOL_HL: f64 = 3600.0; // country volume, recent
 const HOLD_HL: f64 = 2.0 * 3600.0; // a flagged country's pumping share
 /// A repeated number within this many seconds is not a new distinct number.
@@ -433,6 +434,8 @@ struct CountryStats {
     verified: Decay,
     short_n: Decay,
     short_v: Decay,
+    day_n: Decay,
+    day_v: Decay,
     base_n: Decay,
     base_v: Decay,
     vol_short: Rate,
@@ -689,6 +692,8 @@ impl Detector {
             let flagged = c.pumped.get(now, HOLD_HL) >= 0.02;
             c.short_n.add(now, CONV_HL, 1.0);
             c.short_v.add(now, CONV_HL, v);
+            c.day_n.add(now, CONV_DAY_HL, 1.0);
+            c.day_v.add(now, CONV_DAY_HL, v);
             if !flagged {
                 let w = c.baseline_weight(now);
                 c.base_n.add(now, BASE_HL, w);
@@ -757,7 +762,7 @@ impl Detector {
         if let Some(v) = self.new_country(req, &n, t) {
             return v;
         }
-        if let Some(v) = self.density(&n, t) {
+        if let Some(v) = self.density(&n, req.channel, t) {
             return v;
         }
         if let Some(v) = self.range_conversion(&n, t) {
@@ -959,7 +964,12 @@ impl Detector {
         (v + 20.0 * uniform) / (country_verified + 20.0)
     }
 
-    fn density(&mut self, n: &Number, t: f64) -> Option<Verdict> {
+    fn density(&mut self, n: &Number, channel: Channel, t: f64) -> Option<Verdict> {
+        // A voice call can bill many minutes: a third less evidence will do.
+        let needed = match channel {
+            Channel::Sms => self.settings.density_ln_p,
+            Channel::Call => self.settings.density_ln_p * 0.7,
+        };
         let c = self.countries.get(&n.country())?;
         let country_fast = c.fast.get(t, FAST_HL);
         let country_verified = c.verified.get(t, LONG_HL);
@@ -983,7 +993,7 @@ impl Detector {
             }
             let lambda = country_fast * self.share(n, cut, r, country_verified) + 0.01;
             let ln_p = poisson_upper_tail_ln(k, lambda);
-            if ln_p < self.settings.density_ln_p {
+            if ln_p < needed {
                 if let Some(slot) = hits.get_mut(i) {
                     *slot = Some((k, ln_p, lambda));
                 }
@@ -1106,7 +1116,8 @@ impl Detector {
     }
 
     /// Likelihood ratio (pumped vs legitimate) of a request's features, and
-    /// the factors worth citing.
+    /// the factors worth citing. Verified history can only lower the risk
+    /// and its absence only raise it (factors are clamped at 1).
     fn likelihood(&self, f: u16) -> (f64, Vec<String>) {
         let total = self.legit_total;
         let mut lr = 1.0;
@@ -1119,17 +1130,19 @@ impl Detector {
         };
         let p = smoothed(self.legit(F_NUM_KNOWN), total);
         if f & F_NUM_KNOWN != 0 {
-            factor("number verified before", FRAUD.number_known / p);
+            factor("number verified before", (FRAUD.number_known / p).min(1.0));
         } else {
-            factor("number never verified", (1.0 - FRAUD.number_known) / (1.0 - p));
+            factor("number never verified", ((1.0 - FRAUD.number_known) / (1.0 - p)).max(1.0));
         }
         if f & F_IP != 0 {
             let with_ip = self.legit(F_IP);
             let p = smoothed(self.legit(F_IP_KNOWN), with_ip);
-            if f & F_IP_KNOWN != 0 {
-                factor("IP verified before", FRAUD.ip_known / p);
-            } else {
-                factor("IP never verified", (1.0 - FRAUD.ip_known) / (1.0 - p));
+            // A flagged IP is a shared exit: its history says nothing more.
+            let flagged = f & (F_TOR | F_DATACENTER | F_PROXY) != 0;
+            if !flagged && f & F_IP_KNOWN != 0 {
+                factor("IP verified before", (FRAUD.ip_known / p).min(1.0));
+            } else if !flagged {
+                factor("IP never verified", ((1.0 - FRAUD.ip_known) / (1.0 - p)).max(1.0));
             }
             let tor = smoothed(self.legit(F_TOR), with_ip);
             let dc = smoothed(self.legit(F_DATACENTER), with_ip);
@@ -1158,7 +1171,7 @@ impl Detector {
             if f & F_DEVICE_KNOWN != 0 {
                 factor(
                     "device verified before",
-                    fraud_present * FRAUD.device_known / known,
+                    (fraud_present * FRAUD.device_known / known).min(1.0),
                 );
             } else {
                 factor(
@@ -1169,11 +1182,11 @@ impl Detector {
         }
         let p = smoothed(self.legit(F_BLOCK_KNOWN), total);
         if f & F_BLOCK_KNOWN != 0 {
-            factor("10k block verified before", FRAUD.block_known / p);
+            factor("10k block verified before", (FRAUD.block_known / p).min(1.0));
         } else {
             factor(
                 "10k block never verified",
-                (1.0 - FRAUD.block_known) / (1.0 - p),
+                ((1.0 - FRAUD.block_known) / (1.0 - p)).max(1.0),
             );
         }
         (lr, why)
@@ -1190,14 +1203,7 @@ impl Detector {
             return 0.0;
         }
         let baseline = Self::baseline_conversion(c, t);
-        let n = c.short_n.get(t, CONV_HL);
         let held = c.pumped.get(t, HOLD_HL);
-        if n < 20.0 {
-            return held;
-        }
-        let recent = c.short_v.get(t, CONV_HL) / n;
-        let sigma = (baseline * (1.0 - baseline) / n).sqrt().max(1e-6);
-        let z = (baseline - recent) / sigma;
         let (vol_now, _) = c.vol_short.rate(t, VOL_HL);
         let (vol_base, base_span) = c.vol_base.rate(t, BASE_HL);
         let volume_ratio = if base_span >= 86400.0 && vol_base > 0.0 {
@@ -1205,24 +1211,44 @@ impl Detector {
         } else {
             1.0
         };
-        if z >= z_needed && recent < 0.85 * baseline {
+        // The last hours (fast attacks) and the last day (slow ones).
+        let windows = [
+            (c.short_n.get(t, CONV_HL), c.short_v.get(t, CONV_HL)),
+            (c.day_n.get(t, CONV_DAY_HL), c.day_v.get(t, CONV_DAY_HL)),
+        ];
+        let mut best: Option<ConversionFigures> = None;
+        for (n, v) in windows {
+            if n < 20.0 {
+                continue;
+            }
+            let recent = v / n;
+            let sigma = (baseline * (1.0 - baseline) / n).sqrt().max(1e-6);
+            let z = (baseline - recent) / sigma;
+            if z < z_needed || recent >= 0.85 * baseline {
+                continue;
+            }
             // Conservative: the drop's lower confidence bound, or the
             // volume beyond the baseline (with diurnal slack).
             let by_conversion = (1.0 - (recent + 2.0 * sigma) / baseline).max(0.0);
             let by_volume = (1.0 - VOLUME_SLACK / volume_ratio.max(1e-9)).max(0.0);
             let pumped = by_conversion.max(by_volume).min(0.999);
-            if pumped > held {
-                c.pumped.set(t, pumped);
+            if best.is_none_or(|b| pumped > b.pumped) {
+                best = Some(ConversionFigures {
+                    recent,
+                    recent_n: n,
+                    baseline,
+                    z,
+                    volume_ratio,
+                    pumped,
+                });
             }
-            c.last_figures = Some(ConversionFigures {
-                recent,
-                recent_n: n,
-                baseline,
-                z,
-                volume_ratio,
-                pumped: pumped.max(held),
-            });
-            return pumped.max(held);
+        }
+        if let Some(f) = best {
+            if f.pumped > held {
+                c.pumped.set(t, f.pumped);
+            }
+            c.last_figures = Some(f);
+            return f.pumped.max(held);
         }
         held
     }
@@ -1241,6 +1267,7 @@ impl Detector {
         let c = self.countries.get_mut(&cc)?;
         // A refused send is presumed unverified.
         c.short_n.add(t, CONV_HL, 1.0);
+        c.day_n.add(t, CONV_DAY_HL, 1.0);
         let figures = c.last_figures?;
         let evidence = format!(
             "+{}: {:.0}% of ~{:.0} recent matured sends verified vs {:.0}% baseline (z = {:.1}), volume ×{:.1} of baseline: ~{:.0}% estimated pumped; this request: {} → P(pumped) {:.0}%",
