@@ -126,7 +126,9 @@ def test_price_trigger_with_an_offset_and_the_main_account_cannot_suspend_itself
 def test_kill_9_during_crossings_yields_exactly_one_callback_each(tmp_dir):
     """20 runs: a new trigger (+5 texts) each run, texts sent from 3
     threads, Tollgate killed with SIGKILL at a random moment, restarted,
-    texts sent until the crossing is certain. Every trigger fires once."""
+    texts sent until the crossing is certain. Every trigger fires once, and
+    its callback arrives (again, with the same token, if the kill fell
+    between the receiver's answer and its record)."""
     receiver = Receiver()
     rng = random.Random(7)
     gw = Gateway(tmp_dir / "data", env=env(TOLLGATE_WEBHOOK_RETRY_BASE_MS=50)).init().start()
@@ -169,9 +171,14 @@ def test_kill_9_during_crossings_yields_exactly_one_callback_each(tmp_dir):
             per_trigger.setdefault(p["UsageTriggerSid"], set()).add(p["IdempotencyToken"])
         assert set(per_trigger) == set(triggers)
         assert all(len(tokens) == 1 for tokens in per_trigger.values()), per_trigger
+        # One firing per crossing (one token each). A kill between the
+        # receiver's answer and Tollgate recording it makes the restarted
+        # node send that callback again, with the same token: at most one
+        # repeat per kill, never a missing callback.
         raw = len(callbacks(receiver))
-        print(f"crash loop: 20 runs, {len(per_trigger)} triggers, {raw} callbacks received")
-        assert raw == 20
+        print(f"crash loop: 20 runs, {len(per_trigger)} triggers, {raw} callbacks received "
+              f"({raw - 20} repeated after a kill mid-delivery)")
+        assert 20 <= raw <= 40
     finally:
         receiver.close()
         gw.stop()
