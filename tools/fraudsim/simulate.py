@@ -92,22 +92,25 @@ LAUNCH = dict(country="CL", sessions_per_day=300.0)  # starts in the 1st half of
 # Countries: ISO, calling code, national number length, mobile NDCs (first = busiest
 # carrier), UTC offset (hours), legitimate share (heavy-tailed; 0 = no history), SMS price
 # (USD, plausible list prices; higher for the classic pumping destinations).
-# An "NDC" here is the leading national digits of a carrier's range: where a real NDC
-# leaves digits that libphonenumber rejects (a NANP exchange starting with 0/1, Mexico's
-# old mobile "1", Argentina's "9" + area code + exchange, spare sub-ranges), it is
-# extended by the next digit(s) of a real allocated range, so that every number of the
-# national length under it is valid in libphonenumber's metadata
+# An "NDC" here is the leading national digits of a carrier's range. Where a real NDC
+# leaves digits that libphonenumber rejects (a NANP exchange starting with 0/1, spare
+# sub-ranges), "917[23456789]" lists the valid next digits: the carrier's weight is
+# split evenly over those sub-ranges, which keeps its number space (and so the density
+# of legitimate users in it) as large as possible. Mexico's old mobile "1" is gone
+# ("155" is "551", the same size), Argentina's carriers are "9" + area code + valid
+# exchanges, and GN "64" and CL "91" (unallocated) are dropped. Every number of the
+# national length under an NDC is valid in libphonenumber's metadata
 # (tests/fraudsim checks this when the `phonenumbers` package is installed). Only the
 # attacks' deliberately invalid-length numbers (A2a) are invalid.
 # --------------------------------------------------------------------------------------
 COUNTRIES = [
-    ("US", "1", 10, ("9172", "6462", "3102", "4155", "7022", "3125", "7133", "3054"), -6.0, 20.0, 0.0079),
+    ("US", "1", 10, ("917[23456789]", "646[23456789]", "310[23456789]", "415[23456789]", "702[23456789]", "312[23456789]", "713[23456789]", "305[23456789]"), -6.0, 20.0, 0.0079),
     ("IN", "91", 10, ("98", "99", "97", "96", "70", "80", "90", "63"), 5.5, 12.0, 0.0830),
     ("BR", "55", 11, ("119", "219", "319", "419", "519", "619", "719", "819"), -3.0, 8.0, 0.0450),
-    ("GB", "44", 10, ("775", "78", "795", "74", "75"), 0.0, 6.0, 0.0400),
+    ("GB", "44", 10, ("77[123456789]", "78", "79[023456789]", "74", "75"), 0.0, 6.0, 0.0400),
     ("DE", "49", 11, ("151", "152", "160", "170", "171", "176"), 1.0, 5.0, 0.0900),
     ("FR", "33", 9, ("61", "62", "66", "67", "75", "76"), 1.0, 4.5, 0.0750),
-    ("MX", "52", 10, ("55", "33", "81", "222", "442"), -6.0, 4.0, 0.0500),
+    ("MX", "52", 10, ("551", "331", "811", "222", "442"), -6.0, 4.0, 0.0500),
     ("ID", "62", 11, ("812", "813", "821", "852", "857"), 7.0, 4.0, 0.0600),
     ("PH", "63", 10, ("917", "918", "919", "927", "998"), 8.0, 3.5, 0.1700),
     ("NG", "234", 10, ("803", "806", "813", "816", "703", "706", "805", "807"), 1.0, 3.0, 0.0600),
@@ -121,7 +124,7 @@ COUNTRIES = [
     ("ZA", "27", 9, ("82", "83", "72", "73", "84"), 2.0, 1.5, 0.0300),
     ("KE", "254", 9, ("70", "71", "72", "79", "11"), 3.0, 1.2, 0.1100),
     ("CO", "57", 10, ("300", "310", "311", "312", "315", "320"), -5.0, 1.2, 0.0400),
-    ("AR", "54", 11, ("9115", "9116", "93515", "93414", "92615"), -3.0, 1.1, 0.0600),
+    ("AR", "54", 11, ("911[012345678]", "9221[23456]", "9351[23456789]", "9261[2345678]", "9341[2345678]"), -3.0, 1.1, 0.0600),
     ("UA", "380", 9, ("50", "66", "67", "68", "97", "98", "63", "73"), 2.0, 1.0, 0.0900),
     ("PL", "48", 9, ("50", "51", "60", "69", "72", "78", "88"), 1.0, 1.0, 0.0400),
     ("SA", "966", 9, ("50", "53", "54", "55", "56", "59"), 3.0, 0.9, 0.0500),
@@ -129,7 +132,7 @@ COUNTRIES = [
     ("UZ", "998", 9, ("90", "91", "93", "94", "95", "97", "99"), 5.0, 0.4, 0.2500),
     ("RS", "381", 9, ("60", "61", "62", "63", "64", "65", "66", "69"), 1.0, 0.4, 0.0600),
     ("LT", "370", 8, ("60", "61", "62", "63", "64", "65", "67", "68", "69"), 2.0, 0.3, 0.0410),
-    ("LV", "371", 8, ("20", "21", "22", "231", "24", "25", "26", "27", "28", "29"), 2.0, 0.25, 0.1200),
+    ("LV", "371", 8, ("20", "21", "22", "23[1456789]", "24", "25", "26", "27", "28", "29"), 2.0, 0.25, 0.1200),
     ("AZ", "994", 9, ("50", "51", "55", "70", "77", "99"), 4.0, 0.25, 0.2500),
     ("GN", "224", 9, ("62", "65", "66", "60", "61", "63"), 0.0, 0.12, 0.1000),
     # No legitimate history (CL gets legitimate traffic only from its launch on).
@@ -137,7 +140,7 @@ COUNTRIES = [
     ("SB", "677", 7, ("74", "75", "84", "86"), 11.0, 0.0, 0.2500),
     ("TD", "235", 8, ("66", "77", "99", "65"), 1.0, 0.0, 0.2000),
     ("SL", "232", 8, ("76", "77", "78", "30", "33"), 0.0, 0.0, 0.2000),
-    ("CL", "56", 9, ("92", "94", "95", "98", "930", "960", "971", "972"), -4.0, 0.0, 0.0500),
+    ("CL", "56", 9, ("92", "93[012345789]", "94", "95", "96[012345678]", "97[123456789]", "98"), -4.0, 0.0, 0.0500),
 ]
 # (country, NDC) -> SMS price: the expensive carrier inside a country (reference section 4).
 PRICE_OVERRIDES = {("NG", "803"): 0.108, ("GN", "62"): 0.152, ("RS", "60"): 0.091, ("LT", "69"): 0.060}
@@ -253,7 +256,14 @@ class Country:
     def __init__(self, idx, iso, cc, nsn, ndcs, tz, share, price):
         self.idx, self.iso, self.cc, self.nsn, self.ndcs = idx, iso, cc, nsn, ndcs
         self.tz, self.share, self.price = tz, share, price
-        w = [1.0 / (i + 1) ** 0.8 for i in range(len(ndcs))]
+        # "917[23456789]" -> 9172 ... 9179, sharing the carrier's weight.
+        flat, w = [], []
+        for i, spec in enumerate(ndcs):
+            base, _, rest = spec.partition("[")
+            subs = [base + d for d in rest.rstrip("]")] if rest else [base]
+            flat.extend(subs)
+            w.extend([1.0 / (i + 1) ** 0.8 / len(subs)] * len(subs))
+        self.ndcs = ndcs = tuple(flat)
         tot, acc, cum = sum(w), 0.0, []
         for x in w:
             acc += x / tot
