@@ -56,6 +56,10 @@ const COUNTRIES: [(&str, u32, u64); 20] = [
     ("998", 7, 4),
 ];
 
+fn country(ci: usize) -> (&'static str, u32, u64) {
+    COUNTRIES.get(ci).copied().unwrap_or(("1", 8, 200))
+}
+
 /// Generates `n` sends in time order at about `rate` per second.
 pub fn generate(n: usize, rate: f64, seed: u64) -> Vec<Send> {
     let mut rng = Lcg(seed);
@@ -70,13 +74,21 @@ pub fn generate(n: usize, rate: f64, seed: u64) -> Vec<Send> {
         // 5 % pumping: a sequential sweep or random numbers in a 100k range.
         if rng.next(100) < 5 {
             let (ci, base, k) = *sweep.get_or_insert_with(|| (18, rng.next(90) + 10, 0));
-            let (cc, rest, _) = COUNTRIES[ci];
+            let (cc, rest, _) = country(ci);
             let digits = if k % 2 == 0 {
                 format!("{cc}2{base}{:0w$}", k / 2 % 10_000, w = rest as usize - 1)
             } else {
-                format!("{cc}2{base}{:0w$}", rng.next(100_000), w = rest as usize - 1)
+                format!(
+                    "{cc}2{base}{:0w$}",
+                    rng.next(100_000),
+                    w = rest as usize - 1
+                )
             };
-            sweep = if k > 2000 { None } else { Some((ci, base, k + 1)) };
+            sweep = if k > 2000 {
+                None
+            } else {
+                Some((ci, base, k + 1))
+            };
             out.push(Send {
                 t,
                 id,
@@ -90,8 +102,13 @@ pub fn generate(n: usize, rate: f64, seed: u64) -> Vec<Send> {
             continue;
         }
         let returning = !users.is_empty() && rng.next(2) == 0;
-        let (ci, number, device) = if returning {
-            users[rng.next(users.len() as u64) as usize].clone()
+        let known = if returning {
+            users.get(rng.next(users.len() as u64) as usize).cloned()
+        } else {
+            None
+        };
+        let (ci, number, device) = if let Some(user) = known {
+            user
         } else {
             let mut pick = rng.next(total);
             let mut ci = 0;
@@ -102,7 +119,7 @@ pub fn generate(n: usize, rate: f64, seed: u64) -> Vec<Send> {
                 }
                 pick -= c.2;
             }
-            let (cc, rest, _) = COUNTRIES[ci];
+            let (cc, rest, _) = country(ci);
             let ndc = 70 + rng.next(8);
             let blocks = 10u64.pow(rest - 4);
             let block = rng.next(blocks) * 3 / 10;
@@ -117,7 +134,7 @@ pub fn generate(n: usize, rate: f64, seed: u64) -> Vec<Send> {
             }
             (ci, digits, device)
         };
-        let (cc, _, share) = COUNTRIES[ci];
+        let (cc, _, share) = country(ci);
         let pool = share * 20;
         let flags = if rng.next(100) < 2 {
             IpFlags::PROXY
@@ -140,6 +157,7 @@ pub fn generate(n: usize, rate: f64, seed: u64) -> Vec<Send> {
 
 /// Feeds sends `range` of `stream` to the detector, delivering the
 /// verifications that fall due first; returns how many were blocked.
+#[derive(Default)]
 pub struct Feeder {
     due: VecDeque<(f64, usize)>,
     pub next: usize,
@@ -155,17 +173,21 @@ impl Feeder {
 
     /// Decides on the next send (wrapping around), with its feedback.
     pub fn step(&mut self, d: &mut Detector, stream: &[Send], time_offset: f64) -> bool {
-        let i = self.next % stream.len();
-        let lap = (self.next / stream.len()) as f64;
+        let i = self.next % stream.len().max(1);
+        let lap = (self.next / stream.len().max(1)) as f64;
         self.next += 1;
-        let s = &stream[i];
+        let Some(s) = stream.get(i) else {
+            return false;
+        };
         let t = s.t + lap * time_offset;
         while let Some((due, j)) = self.due.front().copied() {
             if due > t {
                 break;
             }
             self.due.pop_front();
-            d.verified(due, &stream[j].id);
+            if let Some(sent) = stream.get(j) {
+                d.verified(due, &sent.id);
+            }
         }
         let v = d.decide(&Request {
             t,

@@ -37,7 +37,11 @@ fn main() {
     }
     let wall = start.elapsed().as_secs_f64();
     lat.sort_unstable();
-    let q = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0);
+    let q = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     let (ranges, countries, pending) = d.footprint();
     println!(
         "decisions {n} in {wall:.3} s: {:.0}/s (incl. feedback and timing); blocked {blocked}",

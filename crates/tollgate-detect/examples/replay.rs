@@ -34,7 +34,9 @@ fn main() -> ExitCode {
                 with_table = t == "default";
             }
             _ => {
-                eprintln!("usage: replay [--mode off|basic|standard|max] [--risk-table default|none]");
+                eprintln!(
+                    "usage: replay [--mode off|basic|standard|max] [--risk-table default|none]"
+                );
                 return ExitCode::from(2);
             }
         }

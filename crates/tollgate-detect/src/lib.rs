@@ -784,7 +784,8 @@ impl Detector {
         }
         self.ring.push_back((n.value, n.len as u8));
         if self.recent_numbers.len() >= MAX_RECENT_NUMBERS {
-            self.recent_numbers.retain(|_, last| t - *last < REPEAT_WINDOW);
+            self.recent_numbers
+                .retain(|_, last| t - *last < REPEAT_WINDOW);
             if self.recent_numbers.len() >= MAX_RECENT_NUMBERS {
                 self.recent_numbers.clear();
             }
@@ -1132,7 +1133,10 @@ impl Detector {
         if f & F_NUM_KNOWN != 0 {
             factor("number verified before", (FRAUD.number_known / p).min(1.0));
         } else {
-            factor("number never verified", ((1.0 - FRAUD.number_known) / (1.0 - p)).max(1.0));
+            factor(
+                "number never verified",
+                ((1.0 - FRAUD.number_known) / (1.0 - p)).max(1.0),
+            );
         }
         if f & F_IP != 0 {
             let with_ip = self.legit(F_IP);
@@ -1142,7 +1146,10 @@ impl Detector {
             if !flagged && f & F_IP_KNOWN != 0 {
                 factor("IP verified before", (FRAUD.ip_known / p).min(1.0));
             } else if !flagged {
-                factor("IP never verified", ((1.0 - FRAUD.ip_known) / (1.0 - p)).max(1.0));
+                factor(
+                    "IP never verified",
+                    ((1.0 - FRAUD.ip_known) / (1.0 - p)).max(1.0),
+                );
             }
             let tor = smoothed(self.legit(F_TOR), with_ip);
             let dc = smoothed(self.legit(F_DATACENTER), with_ip);
@@ -1182,7 +1189,10 @@ impl Detector {
         }
         let p = smoothed(self.legit(F_BLOCK_KNOWN), total);
         if f & F_BLOCK_KNOWN != 0 {
-            factor("10k block verified before", (FRAUD.block_known / p).min(1.0));
+            factor(
+                "10k block verified before",
+                (FRAUD.block_known / p).min(1.0),
+            );
         } else {
             factor(
                 "10k block never verified",

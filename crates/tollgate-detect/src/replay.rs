@@ -138,11 +138,10 @@ pub fn run_with(
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let event: Event<'_> =
-            serde_json::from_slice(&line).map_err(|e| ReplayError::BadLine {
-                line: summary.lines,
-                reason: format!("not an event: {e}"),
-            })?;
+        let event: Event<'_> = serde_json::from_slice(&line).map_err(|e| ReplayError::BadLine {
+            line: summary.lines,
+            reason: format!("not an event: {e}"),
+        })?;
         let t = event.t.filter(|t| t.is_finite()).unwrap_or(0.0);
         let id = event.id.as_deref().unwrap_or("");
         match &*event.kind {
@@ -263,7 +262,13 @@ mod tests {
         let (r, out) = replay(input);
         let s = r.unwrap_or_default();
         assert_eq!(
-            (s.lines, s.requests, s.blocked, s.deliveries, s.verifications),
+            (
+                s.lines,
+                s.requests,
+                s.blocked,
+                s.deliveries,
+                s.verifications
+            ),
             (5, 2, 1, 1, 1)
         );
         let text = String::from_utf8(out).unwrap_or_default();
@@ -276,7 +281,8 @@ mod tests {
 
     #[test]
     fn bad_lines_stop_with_their_number() {
-        let (r, out) = replay(b"{\"type\":\"request\",\"id\":\"a\",\"to\":\"+4477001234567\"}\nnot json\n");
+        let (r, out) =
+            replay(b"{\"type\":\"request\",\"id\":\"a\",\"to\":\"+4477001234567\"}\nnot json\n");
         assert!(matches!(r, Err(ReplayError::BadLine { line: 2, .. })));
         assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 1);
         let (r, _) = replay(b"{\"type\":\"tick\",\"t\":1}\n");

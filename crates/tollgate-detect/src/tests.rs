@@ -76,7 +76,10 @@ fn a_sequential_burst_is_blocked_within_five_sends_and_escalates() {
         }
     }
     assert!(first.is_some_and(|i| i < 5), "{first:?}");
-    assert!(allowed <= 5, "{allowed} of 3,000 sequential sends got through");
+    assert!(
+        allowed <= 5,
+        "{allowed} of 3,000 sequential sends got through"
+    );
     // It escalated to the 1k block and then the 10k block.
     assert!(ranges.contains(&"+37120000".to_owned()), "{ranges:?}");
     assert!(ranges.contains(&"+3712000".to_owned()), "{ranges:?}");
@@ -86,7 +89,11 @@ fn a_sequential_burst_is_blocked_within_five_sends_and_escalates() {
     // The listing holds the widest block only, with its numbers.
     let listed: Vec<&Block> = d.blocks().collect();
     assert_eq!(listed.len(), 1, "{listed:?}");
-    assert!(listed.iter().all(|b| b.prefix == "3712000" && !b.numbers.is_empty()));
+    assert!(
+        listed
+            .iter()
+            .all(|b| b.prefix == "3712000" && !b.numbers.is_empty())
+    );
 }
 
 #[test]
@@ -188,7 +195,10 @@ fn blocks_expire_unless_renewed_can_be_lifted_and_restored() {
     assert_eq!(listed.len(), 1);
     let block = listed.into_iter().next().expect("a block");
     assert_eq!(block.prefix, "381600000");
-    assert!(!d.decide(&req(t0 + 20.0, "again", "381600000099", "381")).allow);
+    assert!(
+        !d.decide(&req(t0 + 20.0, "again", "381600000099", "381"))
+            .allow
+    );
     assert!(d.lift("+381600000"));
     assert!(!d.lift("381600000"));
     assert_eq!(d.blocks().count(), 0);
@@ -197,7 +207,10 @@ fn blocks_expire_unless_renewed_can_be_lifted_and_restored() {
         expires: t0 + 10_000.0,
         ..block
     });
-    assert!(!d.decide(&req(t0 + 30.0, "again2", "381600000098", "381")).allow);
+    assert!(
+        !d.decide(&req(t0 + 30.0, "again2", "381600000098", "381"))
+            .allow
+    );
     // Without new attempts a block expires.
     let later = t0 + 10_000.0 + 1.0;
     assert!(d.decide(&req(later, "late", "381600000097", "381")).allow);
