@@ -107,7 +107,7 @@ codes! {
     VERIFY_MAX_SENDS = (60203, 429, "Max send attempts reached",
         "More than 5 sends for one verification without completing it; check it, cancel it, or wait for it to expire.");
     VERIFY_FRAUD_BLOCKED = (60410, 403, "Verification delivery attempt blocked",
-        "Fraud Guard blocks the destination's number range (12 h, renewed while the attack goes on); /tollgate/v1/FraudGuard/Blocks shows the range, rule and evidence.");
+        "Fraud Guard blocks the destination's number range (until 1 h after the last refused attempt); /tollgate/v1/FraudGuard/Blocks shows the range, rule and evidence.");
     SAFE_LIST_DUPLICATE = (60411, 400, "Phone number already in the Safe List",
         "The number or 1,000-number prefix is on the account's Safe List already.");
     VERIFY_GEO_BLOCKED = (60605, 403, "The destination phone number has been blocked by Verify Geo-Permissions",
