@@ -3,7 +3,7 @@
 //! protocol), classified with `tollgate-numbering`.
 //!
 //! ```sh
-//! cargo run --release -p tollgate-detect --example replay -- --mode standard < events.ndjson
+//! cargo run --release -p tollgate-detect --features numbering --example replay -- --mode standard < events.ndjson
 //! ```
 //!
 //! `--risk-table none` classifies without Tollgate's toll-fraud prefix table
@@ -13,9 +13,9 @@
 use std::io::{BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
+use tollgate_detect::Mode;
 use tollgate_detect::replay::{self, Classified};
-use tollgate_detect::{Mode, Risk};
-use tollgate_numbering::{Classifier, PrefixTable, RiskTier};
+use tollgate_numbering::{Classifier, PrefixTable};
 
 fn main() -> ExitCode {
     let mut mode = Mode::Standard;
@@ -47,25 +47,7 @@ fn main() -> ExitCode {
         Classifier::with_tables(PrefixTable::new(), PrefixTable::new())
     };
     classifier.warm();
-    let classify = |to: &str| {
-        let c = classifier.classify(to, None);
-        Classified {
-            digits: c
-                .e164
-                .as_deref()
-                .unwrap_or(to)
-                .trim_start_matches('+')
-                .to_owned(),
-            calling_code: c.calling_code.map(|c| c.to_string()).unwrap_or_default(),
-            valid: c.valid,
-            price_micros: 0,
-            risk: match c.risk {
-                RiskTier::Standard => Risk::Standard,
-                RiskTier::HighRiskSpecial => Risk::HighRiskSpecial,
-                RiskTier::HighRiskTollfraud => Risk::HighRiskTollfraud,
-            },
-        }
-    };
+    let classify = |to: &str| Classified::from_numbering(to, &classifier.classify(to, None), 0);
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut stderr = std::io::stderr();

@@ -34,6 +34,40 @@ pub struct Classified {
     pub risk: Risk,
 }
 
+#[cfg(feature = "numbering")]
+impl From<tollgate_numbering::RiskTier> for Risk {
+    fn from(tier: tollgate_numbering::RiskTier) -> Risk {
+        match tier {
+            tollgate_numbering::RiskTier::Standard => Risk::Standard,
+            tollgate_numbering::RiskTier::HighRiskSpecial => Risk::HighRiskSpecial,
+            tollgate_numbering::RiskTier::HighRiskTollfraud => Risk::HighRiskTollfraud,
+        }
+    }
+}
+
+#[cfg(feature = "numbering")]
+impl Classified {
+    /// `to` as `tollgate-numbering` classified it, at `price_micros` a send.
+    pub fn from_numbering(
+        to: &str,
+        c: &tollgate_numbering::Classification,
+        price_micros: i64,
+    ) -> Classified {
+        Classified {
+            digits: c
+                .e164
+                .as_deref()
+                .unwrap_or(to)
+                .trim_start_matches('+')
+                .to_owned(),
+            calling_code: c.calling_code.map(|c| c.to_string()).unwrap_or_default(),
+            valid: c.valid,
+            price_micros,
+            risk: c.risk.into(),
+        }
+    }
+}
+
 /// Counts of one replay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Summary {

@@ -5,33 +5,15 @@
 
 use std::io::{IsTerminal, Write};
 
+use tollgate_detect::Mode;
 use tollgate_detect::replay::{self, Classified, ReplayError};
-use tollgate_detect::{Mode, Risk};
-use tollgate_numbering::{Classifier, RiskTier};
+use tollgate_numbering::Classifier;
 
 /// Runs the replay. Exit code 0; 1 when reading or writing fails; 2 on bad input.
 pub fn replay(mode: Mode) -> u8 {
     let classifier = Classifier::new();
     classifier.warm();
-    let classify = |to: &str| {
-        let c = classifier.classify(to, None);
-        Classified {
-            digits: c
-                .e164
-                .as_deref()
-                .unwrap_or(to)
-                .trim_start_matches('+')
-                .to_owned(),
-            calling_code: c.calling_code.map(|c| c.to_string()).unwrap_or_default(),
-            valid: c.valid,
-            price_micros: 0,
-            risk: match c.risk {
-                RiskTier::Standard => Risk::Standard,
-                RiskTier::HighRiskSpecial => Risk::HighRiskSpecial,
-                RiskTier::HighRiskTollfraud => Risk::HighRiskTollfraud,
-            },
-        }
-    };
+    let classify = |to: &str| Classified::from_numbering(to, &classifier.classify(to, None), 0);
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut stderr = std::io::stderr();

@@ -631,11 +631,8 @@ pub async fn fraud_guard_decision(
     now: i64,
 ) -> Option<(String, String)> {
     let e164 = number.e164.as_deref().unwrap_or("");
-    let digits = e164.trim_start_matches('+');
-    let cc = number
-        .calling_code
-        .map(|c| c.to_string())
-        .unwrap_or_default();
+    let classified =
+        tollgate_detect::replay::Classified::from_numbering(e164, number, price_micros);
     let ip_text = ip.map(|i| i.to_string());
     let flags: Vec<&str> = ip_flags
         .map(|f| {
@@ -648,9 +645,9 @@ pub async fn fraud_guard_decision(
     let request = tollgate_detect::Request {
         t: seconds(now),
         id: send_id,
-        digits,
-        calling_code: &cc,
-        valid: number.valid,
+        digits: &classified.digits,
+        calling_code: &classified.calling_code,
+        valid: classified.valid,
         channel: match channel {
             Channel::Sms => tollgate_detect::Channel::Sms,
             Channel::Voice => tollgate_detect::Channel::Call,
@@ -659,13 +656,7 @@ pub async fn fraud_guard_decision(
         ip_flags: tollgate_detect::IpFlags::from_names(flags),
         device: None,
         price_micros,
-        risk: match number.risk {
-            tollgate_numbering::RiskTier::Standard => tollgate_detect::Risk::Standard,
-            tollgate_numbering::RiskTier::HighRiskSpecial => tollgate_detect::Risk::HighRiskSpecial,
-            tollgate_numbering::RiskTier::HighRiskTollfraud => {
-                tollgate_detect::Risk::HighRiskTollfraud
-            }
-        },
+        risk: classified.risk,
     };
     let (verdict, write) = app.verify.guard(scope, account_sid, mode, &request);
     if let Some(record) = write
