@@ -318,6 +318,7 @@ const CONV_DAY_HL: f64 = 12.0 * 3600.0; // country conversion, last day or so
 const BASE_HL: f64 = 7.0 * 86400.0; // country conversion and volume, baseline
 const VOL_HL: f64 = 3600.0; // country volume, recent
 const HOLD_HL: f64 = 2.0 * 3600.0; // a flagged country's pumping share
+const FEATURE_HL: f64 = 2.0 * 86400.0; // what verified users look like
 /// A repeated number within this many seconds is not a new distinct number.
 const REPEAT_WINDOW: f64 = 3600.0;
 /// Bounds on the tracked state.
@@ -345,7 +346,21 @@ const F_BLOCK_KNOWN: u16 = 1 << 5;
 const F_PROXY: u16 = 1 << 6;
 const F_DATACENTER: u16 = 1 << 7;
 const F_TOR: u16 = 1 << 8;
-const NFEAT: usize = 9;
+/// An IP without intelligence flags (`F_IP_KNOWN` is only set for these).
+const F_IP_CLEAN: u16 = 1 << 9;
+/// A flagged IP in a network (IPv4 /24, IPv6 /48) that users on flagged
+/// IPs verified from before: a VPN exit range, not a residential proxy.
+const F_NET_KNOWN: u16 = 1 << 10;
+/// The number was attempted within [`REPEAT_WINDOW`] (a user's retry).
+const F_RETRY: u16 = 1 << 11;
+const NFEAT: usize = 12;
+/// A country's own rates for sends to new numbers are blended with all
+/// countries' rates, weighted as this many verified sends.
+const FRESH_PRIOR_WEIGHT: f64 = 200.0;
+/// The assumed fraud-side rates weigh as this many learned pumped requests.
+const FRAUD_PRIOR_WEIGHT: f64 = 100.0;
+/// A flagged country's requests teach the fraud side from this pumped share on.
+const LEARN_MIN_SHARE: f64 = 0.1;
 
 /// Assumed share of pumped requests with each feature (the fraud side of
 /// the likelihood ratios; the legitimate side is learned from verified
@@ -353,6 +368,7 @@ const NFEAT: usize = 9;
 /// devices and IPs, IP intelligence flags about half of them, and they
 /// spread over the number space where users concentrate in a fraction of
 /// the blocks.
+#[derive(Debug, Clone, Copy)]
 struct FraudPriors {
     number_known: f64,
     ip_known: f64,
@@ -362,6 +378,8 @@ struct FraudPriors {
     tor: f64,
     datacenter: f64,
     proxy: f64,
+    net_known: f64,
+    retry: f64,
 }
 
 const FRAUD: FraudPriors = FraudPriors {
@@ -373,6 +391,8 @@ const FRAUD: FraudPriors = FraudPriors {
     tor: 0.05,
     datacenter: 0.15,
     proxy: 0.45,
+    net_known: 0.3,
+    retry: 0.05,
 };
 
 /// A hasher for keys that are already well mixed (u64 keys are mixed here).
@@ -428,25 +448,207 @@ struct RangeStats {
     last: f64,
 }
 
+/// A country's conversion over one stream of sends (all of them, or only
+/// those to numbers never verified before), with its pumped-share estimate.
 #[derive(Debug, Default, Clone)]
-struct CountryStats {
-    fast: Decay,
-    verified: Decay,
+struct ConversionStream {
     short_n: Decay,
     short_v: Decay,
     day_n: Decay,
     day_v: Decay,
     base_n: Decay,
     base_v: Decay,
+    /// Sends per second, recent and baseline.
     vol_short: Rate,
     vol_base: Rate,
-    verified_total: u64,
-    unverified: f64,
-    in_flight: u32,
-    /// Held estimate of the share of pumped traffic.
+    /// Held estimate of the stream's share of pumped sends.
     pumped: Decay,
     /// The figures behind the last estimate, for evidence.
     last_figures: Option<ConversionFigures>,
+}
+
+impl ConversionStream {
+    fn flagged(&self, t: f64) -> bool {
+        self.pumped.get(t, HOLD_HL) >= 0.02
+    }
+
+    /// A matured (or refused, `baseline_weight` 0) send.
+    fn count(&mut self, t: f64, verified: f64, baseline_weight: f64) {
+        self.short_n.add(t, CONV_HL, 1.0);
+        self.short_v.add(t, CONV_HL, verified);
+        self.day_n.add(t, CONV_DAY_HL, 1.0);
+        self.day_v.add(t, CONV_DAY_HL, verified);
+        if baseline_weight > 0.0 && !self.flagged(t) {
+            self.base_n.add(t, BASE_HL, baseline_weight);
+            self.base_v.add(t, BASE_HL, baseline_weight * verified);
+        }
+    }
+
+    /// The stream's recent volume over its baseline (1 until a day of
+    /// baseline).
+    fn volume_ratio(&self, t: f64) -> f64 {
+        let (now, _) = self.vol_short.rate(t, VOL_HL);
+        let (base, span) = self.vol_base.rate(t, BASE_HL);
+        if span >= 86400.0 && base > 0.0 {
+            now / base
+        } else {
+            1.0
+        }
+    }
+
+    fn baseline(&self, t: f64) -> f64 {
+        (self.base_v.get(t, BASE_HL) + PRIOR_CONVERSION * PRIOR_WEIGHT)
+            / (self.base_n.get(t, BASE_HL) + PRIOR_WEIGHT)
+    }
+}
+
+/// Verified sends by request feature (the legitimate side of the score's
+/// likelihood ratios).
+#[derive(Debug, Default, Clone)]
+struct FeatureCounts {
+    by_feature: [f64; NFEAT],
+    total: f64,
+    t: f64,
+}
+
+impl FeatureCounts {
+    /// Counts one verified send at `t`; older ones fade with
+    /// [`FEATURE_HL`], as what users look like drifts (the share of
+    /// known IPs and blocks grows with the history).
+    fn add(&mut self, t: f64, features: u16) {
+        if t > self.t {
+            let k = if self.total > 0.0 {
+                (-(t - self.t) / FEATURE_HL).exp2()
+            } else {
+                1.0
+            };
+            self.total *= k;
+            self.by_feature.iter_mut().for_each(|x| *x *= k);
+            self.t = t;
+        }
+        self.total += 1.0;
+        for (i, x) in self.by_feature.iter_mut().enumerate() {
+            if features & (1 << i) != 0 {
+                *x += 1.0;
+            }
+        }
+    }
+
+    fn get(&self, bit: u16) -> f64 {
+        self.by_feature
+            .get(bit.trailing_zeros() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// This count blended with `prior` (worth `weight` sends): a country's
+    /// own rates once it has enough history, the global rates before.
+    fn blend(&self, prior: &FeatureCounts, weight: f64) -> FeatureCounts {
+        let k = if prior.total > 0.0 {
+            weight / prior.total
+        } else {
+            0.0
+        };
+        let mut out = self.clone();
+        for (x, p) in out.by_feature.iter_mut().zip(prior.by_feature.iter()) {
+            *x += k * p;
+        }
+        out.total += k * prior.total;
+        out
+    }
+}
+
+/// The fraud side of the likelihood ratios, learned by the method of
+/// moments: the requests to new numbers of a flagged country are a mix of
+/// pumped ones (the estimated share) and legitimate ones (with the
+/// country's verified rates); what is left once the legitimate part is
+/// taken out is what pumped requests look like. Every such request counts,
+/// refused or not, so the estimate does not depend on what was blocked.
+#[derive(Debug, Default, Clone)]
+struct FraudLearner {
+    mixed: [f64; NFEAT],
+    mixed_n: f64,
+    legit: [f64; NFEAT],
+    legit_n: f64,
+}
+
+impl FraudLearner {
+    fn add(&mut self, features: u16, pumped: f64, legit: &FeatureCounts) {
+        if self.mixed_n >= 1e5 {
+            self.mixed_n /= 2.0;
+            self.legit_n /= 2.0;
+            self.mixed.iter_mut().for_each(|x| *x /= 2.0);
+            self.legit.iter_mut().for_each(|x| *x /= 2.0);
+        }
+        let w = 1.0 - pumped;
+        self.mixed_n += 1.0;
+        self.legit_n += w;
+        for (i, (m, l)) in self.mixed.iter_mut().zip(self.legit.iter_mut()).enumerate() {
+            if features & (1 << i) != 0 {
+                *m += 1.0;
+            }
+            let bit = 1u16 << i;
+            *l += w * smoothed(legit.get(bit), legit.total);
+        }
+    }
+
+    /// Estimated pumped requests with the feature, and in all.
+    fn pumped_count(&self, bit: u16) -> (f64, f64) {
+        let i = bit.trailing_zeros() as usize;
+        let n = (self.mixed_n - self.legit_n).max(0.0);
+        let m = self.mixed.get(i).copied().unwrap_or(0.0);
+        let l = self.legit.get(i).copied().unwrap_or(0.0);
+        ((m - l).clamp(0.0, n), n)
+    }
+
+    /// The assumed priors, updated with what was learned (each prior is
+    /// worth [`FRAUD_PRIOR_WEIGHT`] pumped requests).
+    fn side(&self) -> FraudPriors {
+        let w = FRAUD_PRIOR_WEIGHT;
+        let (_, n) = self.pumped_count(F_IP);
+        if n < 1.0 {
+            return FRAUD;
+        }
+        let k = |bit: u16| self.pumped_count(bit).0;
+        let ratio = |num: f64, den: f64| (num / den).clamp(0.005, 0.995);
+        let with_ip = k(F_IP) + w;
+        let prior_clean = 1.0 - FRAUD.tor - FRAUD.datacenter - FRAUD.proxy;
+        let present = 1.0 - FRAUD.device_missing;
+        FraudPriors {
+            ip_known: ratio(
+                k(F_IP_KNOWN) + w * prior_clean * FRAUD.ip_known,
+                k(F_IP_CLEAN) + w * prior_clean,
+            ),
+            tor: ratio(k(F_TOR) + w * FRAUD.tor, with_ip),
+            datacenter: ratio(k(F_DATACENTER) + w * FRAUD.datacenter, with_ip),
+            proxy: ratio(k(F_PROXY) + w * FRAUD.proxy, with_ip),
+            device_missing: 1.0 - ratio(k(F_DEVICE) + w * present, n + w),
+            device_known: ratio(
+                k(F_DEVICE_KNOWN) + w * present * FRAUD.device_known,
+                k(F_DEVICE) + w * present,
+            ),
+            net_known: ratio(
+                k(F_NET_KNOWN) + w * (1.0 - prior_clean) * FRAUD.net_known,
+                k(F_TOR) + k(F_DATACENTER) + k(F_PROXY) + w * (1.0 - prior_clean),
+            ),
+            retry: ratio(k(F_RETRY) + w * FRAUD.retry, n + w),
+            ..FRAUD
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct CountryStats {
+    fast: Decay,
+    verified: Decay,
+    /// Conversion of all sends, and of sends to numbers never verified.
+    all: ConversionStream,
+    fresh: ConversionStream,
+    /// What the country's verified users to new numbers looked like.
+    fresh_legit: FeatureCounts,
+    verified_total: u64,
+    unverified: f64,
+    in_flight: u32,
     /// Set by [`Detector::lift`]: the country's watch stays off until then.
     lifted_until: f64,
     lift_pending: bool,
@@ -454,13 +656,17 @@ struct CountryStats {
 }
 
 impl CountryStats {
+    fn flagged(&self, t: f64) -> bool {
+        self.all.flagged(t) || self.fresh.flagged(t)
+    }
+
     /// How much one event counts towards the baselines: fully at normal
     /// volume, less and less in a surge (beyond [`VOLUME_SLACK`] times the
     /// baseline), so a flood cannot rewrite the baseline before the
     /// conversion test has the evidence to flag it.
     fn baseline_weight(&self, t: f64) -> f64 {
-        let (now, _) = self.vol_short.rate(t, VOL_HL);
-        let (base, span) = self.vol_base.rate(t, BASE_HL);
+        let (now, _) = self.all.vol_short.rate(t, VOL_HL);
+        let (base, span) = self.all.vol_base.rate(t, BASE_HL);
         if span < 86400.0 || now <= 0.0 {
             return 1.0;
         }
@@ -487,7 +693,29 @@ struct Pending {
     features: u16,
     verified: bool,
     ip: Option<u64>,
+    /// The network of a flagged IP.
+    flagged_net: Option<u64>,
     device: Option<u64>,
+}
+
+/// The network part of an IP: an IPv4 /24 or an IPv6 /48 (as written).
+fn network(ip: &str) -> &str {
+    if ip.contains(':') {
+        let mut end = ip.len();
+        let mut groups = 0;
+        for (i, b) in ip.bytes().enumerate() {
+            if b == b':' {
+                groups += 1;
+                if groups == 3 {
+                    end = i;
+                    break;
+                }
+            }
+        }
+        ip.get(..end).unwrap_or(ip)
+    } else {
+        ip.rsplit_once('.').map_or(ip, |(net, _)| net)
+    }
 }
 
 /// The streaming detector.
@@ -507,10 +735,16 @@ pub struct Detector {
     known_numbers: Bloom,
     known_ips: Bloom,
     known_devices: Bloom,
-    /// Verified sends by feature, and in all (the legitimate side of the
-    /// score's likelihood ratios).
-    legit_features: [f64; NFEAT],
-    legit_total: f64,
+    /// 10,000-number blocks with a verified send (kept longer than the
+    /// decayed range counts, which are also pruned).
+    known_blocks: Bloom,
+    /// Networks of flagged IPs with a verified send.
+    known_flagged_nets: Bloom,
+    /// Verified sends by feature (the legitimate side of the score's
+    /// likelihood ratios), and those of sends to new numbers alone.
+    legit: FeatureCounts,
+    fresh_legit: FeatureCounts,
+    fraud: FraudLearner,
     now: f64,
 }
 
@@ -610,8 +844,11 @@ impl Detector {
             known_numbers: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
             known_ips: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
             known_devices: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
-            legit_features: [0.0; NFEAT],
-            legit_total: 0.0,
+            known_blocks: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
+            known_flagged_nets: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
+            legit: FeatureCounts::default(),
+            fresh_legit: FeatureCounts::default(),
+            fraud: FraudLearner::default(),
             now: f64::NEG_INFINITY,
         }
     }
@@ -645,7 +882,8 @@ impl Detector {
             }
             if block.rule == RULE_CONVERSION {
                 c.lift_pending = true;
-                c.pumped = Decay::default();
+                c.all.pumped = Decay::default();
+                c.fresh.pumped = Decay::default();
             }
         }
         true
@@ -689,15 +927,10 @@ impl Detector {
                 c.in_flight = c.in_flight.saturating_sub(1);
                 c.unverified += 1.0;
             }
-            let flagged = c.pumped.get(now, HOLD_HL) >= 0.02;
-            c.short_n.add(now, CONV_HL, 1.0);
-            c.short_v.add(now, CONV_HL, v);
-            c.day_n.add(now, CONV_DAY_HL, 1.0);
-            c.day_v.add(now, CONV_DAY_HL, v);
-            if !flagged {
-                let w = c.baseline_weight(now);
-                c.base_n.add(now, BASE_HL, w);
-                c.base_v.add(now, BASE_HL, w * v);
+            let w = c.baseline_weight(now);
+            c.all.count(now, v, w);
+            if p.features & F_NUM_KNOWN == 0 {
+                c.fresh.count(now, v, w);
             }
             for cut in LEVELS.into_iter().take(4) {
                 if n.has_level(cut)
@@ -747,12 +980,21 @@ impl Detector {
         }
         // From here on, attempts count for the country's volume.
         {
+            let fresh = !self.known_numbers.contains(mix(n.key()));
             let c = self.countries.entry(cc).or_default();
-            let flagged = c.pumped.get(t, HOLD_HL) >= 0.02;
-            c.vol_short.add(t, VOL_HL, 1.0);
-            if !flagged {
-                let w = c.baseline_weight(t);
-                c.vol_base.add(t, BASE_HL, w);
+            let w = if c.flagged(t) {
+                0.0
+            } else {
+                c.baseline_weight(t)
+            };
+            for (s, counts) in [(&mut c.all, true), (&mut c.fresh, fresh)] {
+                if !counts {
+                    continue;
+                }
+                s.vol_short.add(t, VOL_HL, 1.0);
+                if w > 0.0 {
+                    s.vol_base.add(t, BASE_HL, w);
+                }
             }
             if c.lift_pending {
                 c.lift_pending = false;
@@ -768,7 +1010,10 @@ impl Detector {
         if let Some(v) = self.range_conversion(&n, t) {
             return v;
         }
-        let features = self.features(req, &n);
+        let mut features = self.features(req, &n);
+        if distinct == 0.0 {
+            features |= F_RETRY;
+        }
         if let Some(v) = self.country_conversion(&n, features, t) {
             return v;
         }
@@ -1034,8 +1279,7 @@ impl Detector {
     }
 
     fn baseline_conversion(c: &CountryStats, t: f64) -> f64 {
-        (c.base_v.get(t, BASE_HL) + PRIOR_CONVERSION * PRIOR_WEIGHT)
-            / (c.base_n.get(t, BASE_HL) + PRIOR_WEIGHT)
+        c.all.baseline(t)
     }
 
     fn range_conversion(&mut self, n: &Number, t: f64) -> Option<Verdict> {
@@ -1081,8 +1325,11 @@ impl Detector {
         }
         if let Some(ip) = req.ip.filter(|s| !s.is_empty()) {
             f |= F_IP;
-            if self.known_ips.contains(hash_str(1, ip)) {
-                f |= F_IP_KNOWN;
+            if req.ip_flags.is_empty() {
+                f |= F_IP_CLEAN;
+                if self.known_ips.contains(hash_str(1, ip)) {
+                    f |= F_IP_KNOWN;
+                }
             }
         }
         if let Some(d) = req.device.filter(|s| !s.is_empty()) {
@@ -1091,13 +1338,22 @@ impl Detector {
                 f |= F_DEVICE_KNOWN;
             }
         }
-        if n.has_level(4)
-            && self
-                .ranges
-                .get(&n.prefix(4))
-                .is_some_and(|r| r.verified.get(self.now, LONG_HL) >= 0.5)
+        if n.has_level(4) {
+            let block = n.prefix(4);
+            if self.known_blocks.contains(mix(block))
+                || self
+                    .ranges
+                    .get(&block)
+                    .is_some_and(|r| r.verified.get(self.now, LONG_HL) >= 0.5)
+            {
+                f |= F_BLOCK_KNOWN;
+            }
+        }
+        if !req.ip_flags.is_empty()
+            && let Some(ip) = req.ip.filter(|s| !s.is_empty())
+            && self.known_flagged_nets.contains(hash_str(3, network(ip)))
         {
-            f |= F_BLOCK_KNOWN;
+            f |= F_NET_KNOWN;
         }
         if req.ip_flags.contains(IpFlags::TOR) {
             f |= F_TOR;
@@ -1109,102 +1365,138 @@ impl Detector {
         f
     }
 
-    fn legit(&self, bit: u16) -> f64 {
-        self.legit_features
-            .get(bit.trailing_zeros() as usize)
-            .copied()
-            .unwrap_or(0.0)
+    /// What the country's verified sends to new numbers looked like
+    /// (blended with all countries' while it has little history).
+    fn fresh_rates(&self, cc: u64) -> FeatureCounts {
+        match self.countries.get(&cc) {
+            Some(c) => c.fresh_legit.blend(&self.fresh_legit, FRESH_PRIOR_WEIGHT),
+            None => self.fresh_legit.clone(),
+        }
     }
 
     /// Likelihood ratio (pumped vs legitimate) of a request's features, and
     /// the factors worth citing. Verified history can only lower the risk
     /// and its absence only raise it (factors are clamped at 1).
-    fn likelihood(&self, f: u16) -> (f64, Vec<String>) {
-        let total = self.legit_total;
+    ///
+    /// A request to a number never verified is compared with the verified
+    /// sends to new numbers of the same country (blended with all countries'
+    /// while the country has little history): its prior is then the pumped
+    /// share of the country's new-number sends, so the number's novelty is
+    /// not counted again.
+    fn likelihood(&self, f: u16, cc: u64) -> (f64, Vec<String>) {
+        let fresh = f & F_NUM_KNOWN == 0;
+        let blended;
+        let legit = if fresh {
+            blended = self.fresh_rates(cc);
+            &blended
+        } else {
+            &self.legit
+        };
+        let total = legit.total;
+        let fraud = self.fraud.side();
         let mut lr = 1.0;
         let mut why = Vec::new();
+        if fresh {
+            why.push("number never verified".to_owned());
+        }
         let mut factor = |name: &str, x: f64| {
             lr *= x;
             if !(0.5..=2.0).contains(&x) {
                 why.push(format!("{name} ×{x:.2}"));
             }
         };
-        let p = smoothed(self.legit(F_NUM_KNOWN), total);
-        if f & F_NUM_KNOWN != 0 {
-            factor("number verified before", (FRAUD.number_known / p).min(1.0));
-        } else {
-            factor(
-                "number never verified",
-                ((1.0 - FRAUD.number_known) / (1.0 - p)).max(1.0),
-            );
+        if !fresh {
+            let p = smoothed(legit.get(F_NUM_KNOWN), total);
+            factor("number verified before", (fraud.number_known / p).min(1.0));
         }
         if f & F_IP != 0 {
-            let with_ip = self.legit(F_IP);
-            let p = smoothed(self.legit(F_IP_KNOWN), with_ip);
+            let with_ip = legit.get(F_IP);
+            let p = smoothed(legit.get(F_IP_KNOWN), legit.get(F_IP_CLEAN));
             // A flagged IP is a shared exit: its history says nothing more.
             let flagged = f & (F_TOR | F_DATACENTER | F_PROXY) != 0;
             if !flagged && f & F_IP_KNOWN != 0 {
-                factor("IP verified before", (FRAUD.ip_known / p).min(1.0));
+                factor("IP verified before", (fraud.ip_known / p).min(1.0));
             } else if !flagged {
                 factor(
                     "IP never verified",
-                    ((1.0 - FRAUD.ip_known) / (1.0 - p)).max(1.0),
+                    ((1.0 - fraud.ip_known) / (1.0 - p)).max(1.0),
                 );
             }
-            let tor = smoothed(self.legit(F_TOR), with_ip);
-            let dc = smoothed(self.legit(F_DATACENTER), with_ip);
-            let proxy = smoothed(self.legit(F_PROXY), with_ip);
+            let tor = smoothed(legit.get(F_TOR), with_ip);
+            let dc = smoothed(legit.get(F_DATACENTER), with_ip);
+            let proxy = smoothed(legit.get(F_PROXY), with_ip);
+            if flagged {
+                let legit_flagged = legit.get(F_TOR) + legit.get(F_DATACENTER) + legit.get(F_PROXY);
+                let p = smoothed(legit.get(F_NET_KNOWN), legit_flagged);
+                if f & F_NET_KNOWN != 0 {
+                    factor(
+                        "flagged IP in a network users verified from",
+                        fraud.net_known / p,
+                    );
+                } else {
+                    factor(
+                        "flagged IP in a network no user verified from",
+                        (1.0 - fraud.net_known) / (1.0 - p),
+                    );
+                }
+            }
             if f & F_TOR != 0 {
-                factor("Tor exit", FRAUD.tor / tor);
+                factor("Tor exit", fraud.tor / tor);
             } else if f & F_DATACENTER != 0 {
-                factor("datacenter IP", FRAUD.datacenter / dc);
+                factor("datacenter IP", fraud.datacenter / dc);
             } else if f & F_PROXY != 0 {
-                factor("proxy IP", FRAUD.proxy / proxy);
+                factor("proxy IP", fraud.proxy / proxy);
             } else {
                 let clean = (1.0 - tor - dc - proxy).max(0.01);
-                let fraud_clean = 1.0 - FRAUD.tor - FRAUD.datacenter - FRAUD.proxy;
+                let fraud_clean = 1.0 - fraud.tor - fraud.datacenter - fraud.proxy;
                 factor("unflagged IP", fraud_clean / clean);
             }
         }
-        let missing = smoothed(total - self.legit(F_DEVICE), total);
+        let missing = smoothed(total - legit.get(F_DEVICE), total);
         if missing > 0.5 {
             // Most users come without a device id: the integration does
             // not send one, so its absence says nothing.
         } else if f & F_DEVICE == 0 {
-            factor("no device", FRAUD.device_missing / missing);
+            factor("no device", fraud.device_missing / missing);
         } else {
-            let known = smoothed(self.legit(F_DEVICE_KNOWN), total);
-            let fraud_present = 1.0 - FRAUD.device_missing;
+            let known = smoothed(legit.get(F_DEVICE_KNOWN), total);
+            let fraud_present = 1.0 - fraud.device_missing;
             if f & F_DEVICE_KNOWN != 0 {
                 factor(
                     "device verified before",
-                    (fraud_present * FRAUD.device_known / known).min(1.0),
+                    (fraud_present * fraud.device_known / known).min(1.0),
                 );
             } else {
                 factor(
                     "new device",
-                    fraud_present * (1.0 - FRAUD.device_known) / (1.0 - missing - known).max(0.01),
+                    fraud_present * (1.0 - fraud.device_known) / (1.0 - missing - known).max(0.01),
                 );
             }
         }
-        let p = smoothed(self.legit(F_BLOCK_KNOWN), total);
+        let p = smoothed(legit.get(F_RETRY), total);
+        if f & F_RETRY != 0 {
+            factor("a retry", fraud.retry / p);
+        } else {
+            factor("not a retry", (1.0 - fraud.retry) / (1.0 - p));
+        }
+        let p = smoothed(legit.get(F_BLOCK_KNOWN), total);
         if f & F_BLOCK_KNOWN != 0 {
             factor(
                 "10k block verified before",
-                (FRAUD.block_known / p).min(1.0),
+                (fraud.block_known / p).min(1.0),
             );
         } else {
             factor(
                 "10k block never verified",
-                ((1.0 - FRAUD.block_known) / (1.0 - p)).max(1.0),
+                ((1.0 - fraud.block_known) / (1.0 - p)).max(1.0),
             );
         }
         (lr, why)
     }
 
-    /// The country's estimated share of pumped traffic now (held for a
-    /// while once flagged), updating the estimate.
-    fn pumped_share(&mut self, cc: u64, t: f64) -> f64 {
+    /// The estimated share of pumped sends now in one of the country's
+    /// streams (held for a while once flagged), updating the estimate.
+    fn pumped_share(&mut self, cc: u64, t: f64, fresh: bool) -> f64 {
         let z_needed = self.settings.country_z;
         let Some(c) = self.countries.get_mut(&cc) else {
             return 0.0;
@@ -1212,19 +1504,14 @@ impl Detector {
         if t < c.lifted_until {
             return 0.0;
         }
-        let baseline = Self::baseline_conversion(c, t);
-        let held = c.pumped.get(t, HOLD_HL);
-        let (vol_now, _) = c.vol_short.rate(t, VOL_HL);
-        let (vol_base, base_span) = c.vol_base.rate(t, BASE_HL);
-        let volume_ratio = if base_span >= 86400.0 && vol_base > 0.0 {
-            vol_now / vol_base
-        } else {
-            1.0
-        };
+        let s = if fresh { &mut c.fresh } else { &mut c.all };
+        let volume_ratio = s.volume_ratio(t);
+        let baseline = s.baseline(t);
+        let held = s.pumped.get(t, HOLD_HL);
         // The last hours (fast attacks) and the last day (slow ones).
         let windows = [
-            (c.short_n.get(t, CONV_HL), c.short_v.get(t, CONV_HL)),
-            (c.day_n.get(t, CONV_DAY_HL), c.day_v.get(t, CONV_DAY_HL)),
+            (s.short_n.get(t, CONV_HL), s.short_v.get(t, CONV_HL)),
+            (s.day_n.get(t, CONV_DAY_HL), s.day_v.get(t, CONV_DAY_HL)),
         ];
         let mut best: Option<ConversionFigures> = None;
         for (n, v) in windows {
@@ -1255,9 +1542,9 @@ impl Detector {
         }
         if let Some(f) = best {
             if f.pumped > held {
-                c.pumped.set(t, f.pumped);
+                s.pumped.set(t, f.pumped);
             }
-            c.last_figures = Some(f);
+            s.last_figures = Some(f);
             return f.pumped.max(held);
         }
         held
@@ -1265,25 +1552,34 @@ impl Detector {
 
     fn country_conversion(&mut self, n: &Number, features: u16, t: f64) -> Option<Verdict> {
         let cc = n.country();
-        let pumped = self.pumped_share(cc, t);
+        let fresh = features & F_NUM_KNOWN == 0;
+        let pumped = self.pumped_share(cc, t, fresh);
         if pumped < 0.02 {
             return None;
         }
-        let (lr, why) = self.likelihood(features);
+        if fresh && pumped >= LEARN_MIN_SHARE {
+            let legit = self.fresh_rates(cc);
+            self.fraud.add(features, pumped, &legit);
+        }
+        let (lr, why) = self.likelihood(features, cc);
         let odds = pumped / (1.0 - pumped) * lr;
         if odds < self.settings.score_odds {
             return None;
         }
         let c = self.countries.get_mut(&cc)?;
         // A refused send is presumed unverified.
-        c.short_n.add(t, CONV_HL, 1.0);
-        c.day_n.add(t, CONV_DAY_HL, 1.0);
-        let figures = c.last_figures?;
+        c.all.count(t, 0.0, 0.0);
+        if fresh {
+            c.fresh.count(t, 0.0, 0.0);
+        }
+        let s = if fresh { &c.fresh } else { &c.all };
+        let figures = s.last_figures?;
         let evidence = format!(
-            "+{}: {:.0}% of ~{:.0} recent matured sends verified vs {:.0}% baseline (z = {:.1}), volume ×{:.1} of baseline: ~{:.0}% estimated pumped; this request: {} → P(pumped) {:.0}%",
+            "+{}: {:.0}% of ~{:.0} recent matured sends{} verified vs {:.0}% baseline (z = {:.1}), volume ×{:.1} of baseline: ~{:.0}% estimated pumped; this request: {} → P(pumped) {:.0}%",
             unpack(cc),
             100.0 * figures.recent,
             figures.recent_n,
+            if fresh { " to new numbers" } else { "" },
             100.0 * figures.baseline,
             figures.z,
             figures.volume_ratio,
@@ -1323,6 +1619,10 @@ impl Detector {
                 features,
                 verified: false,
                 ip: req.ip.filter(|s| !s.is_empty()).map(|s| hash_str(1, s)),
+                flagged_net: req
+                    .ip
+                    .filter(|s| !s.is_empty() && !req.ip_flags.is_empty())
+                    .map(|s| hash_str(3, network(s))),
                 device: req.device.filter(|s| !s.is_empty()).map(|s| hash_str(2, s)),
             },
         );
@@ -1391,7 +1691,7 @@ impl Detector {
         c.verified.add(t, LONG_HL, 1.0);
         // In a country under watch, verifications may be the attacker's
         // (conversion mimics): they do not teach what users look like.
-        let watched = c.pumped.get(t, HOLD_HL) >= 0.02;
+        let watched = c.flagged(t);
         for cut in LEVELS {
             if n.has_level(cut)
                 && let Some(r) = self.ranges.get_mut(&n.prefix(cut))
@@ -1412,15 +1712,18 @@ impl Detector {
         if let Some(d) = p.device {
             self.known_devices.insert(d);
         }
-        // The legitimate side of the score, from what real users look like.
-        if self.legit_total >= 1e6 {
-            self.legit_total /= 2.0;
-            self.legit_features.iter_mut().for_each(|x| *x /= 2.0);
+        if n.has_level(4) {
+            self.known_blocks.insert(mix(n.prefix(4)));
         }
-        self.legit_total += 1.0;
-        for (i, x) in self.legit_features.iter_mut().enumerate() {
-            if p.features & (1 << i) != 0 {
-                *x += 1.0;
+        if let Some(net) = p.flagged_net {
+            self.known_flagged_nets.insert(net);
+        }
+        // The legitimate side of the score, from what real users look like.
+        self.legit.add(t, p.features);
+        if p.features & F_NUM_KNOWN == 0 {
+            self.fresh_legit.add(t, p.features);
+            if let Some(c) = self.countries.get_mut(&n.country()) {
+                c.fresh_legit.add(t, p.features);
             }
         }
     }

@@ -297,3 +297,11 @@ fn ip_flags_parse_from_names() {
     assert_eq!(f.names(), ["proxy", "tor"]);
     assert!(IpFlags::from_names([]).is_empty());
 }
+
+#[test]
+fn networks_of_ips() {
+    assert_eq!(super::network("130.233.223.212"), "130.233.223");
+    assert_eq!(super::network("2001:db8:12:34::1"), "2001:db8:12");
+    assert_eq!(super::network("2001:db8::1"), "2001:db8:");
+    assert_eq!(super::network("garbage"), "garbage");
+}
