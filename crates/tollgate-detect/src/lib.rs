@@ -114,7 +114,7 @@ impl Settings {
             min_failures: 10.0,
             conversion_ln_p: -20.0,
             country_z: 4.0,
-            score_odds: 9.0,
+            score_odds: 4.0,
             new_country_budget: 5.0,
             block_ttl: 3600.0,
         };
