@@ -1553,6 +1553,11 @@ impl Detector {
     fn country_conversion(&mut self, n: &Number, features: u16, t: f64) -> Option<Verdict> {
         let cc = n.country();
         let fresh = features & F_NUM_KNOWN == 0;
+        if !fresh {
+            // A number verified before is a returning user: the watch
+            // never refuses it.
+            return None;
+        }
         let pumped = self.pumped_share(cc, t, fresh);
         if pumped < 0.02 {
             return None;
