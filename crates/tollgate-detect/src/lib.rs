@@ -32,14 +32,21 @@
 //!   far less than its country's baseline (a binomial tail test; sends
 //!   count once old enough that a real user would have verified, and
 //!   undelivered sends do not count).
-//! - `fraudguard.conversion`: the country's recent conversion has dropped
-//!   significantly below its own baseline (slow-and-low pumping, ramps,
-//!   conversion mimics) and the volume is up: the estimated share of pumped
-//!   traffic is the prior, each request's own signals (a number, device or
-//!   IP with verified history; IP intelligence flags; a 10,000-block with
-//!   verified history; a missing device) are likelihood ratios, and only the
-//!   requests whose posterior passes the mode's threshold are refused. The
-//!   country is never blocked as a whole while its conversion is normal.
+//! - `fraudguard.conversion`: the conversion of the country's sends to
+//!   numbers never verified before has dropped significantly below its own
+//!   baseline (slow-and-low pumping, ramps, conversion mimics). The
+//!   estimated share of pumped sends among them (from the drop, or from
+//!   their volume above its baseline) is the prior; each request's own signals are likelihood ratios, and
+//!   only the requests whose posterior passes the mode's threshold are
+//!   refused. The legitimate side of each ratio is learned per country from
+//!   verified sends to new numbers; the fraud side starts from declared
+//!   assumptions and is learned from the flagged countries' requests (what
+//!   is left of them once the legitimate share is taken out). The signals:
+//!   IP, device and 10,000-block with or without verified history, IP
+//!   intelligence flags, a flagged IP in a network that flagged users
+//!   verified from (a VPN exit, not a residential proxy), a missing device,
+//!   and a retry of the same number. A number verified before is never
+//!   refused by this rule, and the country is never blocked as a whole.
 
 mod sketch;
 
