@@ -233,7 +233,7 @@ async fn fire(app: &Arc<App>, alarm: &AlarmRecord, alert: &AlertRecord, count: u
     };
     match result {
         Ok(()) => {
-            app.sandbox.end_calls_of(&target);
+            app.carrier.end_calls_of(&target);
             tracing::warn!(alarm = %alarm.sid, account = %target, action = %alarm.action, "alarm acted");
         }
         Err(e) => tracing::error!(alarm = %alarm.sid, error = %e, "alarm action failed"),

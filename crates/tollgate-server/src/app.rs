@@ -34,8 +34,10 @@ pub struct App {
     pub classifier: Arc<tollgate_numbering::Classifier>,
     /// Velocity limiters, spend ledger and prices (in memory).
     pub traffic: crate::traffic::Traffic,
-    /// The built-in carrier.
-    pub sandbox: crate::carrier::Sandbox,
+    /// Where recorded sends go.
+    pub carrier: Arc<dyn crate::carrier::Carrier>,
+    /// The built-in carrier (the default `carrier`) and its test controls.
+    pub sandbox: Arc<crate::carrier::Sandbox>,
     /// Longest call, in seconds.
     pub max_call_seconds: u32,
     /// Group commit for messages and calls.
@@ -75,6 +77,7 @@ impl App {
         let mut fingerprint_key = [0u8; 32];
         OsRandom.fill(&mut fingerprint_key);
         let verify = crate::verify::Verify::new(&master_key, traffic.verify_code_ttl_ms);
+        let sandbox = Arc::new(traffic.sandbox);
         let writer = crate::writer::Writer::spawn(store.clone())
             .map_err(|e| LoadError::Store(e.to_string()))?;
         Ok(App {
@@ -89,7 +92,8 @@ impl App {
             webhooks,
             classifier,
             traffic: traffic.traffic,
-            sandbox: traffic.sandbox,
+            carrier: sandbox.clone(),
+            sandbox,
             max_call_seconds: traffic.max_call_seconds,
             writer,
             audit: crate::audit_tasks::Aggregates::default(),

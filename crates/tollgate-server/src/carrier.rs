@@ -5,12 +5,14 @@
 //! what they received in memory for tests.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tollgate_store::{CallRecord, MessageRecord};
 
+use crate::api::messages::Privacy;
 use crate::app::App;
 
 /// A message as a sandbox handset received it.
@@ -55,6 +57,7 @@ pub struct Sandbox {
     /// form: a message is written when created and when it settles, and
     /// reads see the steps between from here.
     in_flight: Mutex<HashMap<String, MessageRecord>>,
+    messages: Arc<MessageQueue>,
 }
 
 impl Sandbox {
@@ -65,6 +68,7 @@ impl Sandbox {
             inboxes: Mutex::new(HashMap::new()),
             calls: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
+            messages: Arc::default(),
         }
     }
 
@@ -128,24 +132,9 @@ impl Sandbox {
         }
     }
 
-    /// Ends every in-progress call of `account` (when it is suspended or closed).
-    pub fn end_calls_of(&self, account: &str) {
-        if let Ok(calls) = self.calls.lock() {
-            for (owner, signal) in calls.values() {
-                if owner == account {
-                    signal.notify_one();
-                }
-            }
-        }
-    }
-
-    /// Ends one call now. False if it is not in progress.
-    pub fn end_call(&self, sid: &str) -> bool {
-        self.calls
-            .lock()
-            .ok()
-            .and_then(|c| c.get(sid).map(|(_, s)| s.notify_one()))
-            .is_some()
+    /// When a step taken now is due.
+    fn due(&self) -> Instant {
+        Instant::now() + Duration::from_millis(self.settings.step_ms)
     }
 
     pub(crate) async fn step(&self) {
@@ -155,95 +144,249 @@ impl Sandbox {
     }
 }
 
-/// Hands a recorded message to the sandbox; its status moves on in the
-/// background. A message sent through a Messaging Service whose sender fails
-/// at the carrier is retried once through another sender of the pool.
-pub fn submit_message(
-    app: Arc<App>,
-    mut message: MessageRecord,
-    privacy: crate::api::messages::Privacy,
-) {
-    tokio::spawn(async move {
-        let sandbox = &app.sandbox;
-        let mut retried = false;
-        loop {
-            sandbox.step().await;
-            paused_while_inactive(&app, &message.account_sid).await;
-            let now = app.clock.now().0;
-            message.status = "sent".into();
-            message.date_sent = Some(now);
-            message.date_updated = now;
-            crate::api::messages::record_status(&app, &message, privacy, false).await;
-            sandbox.step().await;
-            let now = app.clock.now().0;
-            message.date_updated = now;
-            let sender_failed = !sandbox.is_reachable(&message.from_number);
-            if message.messaging_service_sid.is_some() {
-                app.traffic
-                    .sender_result(&message.from_number, !sender_failed, now);
-            }
-            if sender_failed
-                && !retried
-                && let Some(service) = message
-                    .messaging_service_sid
-                    .as_ref()
-                    .and_then(|sid| app.snapshot().services.get(sid).cloned())
-                && let Some(other) = app.traffic.pick_sender(
-                    &service.record.sid,
-                    &service.numbers,
-                    false,
-                    &message.to_number,
-                    &[message.from_number.as_str()],
-                    now,
-                )
-            {
-                tracing::info!(sid = %message.sid, "sender failed; retrying through another sender of the pool");
-                message.from_number = other;
-                retried = true;
-                continue;
-            }
-            if !sandbox.is_reachable(&message.to_number) {
-                message.status = "undelivered".into();
-                message.error_code = Some(30003);
-                message.error_message = Some("Unreachable destination handset".into());
-            } else if sender_failed {
-                message.status = "failed".into();
-                message.error_code = Some(30008);
-                message.error_message = Some("Unknown error".into());
-            } else {
-                message.status = "delivered".into();
-                sandbox.deliver_to_handset(HandsetMessage {
-                    sid: message.sid.clone(),
-                    from: message.from_number.clone(),
-                    to: message.to_number.clone(),
-                    body: message.body.clone().unwrap_or_default(),
-                    date_created: tollgate_types::Timestamp(message.date_created).iso8601(),
-                });
-            }
-            crate::api::messages::record_status(&app, &message, privacy, true).await;
-            break;
-        }
-    });
+/// A message waiting for its next sandbox step.
+struct Pending {
+    due: Instant,
+    settle: bool,
+    retried: bool,
+    message: MessageRecord,
+    privacy: Privacy,
 }
 
-/// Queued sends of a suspended account (a lockdown) wait, for up to a day,
-/// until it is active again.
-async fn paused_while_inactive(app: &App, account: &str) {
-    let active = || {
-        app.snapshot()
-            .accounts
-            .get(account)
-            .is_none_or(|a| a.status == tollgate_types::AccountStatus::Active)
-    };
-    let mut waited = 0;
-    while !active() && waited < 86_400 * 5 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        waited += 1;
+/// Messages moving through the sandbox: one task steps them all and writes
+/// each round's final statuses in one batch. Every step waits the same
+/// delay, so steps are due in the order they were queued (first in, first
+/// out); sends paused by a suspension wait in their own queue.
+#[derive(Default)]
+struct MessageQueue {
+    queues: Mutex<Queues>,
+    wake: Notify,
+    worker: OnceLock<()>,
+}
+
+#[derive(Default)]
+struct Queues {
+    steps: VecDeque<Pending>,
+    paused: VecDeque<Pending>,
+}
+
+impl Queues {
+    fn earliest(&self) -> Option<Instant> {
+        let a = self.steps.front().map(|p| p.due);
+        let b = self.paused.front().map(|p| p.due);
+        a.into_iter().chain(b).min()
     }
 }
 
+impl MessageQueue {
+    fn push(&self, pending: Pending, paused: bool) {
+        let mut earliest = true;
+        if let Ok(mut q) = self.queues.lock() {
+            earliest = q.earliest().is_none_or(|e| pending.due < e);
+            if paused {
+                q.paused.push_back(pending);
+            } else {
+                q.steps.push_back(pending);
+            }
+        }
+        // The task sleeps until the earliest step; a later one needs no wake-up.
+        if earliest {
+            self.wake.notify_one();
+        }
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.queues.lock().ok().and_then(|q| q.earliest())
+    }
+
+    fn take_due(&self, now: Instant) -> Vec<Pending> {
+        let mut due = Vec::new();
+        if let Ok(mut guard) = self.queues.lock() {
+            let q = &mut *guard;
+            for queue in [&mut q.steps, &mut q.paused] {
+                while queue.front().is_some_and(|p| p.due <= now) {
+                    due.extend(queue.pop_front());
+                }
+            }
+        }
+        due
+    }
+}
+
+/// Where recorded sends go. The sandbox is the built-in carrier; an
+/// upstream carrier implements the same boundary.
+pub trait Carrier: Send + Sync {
+    /// Takes a recorded outbound message; its status moves on in the background.
+    fn submit_message(&self, app: &Arc<App>, message: MessageRecord, privacy: Privacy);
+    /// Takes a recorded call; its status moves on in the background.
+    fn start_call(&self, app: &Arc<App>, call: CallRecord);
+    /// Ends one call now. False if it is not in progress.
+    fn end_call(&self, sid: &str) -> bool;
+    /// Ends every in-progress call of `account` (when it is suspended or closed).
+    fn end_calls_of(&self, account: &str);
+}
+
+impl Carrier for Sandbox {
+    /// A message sent through a Messaging Service whose sender fails at the
+    /// carrier is retried once through another sender of the pool.
+    fn submit_message(&self, app: &Arc<App>, message: MessageRecord, privacy: Privacy) {
+        self.messages.worker.get_or_init(|| {
+            tokio::spawn(step_messages(
+                self.messages.clone(),
+                Arc::downgrade(app),
+                Duration::from_millis(self.settings.step_ms),
+            ));
+        });
+        self.messages.push(
+            Pending {
+                due: self.due(),
+                settle: false,
+                retried: false,
+                message,
+                privacy,
+            },
+            false,
+        );
+    }
+
+    fn start_call(&self, app: &Arc<App>, call: CallRecord) {
+        start_call(app.clone(), call);
+    }
+
+    fn end_call(&self, sid: &str) -> bool {
+        self.calls
+            .lock()
+            .ok()
+            .and_then(|c| c.get(sid).map(|(_, s)| s.notify_one()))
+            .is_some()
+    }
+
+    fn end_calls_of(&self, account: &str) {
+        if let Ok(calls) = self.calls.lock() {
+            for (owner, signal) in calls.values() {
+                if owner == account {
+                    signal.notify_one();
+                }
+            }
+        }
+    }
+}
+
+/// The sandbox's message task: sleeps until the earliest step is due, then
+/// takes every due step. Ends when the app is gone.
+async fn step_messages(queue: Arc<MessageQueue>, app: std::sync::Weak<App>, step: Duration) {
+    // Steps due within one round's span are taken together (a 500 ms step
+    // is late by at most 20 ms), so many messages cost one wake-up and one
+    // batch of writes.
+    let span = (step / 25).min(Duration::from_millis(20));
+    loop {
+        match queue.next_due() {
+            None => queue.wake.notified().await,
+            Some(due) if due > Instant::now() => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due + span) => {}
+                    _ = queue.wake.notified() => {}
+                }
+            }
+            Some(_) => {}
+        }
+        let Some(app) = app.upgrade() else {
+            return;
+        };
+        let due = queue.take_due(Instant::now());
+        if !due.is_empty() {
+            step_round(&app, due).await;
+        }
+    }
+}
+
+/// One round of steps: `queued → sent`, and `sent →` a final status, whose
+/// records are written together.
+async fn step_round(app: &Arc<App>, due: Vec<Pending>) {
+    let sandbox = &app.sandbox;
+    let snapshot = app.snapshot();
+    let now = app.clock.now().0;
+    let mut settled = Vec::new();
+    for mut p in due {
+        let message = &mut p.message;
+        if !p.settle {
+            // Queued sends of a suspended account (a lockdown) wait until it is
+            // active again.
+            let active = snapshot
+                .accounts
+                .get(&message.account_sid)
+                .is_none_or(|a| a.status == tollgate_types::AccountStatus::Active);
+            if !active {
+                p.due = Instant::now() + PAUSED_RECHECK;
+                sandbox.messages.push(p, true);
+                continue;
+            }
+            message.status = "sent".into();
+            message.date_sent = Some(now);
+            message.date_updated = now;
+            crate::api::messages::record_step(app, message, p.privacy).await;
+            p.due = sandbox.due();
+            p.settle = true;
+            sandbox.messages.push(p, false);
+            continue;
+        }
+        message.date_updated = now;
+        let sender_failed = !sandbox.is_reachable(&message.from_number);
+        if message.messaging_service_sid.is_some() {
+            app.traffic
+                .sender_result(&message.from_number, !sender_failed, now);
+        }
+        if sender_failed
+            && !p.retried
+            && let Some(service) = message
+                .messaging_service_sid
+                .as_ref()
+                .and_then(|sid| snapshot.services.get(sid))
+            && let Some(other) = app.traffic.pick_sender(
+                &service.record.sid,
+                &service.numbers,
+                false,
+                &message.to_number,
+                &[message.from_number.as_str()],
+                now,
+            )
+        {
+            tracing::info!(sid = %message.sid, "sender failed; retrying through another sender of the pool");
+            message.from_number = other;
+            p.due = sandbox.due();
+            p.settle = false;
+            p.retried = true;
+            sandbox.messages.push(p, false);
+            continue;
+        }
+        if !sandbox.is_reachable(&message.to_number) {
+            message.status = "undelivered".into();
+            message.error_code = Some(30003);
+            message.error_message = Some("Unreachable destination handset".into());
+        } else if sender_failed {
+            message.status = "failed".into();
+            message.error_code = Some(30008);
+            message.error_message = Some("Unknown error".into());
+        } else {
+            message.status = "delivered".into();
+            sandbox.deliver_to_handset(HandsetMessage {
+                sid: message.sid.clone(),
+                from: message.from_number.clone(),
+                to: message.to_number.clone(),
+                body: message.body.clone().unwrap_or_default(),
+                date_created: tollgate_types::Timestamp(message.date_created).iso8601(),
+            });
+        }
+        settled.push((p.message, p.privacy));
+    }
+    crate::api::messages::record_final_statuses(app, settled).await;
+}
+
+/// How often a paused send looks whether its account is active again.
+const PAUSED_RECHECK: Duration = Duration::from_millis(200);
+
 /// Hands a recorded call to the sandbox.
-pub fn start_call(app: Arc<App>, mut call: CallRecord) {
+fn start_call(app: Arc<App>, mut call: CallRecord) {
     let signal = Arc::new(Notify::new());
     if let Ok(mut calls) = app.sandbox.calls.lock() {
         calls.insert(call.sid.clone(), (call.account_sid.clone(), signal.clone()));

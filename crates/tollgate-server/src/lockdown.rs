@@ -194,7 +194,7 @@ pub async fn follow_outside_changes(
         drop(write);
         for account in app.snapshot().accounts.values() {
             if account.status != AccountStatus::Active {
-                app.sandbox.end_calls_of(&account.sid);
+                app.carrier.end_calls_of(&account.sid);
             }
         }
         tracing::info!(

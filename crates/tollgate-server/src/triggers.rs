@@ -264,7 +264,7 @@ async fn fire(app: &Arc<App>, w: &Watched, now: i64) -> Result<(), String> {
     }
     if let Some(account) = &suspend {
         app.refresh(&write).await.map_err(|e| e.message.clone())?;
-        app.sandbox.end_calls_of(account);
+        app.carrier.end_calls_of(account);
         tracing::warn!(%account, trigger = %r.sid, "account suspended by a usage trigger");
     }
     drop(write);

@@ -76,6 +76,20 @@ impl<S: Send + Sync> FromRequest<S> for Params {
     }
 }
 
+/// A response whose JSON body is already serialised.
+pub fn json_response(status: axum::http::StatusCode, body: Vec<u8>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        status,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
 /// Strips the `.json` suffix of a path segment; `None` if absent.
 pub fn json_segment(segment: &str) -> Option<&str> {
     segment.strip_suffix(".json")

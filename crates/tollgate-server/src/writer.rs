@@ -69,6 +69,29 @@ impl Writer {
         }
     }
 
+    /// Writes `ops` durably, in order, and returns when the last is written.
+    /// The result is the last op's; an earlier op that fails is logged.
+    pub async fn write_all(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        let mut done = Some(done);
+        let last = ops.len().saturating_sub(1);
+        for (i, op) in ops.into_iter().enumerate() {
+            let done = if i == last { done.take() } else { None };
+            self.queue
+                .send((op, done))
+                .await
+                .map_err(|_| StoreError::Backend("the writer stopped".into()))?;
+        }
+        if done.is_some() {
+            return Ok(());
+        }
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Backend(e)),
+            Err(_) => Err(StoreError::Backend("the writer stopped".into())),
+        }
+    }
+
     /// Writes `op` durably (with whatever else is waiting) and returns then.
     pub async fn write(&self, op: WriteOp) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
@@ -96,9 +119,18 @@ fn commit_blocking(writer: &mut dyn BatchWriter, batch: &mut Vec<(WriteOp, Optio
                 .write_batch(std::slice::from_ref(op))
                 .map_err(|e| e.to_string()),
         };
-        if let Some(done) = done {
+        report(done, result);
+    }
+}
+
+/// Tells the waiting request; a write nobody waits for is logged if it failed.
+fn report(done: Option<Done>, result: Result<(), String>) {
+    match (done, result) {
+        (Some(done), result) => {
             let _ = done.send(result);
         }
+        (None, Err(e)) => tracing::error!(error = %e, "a queued write failed"),
+        (None, Ok(())) => {}
     }
 }
 
@@ -122,9 +154,7 @@ async fn commit(store: &dyn Store, batch: &mut Vec<(WriteOp, Option<Done>)>) {
                     .write_batch(std::slice::from_ref(&op))
                     .await
                     .map_err(|e| e.to_string());
-                if let Some(done) = done {
-                    let _ = done.send(result);
-                }
+                report(done, result);
             }
         }
     }

@@ -263,7 +263,7 @@ pub async fn update(
         app.refresh(&write).await?;
         // Twilio lets calls run on; Tollgate ends them with the account.
         if record.status != AccountStatus::Active {
-            app.sandbox.end_calls_of(&record.sid);
+            app.carrier.end_calls_of(&record.sid);
         }
     }
     Ok(Json(render(&app, &record)?))

@@ -168,7 +168,7 @@ pub async fn create(
                 ..Default::default()
             };
             app.triggers.observe(&app, &account.sid, &delta).await;
-            crate::carrier::start_call(app.clone(), record.clone());
+            app.carrier.start_call(&app, record.clone());
             Ok((StatusCode::CREATED, Json(render(&record))))
         }
     }
@@ -284,7 +284,7 @@ pub async fn update(
     match params.get("Status") {
         None => {}
         Some("completed" | "canceled") => {
-            app.sandbox.end_call(&record.sid);
+            app.carrier.end_call(&record.sid);
         }
         Some(_) => return Err(ApiError::invalid("Status", "must be completed or canceled")),
     }

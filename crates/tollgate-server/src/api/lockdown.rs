@@ -43,7 +43,7 @@ async fn apply(
     drop(write);
     if !undo {
         for sid in &report.accounts {
-            app.sandbox.end_calls_of(sid);
+            app.carrier.end_calls_of(sid);
         }
     }
     tracing::warn!(accounts = ?report.accounts, undo, "lockdown");

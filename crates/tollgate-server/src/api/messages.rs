@@ -11,6 +11,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use serde_json::{Value, json};
 use tollgate_policy::content::{MAX_BODY_CHARS, SHORTENERS, find_links, host_in, segments};
 use tollgate_policy::spend::format_price;
@@ -29,37 +30,80 @@ use crate::random::{OsRandom, new_ordered_sid};
 use crate::snapshot::AccountEntry;
 use crate::traffic::SendKeys;
 use crate::webhooks::{NewWebhook, enqueue};
-use crate::wire::{PageRequest, Params, json_segment, page_2010};
+use crate::wire::{PageRequest, Params, json_response, json_segment, page_2010};
+
+/// A message in Twilio's JSON shape (keys in alphabetical order, as
+/// serde_json's maps give them elsewhere).
+#[derive(serde::Serialize)]
+pub struct MessageView<'a> {
+    account_sid: &'a str,
+    api_version: &'static str,
+    body: &'a str,
+    date_created: String,
+    date_sent: Option<String>,
+    date_updated: String,
+    direction: &'a str,
+    error_code: Option<i32>,
+    error_message: Option<&'a str>,
+    from: &'a str,
+    messaging_service_sid: Option<&'a str>,
+    num_media: &'static str,
+    num_segments: String,
+    price: Option<String>,
+    price_unit: &'static str,
+    sid: &'a str,
+    status: &'a str,
+    subresource_uris: MediaUri,
+    to: &'a str,
+    /// Tollgate's addition: the rule that blocked the message, if one did.
+    tollgate_rule: Option<&'a str>,
+    uri: String,
+}
+
+#[derive(serde::Serialize)]
+struct MediaUri {
+    media: String,
+}
+
+impl<'a> MessageView<'a> {
+    pub fn of(record: &'a MessageRecord) -> MessageView<'a> {
+        let base = format!(
+            "/2010-04-01/Accounts/{}/Messages/{}",
+            record.account_sid, record.sid
+        );
+        MessageView {
+            account_sid: &record.account_sid,
+            api_version: "2010-04-01",
+            body: record.body.as_deref().unwrap_or_default(),
+            date_created: Timestamp(record.date_created).rfc2822(),
+            date_sent: record.date_sent.map(|t| Timestamp(t).rfc2822()),
+            date_updated: Timestamp(record.date_updated).rfc2822(),
+            direction: &record.direction,
+            error_code: record.error_code,
+            error_message: record.error_message.as_deref(),
+            from: &record.from_number,
+            messaging_service_sid: record.messaging_service_sid.as_deref(),
+            num_media: "0",
+            num_segments: record.num_segments.to_string(),
+            price: record
+                .price_micros
+                .filter(|_| record.status != "queued")
+                .map(format_price),
+            price_unit: "USD",
+            sid: &record.sid,
+            status: &record.status,
+            subresource_uris: MediaUri {
+                media: format!("{base}/Media.json"),
+            },
+            to: &record.to_number,
+            tollgate_rule: record.rule.as_deref(),
+            uri: format!("{base}.json"),
+        }
+    }
+}
 
 pub fn render(record: &MessageRecord) -> Value {
-    let base = format!(
-        "/2010-04-01/Accounts/{}/Messages/{}",
-        record.account_sid, record.sid
-    );
-    json!({
-        "account_sid": record.account_sid,
-        "api_version": "2010-04-01",
-        "body": record.body.clone().unwrap_or_default(),
-        "date_created": Timestamp(record.date_created).rfc2822(),
-        "date_sent": record.date_sent.map(|t| Timestamp(t).rfc2822()),
-        "date_updated": Timestamp(record.date_updated).rfc2822(),
-        "direction": record.direction,
-        "error_code": record.error_code,
-        "error_message": record.error_message,
-        "from": record.from_number,
-        "messaging_service_sid": record.messaging_service_sid,
-        "num_media": "0",
-        "num_segments": record.num_segments.to_string(),
-        "price": record.price_micros.filter(|_| record.status != "queued").map(format_price),
-        "price_unit": "USD",
-        "sid": record.sid,
-        "status": record.status,
-        "subresource_uris": {"media": format!("{base}/Media.json")},
-        "to": record.to_number,
-        "uri": format!("{base}.json"),
-        // Tollgate's addition: the rule that blocked the message, if one did.
-        "tollgate_rule": record.rule,
-    })
+    serde_json::to_value(MessageView::of(record)).unwrap_or_default()
 }
 
 /// What a message's stored form leaves out.
@@ -80,7 +124,11 @@ pub fn mask_number(number: &str) -> String {
 
 /// The form of `message` that may touch the disk.
 pub fn stored_form(message: &MessageRecord, privacy: Privacy) -> MessageRecord {
-    let mut m = message.clone();
+    into_stored(message.clone(), privacy)
+}
+
+/// [`stored_form`], taking the record.
+pub fn into_stored(mut m: MessageRecord, privacy: Privacy) -> MessageRecord {
     if privacy.bodies {
         m.body = None;
     }
@@ -309,7 +357,7 @@ pub async fn create(
     Path(account): Path<String>,
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     params: Params,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
     let account = principal.account(&account)?;
     let to = params
         .get("To")
@@ -487,9 +535,11 @@ pub async fn create(
                         .map_err(|_| ApiError::internal())?,
                 );
             }
-            app.writer
-                .write(WriteOp::InsertMessage(stored_form(&record, privacy)))
-                .await?;
+            let stored = stored_form(&record, privacy);
+            // The answer is what the store holds, rendered before the record
+            // moves to the writer.
+            let answer =
+                serde_json::to_vec(&MessageView::of(&stored)).map_err(|_| ApiError::internal())?;
             let delta = tollgate_policy::triggers::Usage {
                 sms_outbound: tollgate_policy::triggers::Tally {
                     count: 1,
@@ -498,43 +548,57 @@ pub async fn create(
                 },
                 ..Default::default()
             };
+            app.writer.write(WriteOp::InsertMessage(stored)).await?;
             app.triggers.observe(&app, &account.sid, &delta).await;
             if guarded {
                 app.verify.await_receipt(&record.sid, &account.sid, &sid);
             }
-            crate::carrier::submit_message(app.clone(), record.clone(), privacy);
-            Ok((
-                StatusCode::CREATED,
-                Json(render(&stored_form(&record, privacy))),
-            ))
+            app.carrier.submit_message(&app, record, privacy);
+            Ok(json_response(StatusCode::CREATED, answer))
         }
     }
 }
 
-/// Records a status change and sends the status callback, if one was asked
-/// for. A final status is written; a step before it is kept in memory.
-pub async fn record_status(
-    app: &Arc<App>,
-    message: &MessageRecord,
-    privacy: Privacy,
-    is_final: bool,
-) {
-    let stored = stored_form(message, privacy);
-    if is_final {
-        let written = app.writer.write(WriteOp::UpdateMessage(stored)).await;
-        app.sandbox.settled(&message.sid);
-        app.verify.receipt(
-            &message.sid,
-            message.status == "delivered",
-            app.clock.now().0,
-        );
-        if let Err(e) = written {
-            tracing::error!(error = %e, sid = %message.sid, "cannot record a message status");
-            return;
-        }
-    } else {
-        app.sandbox.set_in_flight(stored);
+/// A step before the final status: kept in memory, where reads see it, and
+/// its status callback sent, if one was asked for.
+pub async fn record_step(app: &Arc<App>, message: &MessageRecord, privacy: Privacy) {
+    app.sandbox.set_in_flight(stored_form(message, privacy));
+    status_callback(app, message).await;
+}
+
+/// Final statuses, written in one batch; then each message leaves the
+/// in-flight set, its delivery receipt reaches Fraud Guard, and its status
+/// callback is sent.
+pub async fn record_final_statuses(app: &Arc<App>, settled: Vec<(MessageRecord, Privacy)>) {
+    if settled.is_empty() {
+        return;
     }
+    let mut receipts = Vec::with_capacity(settled.len());
+    let mut callbacks = Vec::new();
+    let mut ops = Vec::with_capacity(settled.len());
+    for (message, privacy) in settled {
+        receipts.push((message.sid.clone(), message.status == "delivered"));
+        if message.status_callback_sealed.is_some() {
+            callbacks.push(message.clone());
+        }
+        ops.push(WriteOp::UpdateMessage(into_stored(message, privacy)));
+    }
+    let written = app.writer.write_all(ops).await;
+    let now = app.clock.now().0;
+    for (sid, delivered) in &receipts {
+        app.sandbox.settled(sid);
+        app.verify.receipt(sid, *delivered, now);
+    }
+    if let Err(e) = written {
+        tracing::error!(error = %e, messages = receipts.len(), "cannot record message statuses");
+        return;
+    }
+    for message in &callbacks {
+        status_callback(app, message).await;
+    }
+}
+
+async fn status_callback(app: &Arc<App>, message: &MessageRecord) {
     let Some(sealed) = &message.status_callback_sealed else {
         return;
     };

@@ -604,7 +604,7 @@ pub async fn create_verification(
             &message, privacy,
         )))
         .await?;
-    crate::carrier::submit_message(app.clone(), message, privacy);
+    app.carrier.submit_message(&app, message, privacy);
     Ok((
         StatusCode::CREATED,
         Json(render_verification(&app, &record)),
