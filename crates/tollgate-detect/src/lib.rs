@@ -326,6 +326,11 @@ const BASE_HL: f64 = 7.0 * 86400.0; // country conversion and volume, baseline
 const VOL_HL: f64 = 3600.0; // country volume, recent
 const HOLD_HL: f64 = 2.0 * 3600.0; // a flagged country's pumping share
 const FEATURE_HL: f64 = 2.0 * 86400.0; // what verified users look like
+const CALL_HL: f64 = 3600.0; // calls to new numbers per range (voice IRSF)
+/// Voice: range levels watched for concurrent calls (100k and 10k).
+const CALL_LEVELS: [usize; 2] = [5, 4];
+/// Voice: the share of the density test's ln p that trips a call range.
+const CALL_LN_P_FACTOR: f64 = 0.475;
 /// A repeated number within this many seconds is not a new distinct number.
 const REPEAT_WINDOW: f64 = 3600.0;
 /// Bounds on the tracked state.
@@ -452,6 +457,8 @@ struct RangeStats {
     /// Matured sends and how many of them were verified.
     matured: Decay,
     matured_verified: Decay,
+    /// Calls to distinct numbers never verified, recent.
+    calls: Decay,
     last: f64,
 }
 
@@ -647,6 +654,8 @@ impl FraudLearner {
 #[derive(Debug, Default, Clone)]
 struct CountryStats {
     fast: Decay,
+    /// Calls to distinct new numbers, over about a week (the call baseline).
+    calls: Decay,
     verified: Decay,
     /// Conversion of all sends, and of sends to numbers never verified.
     all: ConversionStream,
@@ -981,6 +990,11 @@ impl Detector {
             .or_default()
             .fast
             .add(t, FAST_HL, distinct);
+        let call_expected = if req.channel == Channel::Call {
+            self.note_call(&n, t, distinct)
+        } else {
+            None
+        };
 
         if let Some(v) = self.standing_block(&n, t) {
             return v;
@@ -1012,6 +1026,11 @@ impl Detector {
             return v;
         }
         if let Some(v) = self.density(&n, req.channel, t) {
+            return v;
+        }
+        if let Some(expected) = call_expected
+            && let Some(v) = self.call_density(&n, expected, t)
+        {
             return v;
         }
         if let Some(v) = self.range_conversion(&n, t) {
@@ -1205,6 +1224,69 @@ impl Detector {
                 .take(EVIDENCE_NUMBERS - 1),
         );
         Some(self.block(cc, RULE_NEW_COUNTRY, evidence, numbers, t))
+    }
+
+    /// Counts a call to a new number in its ranges and the country's call
+    /// baseline; returns the calls the country made in one [`CALL_HL`] of
+    /// the last week, on average (before this one).
+    fn note_call(&mut self, n: &Number, t: f64, distinct: f64) -> Option<f64> {
+        if self.known_numbers.contains(mix(n.key())) {
+            return None;
+        }
+        let c = self.countries.entry(n.country()).or_default();
+        let expected = c.calls.get(t, LONG_HL) * CALL_HL / LONG_HL;
+        c.calls.add(t, LONG_HL, distinct);
+        for cut in CALL_LEVELS {
+            if n.has_level(cut)
+                && let Some(r) = self.ranges.get_mut(&n.prefix(cut))
+            {
+                r.calls.add(t, CALL_HL, distinct);
+            }
+        }
+        Some(expected)
+    }
+
+    /// Voice IRSF: calls to several new numbers of one range within the
+    /// hour (test calls, then a wave to the bought range next to them),
+    /// where the country's own call rate and the range's share of its
+    /// verified users predict almost none.
+    fn call_density(&mut self, n: &Number, expected: f64, t: f64) -> Option<Verdict> {
+        let needed = self.settings.density_ln_p * CALL_LN_P_FACTOR;
+        let c = self.countries.get(&n.country())?;
+        let country_verified = c.verified.get(t, LONG_HL);
+        let mut hit = None;
+        // The widest range that trips.
+        for cut in CALL_LEVELS {
+            if !n.has_level(cut) {
+                continue;
+            }
+            let Some(r) = self.ranges.get(&n.prefix(cut)) else {
+                continue;
+            };
+            let k = r.calls.get(t, CALL_HL);
+            if k < 1.5 {
+                continue;
+            }
+            let lambda = expected * self.share(n, cut, r, country_verified) + 0.01;
+            let ln_p = poisson_upper_tail_ln(k, lambda);
+            if ln_p < needed {
+                hit = Some((cut, k, lambda, ln_p));
+                break;
+            }
+        }
+        let (cut, k, lambda, ln_p) = hit?;
+        let key = n.prefix(cut);
+        let evidence = format!(
+            "+{}: calls to {:.0} new numbers in the last ~{:.0} min where +{}'s call rate and the range's share of its users predict {:.2} (P ≤ {:.1e})",
+            unpack(key),
+            k,
+            CALL_HL / std::f64::consts::LN_2 / 60.0,
+            unpack(n.country()),
+            lambda,
+            ln_p.exp()
+        );
+        let numbers = self.recent_under(key);
+        Some(self.block(key, RULE_DENSITY, evidence, numbers, t))
     }
 
     /// Expected share of the country's traffic that falls in a range.

@@ -305,3 +305,62 @@ fn networks_of_ips() {
     assert_eq!(super::network("2001:db8::1"), "2001:db8:");
     assert_eq!(super::network("garbage"), "garbage");
 }
+
+fn call<'a>(t: f64, id: &'a str, digits: &'a str, cc: &'a str) -> Request<'a> {
+    Request {
+        channel: Channel::Call,
+        ..req(t, id, digits, cc)
+    }
+}
+
+#[test]
+fn voice_test_calls_then_a_wave_next_to_them_are_blocked() {
+    let mut d = Detector::new(Mode::Standard);
+    let mut rng = Lcg(5);
+    let t0 = warm(&mut d, "370", 2000, 120.0, 80, &mut rng);
+    // A few first-attempt calls to users elsewhere pass.
+    for (i, x) in ["37071230001", "37072340002", "37073450003"]
+        .iter()
+        .enumerate()
+    {
+        let id = format!("u{i}");
+        assert!(d.decide(&call(t0 + 60.0 * i as f64, &id, x, "370")).allow);
+    }
+    // Two test numbers in one 10k block, then a wave to the next block.
+    let t1 = t0 + 600.0;
+    assert!(d.decide(&call(t1, "t0", "37069901111", "370")).allow);
+    assert!(d.decide(&call(t1 + 90.0, "t1", "37069902222", "370")).allow);
+    assert!(
+        d.decide(&call(t1 + 150.0, "t2", "37069901111", "370"))
+            .allow
+    );
+    let mut answered = 0;
+    let mut rule = None;
+    for i in 0..40u32 {
+        let digits = format!("370699{:05}", 10_000 + rng.next(10_000));
+        let id = format!("w{i}");
+        let v = d.decide(&call(t1 + 1200.0 + f64::from(i) * 5.0, &id, &digits, "370"));
+        if v.allow {
+            answered += 1;
+        } else if rule.is_none() {
+            rule = Some((v.rule, v.range, v.evidence));
+        }
+    }
+    assert!(answered <= 1, "{answered} wave calls allowed");
+    let (rule, range, evidence) = rule.expect("blocked");
+    assert_eq!(rule, RULE_DENSITY);
+    assert_eq!(range.as_deref(), Some("+370699"));
+    assert!(evidence.contains("calls to"), "{evidence}");
+    // Texts to the same range are not judged by the call rule.
+    let mut sms = Detector::new(Mode::Standard);
+    let mut rng = Lcg(5);
+    let t0 = warm(&mut sms, "370", 2000, 120.0, 80, &mut rng);
+    for i in 0..4u32 {
+        let digits = format!("3706990{:04}", 1000 * i + 7);
+        let id = format!("s{i}");
+        assert!(
+            sms.decide(&req(t0 + 300.0 * f64::from(i), &id, &digits, "370"))
+                .allow
+        );
+    }
+}
