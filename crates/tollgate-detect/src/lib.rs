@@ -28,6 +28,9 @@
 //!   not an anomaly and pumping cannot poison the baseline). The narrowest
 //!   range that holds most of the excess is blocked; attempts keep counting
 //!   while blocked, so a sweep that moves on escalates to the parent.
+//!   Voice calls to new numbers are also counted per 100k and 10k range
+//!   over the last hour against the country's own call rate (test calls,
+//!   then a wave next to them); they block under the same rule name.
 //! - `fraudguard.low_conversion`: a range whose matured sends are verified
 //!   far less than its country's baseline (a binomial tail test; sends
 //!   count once old enough that a real user would have verified, and
