@@ -28,8 +28,9 @@ pub struct ErrorInfo {
 pub async fn capture(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
     let slot = AlertSlot::default();
     request.extensions_mut().insert(slot.clone());
-    let method = request.method().as_str().to_owned();
-    let path = request.uri().path().to_owned();
+    // Cheap clones (shared bytes); text only for an alert.
+    let method = request.method().clone();
+    let uri = request.uri().clone();
     let response = next.run(request).await;
     if let (Some(info), Some(account)) = (response.extensions().get::<ErrorInfo>(), slot.0.get()) {
         let level = if response.status().is_server_error() {
@@ -43,8 +44,8 @@ pub async fn capture(State(app): State<Arc<App>>, mut request: Request, next: Ne
             info.code,
             level,
             &info.message,
-            Some(&method),
-            Some(&path),
+            Some(method.as_str()),
+            Some(uri.path()),
             None,
         );
     }

@@ -325,6 +325,8 @@ async fn run_sink(
     if let Some(written) = file.as_ref().and_then(FileSink::last_written) {
         cursor = cursor.max(written);
     }
+    // At stop, one more pass: events committed just before it still go out.
+    let mut stopping = false;
     loop {
         let batch = match app.store.audit_after(cursor, 500).await {
             Ok(b) => b,
@@ -350,8 +352,11 @@ async fn run_sink(
                 Err(e) => tracing::warn!(error = %e, sink = name, "audit sink failed; retrying"),
             }
         }
+        if stopping {
+            return;
+        }
         tokio::select! {
-            () = &mut stop => return,
+            () = &mut stop => stopping = true,
             () = app.audit.appended.notified() => {}
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }

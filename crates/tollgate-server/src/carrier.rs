@@ -53,10 +53,10 @@ pub struct Sandbox {
     inboxes: Mutex<HashMap<String, VecDeque<HandsetMessage>>>,
     /// Calls in progress, by SID, with the signal that ends them early.
     calls: Mutex<HashMap<String, (String, Arc<Notify>)>>,
-    /// Messages between `queued` and their final status, in their stored
-    /// form: a message is written when created and when it settles, and
-    /// reads see the steps between from here.
-    in_flight: Mutex<HashMap<String, MessageRecord>>,
+    /// Messages between `queued` and their final status: a message is
+    /// written when created and when it settles; reads see the step between
+    /// (`sent`, with its time and, after a failover, its new sender) from here.
+    in_flight: Mutex<HashMap<String, Sent>>,
     messages: Arc<MessageQueue>,
 }
 
@@ -90,17 +90,34 @@ impl Sandbox {
     }
 
     /// `record` as it stands now: its in-flight status, if it has one.
-    pub fn current(&self, record: MessageRecord) -> MessageRecord {
-        self.in_flight
+    pub fn current(&self, mut record: MessageRecord) -> MessageRecord {
+        let sent = self
+            .in_flight
             .lock()
             .ok()
-            .and_then(|m| m.get(&record.sid).cloned())
-            .unwrap_or(record)
+            .and_then(|m| m.get(&record.sid).cloned());
+        if let Some(sent) = sent {
+            record.status = "sent".into();
+            record.date_sent = Some(sent.at);
+            record.date_updated = sent.at;
+            if let Some(from) = sent.from {
+                record.from_number = from;
+            }
+        }
+        record
     }
 
-    pub(crate) fn set_in_flight(&self, stored: MessageRecord) {
+    pub(crate) fn set_sent(&self, message: &MessageRecord) {
+        let sent = Sent {
+            at: message.date_sent.unwrap_or(message.date_updated),
+            // Outbound senders are the account's own numbers, never redacted.
+            from: message
+                .messaging_service_sid
+                .is_some()
+                .then(|| message.from_number.clone()),
+        };
         if let Ok(mut m) = self.in_flight.lock() {
-            m.insert(stored.sid.clone(), stored);
+            m.insert(message.sid.clone(), sent);
         }
     }
 
@@ -142,6 +159,14 @@ impl Sandbox {
             tokio::time::sleep(Duration::from_millis(self.settings.step_ms)).await;
         }
     }
+}
+
+/// A message's `sent` step, as reads see it until its final status is written.
+#[derive(Debug, Clone)]
+struct Sent {
+    at: i64,
+    /// The sender when a Messaging Service picked it (it may change on failover).
+    from: Option<String>,
 }
 
 /// A message waiting for its next sandbox step.
@@ -324,7 +349,7 @@ async fn step_round(app: &Arc<App>, due: Vec<Pending>) {
             message.status = "sent".into();
             message.date_sent = Some(now);
             message.date_updated = now;
-            crate::api::messages::record_step(app, message, p.privacy).await;
+            crate::api::messages::record_step(app, message).await;
             p.due = sandbox.due();
             p.settle = true;
             sandbox.messages.push(p, false);

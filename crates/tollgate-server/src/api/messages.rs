@@ -561,8 +561,8 @@ pub async fn create(
 
 /// A step before the final status: kept in memory, where reads see it, and
 /// its status callback sent, if one was asked for.
-pub async fn record_step(app: &Arc<App>, message: &MessageRecord, privacy: Privacy) {
-    app.sandbox.set_in_flight(stored_form(message, privacy));
+pub async fn record_step(app: &Arc<App>, message: &MessageRecord) {
+    app.sandbox.set_sent(message);
     status_callback(app, message).await;
 }
 
