@@ -107,6 +107,7 @@ impl Sandbox {
         record
     }
 
+    /// Records a message's `sent` step, which reads show until it settles.
     pub(crate) fn set_sent(&self, message: &MessageRecord) {
         let sent = Sent {
             at: message.date_sent.unwrap_or(message.date_updated),
@@ -332,16 +333,17 @@ async fn step_round(app: &Arc<App>, due: Vec<Pending>) {
     let snapshot = app.snapshot();
     let now = app.clock.now().0;
     let mut settled = Vec::new();
+    let mut sent_callbacks = Vec::new();
     for mut p in due {
         let message = &mut p.message;
         if !p.settle {
-            // Queued sends of a suspended account (a lockdown) wait until it is
-            // active again.
+            // Queued sends of a suspended account (a lockdown) wait, for up to
+            // a day, until it is active again.
             let active = snapshot
                 .accounts
                 .get(&message.account_sid)
                 .is_none_or(|a| a.status == tollgate_types::AccountStatus::Active);
-            if !active {
+            if !active && now - message.date_created < PAUSED_AT_MOST_MS {
                 p.due = Instant::now() + PAUSED_RECHECK;
                 sandbox.messages.push(p, true);
                 continue;
@@ -349,7 +351,10 @@ async fn step_round(app: &Arc<App>, due: Vec<Pending>) {
             message.status = "sent".into();
             message.date_sent = Some(now);
             message.date_updated = now;
-            crate::api::messages::record_step(app, message).await;
+            sandbox.set_sent(message);
+            if message.status_callback_sealed.is_some() {
+                sent_callbacks.push(message.clone());
+            }
             p.due = sandbox.due();
             p.settle = true;
             sandbox.messages.push(p, false);
@@ -404,8 +409,12 @@ async fn step_round(app: &Arc<App>, due: Vec<Pending>) {
         }
         settled.push((p.message, p.privacy));
     }
+    crate::api::messages::status_callbacks(app, sent_callbacks).await;
     crate::api::messages::record_final_statuses(app, settled).await;
 }
+
+/// A send paused by a suspension waits at most a day, then goes on.
+const PAUSED_AT_MOST_MS: i64 = 86_400_000;
 
 /// How often a paused send looks whether its account is active again.
 const PAUSED_RECHECK: Duration = Duration::from_millis(200);

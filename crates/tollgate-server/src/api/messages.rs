@@ -559,11 +559,18 @@ pub async fn create(
     }
 }
 
-/// A step before the final status: kept in memory, where reads see it, and
-/// its status callback sent, if one was asked for.
-pub async fn record_step(app: &Arc<App>, message: &MessageRecord) {
-    app.sandbox.set_sent(message);
-    status_callback(app, message).await;
+/// Sends the status callbacks of `messages` (those that asked for one)
+/// concurrently, and returns when all are queued: a round's callbacks
+/// always precede the next round's.
+pub async fn status_callbacks(app: &Arc<App>, messages: Vec<MessageRecord>) {
+    let mut queued = tokio::task::JoinSet::new();
+    for message in messages {
+        if message.status_callback_sealed.is_some() {
+            let app = app.clone();
+            queued.spawn(async move { status_callback(&app, &message).await });
+        }
+    }
+    while queued.join_next().await.is_some() {}
 }
 
 /// Final statuses, written in one batch; then each message leaves the
@@ -593,9 +600,7 @@ pub async fn record_final_statuses(app: &Arc<App>, settled: Vec<(MessageRecord, 
         tracing::error!(error = %e, messages = receipts.len(), "cannot record message statuses");
         return;
     }
-    for message in &callbacks {
-        status_callback(app, message).await;
-    }
+    status_callbacks(app, callbacks).await;
 }
 
 async fn status_callback(app: &Arc<App>, message: &MessageRecord) {
