@@ -85,11 +85,7 @@ impl Writer {
         if done.is_some() {
             return Ok(());
         }
-        match wait.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Backend(e)),
-            Err(_) => Err(StoreError::Backend("the writer stopped".into())),
-        }
+        outcome(wait).await
     }
 
     /// Writes `op` durably (with whatever else is waiting) and returns then.
@@ -99,11 +95,16 @@ impl Writer {
             .send((op, Some(done)))
             .await
             .map_err(|_| StoreError::Backend("the writer stopped".into()))?;
-        match wait.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Backend(e)),
-            Err(_) => Err(StoreError::Backend("the writer stopped".into())),
-        }
+        outcome(wait).await
+    }
+}
+
+/// What the committer reported for a write.
+async fn outcome(wait: oneshot::Receiver<Result<(), String>>) -> Result<(), StoreError> {
+    match wait.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(StoreError::Backend(e)),
+        Err(_) => Err(StoreError::Backend("the writer stopped".into())),
     }
 }
 
