@@ -11,34 +11,98 @@ use tollgate_store::{BatchWriter, Store, StoreError, WriteOp};
 
 /// Most writes in one transaction.
 const MAX_BATCH: usize = 512;
+/// Background writes (final statuses, alerts) in a transaction that also
+/// carries writes a request waits for: a request never waits behind a whole
+/// round of status updates.
+const BACKGROUND_BESIDE_REQUESTS: usize = 32;
+/// Background writes taken off the queue ahead of the committer.
+const BACKGROUND_AHEAD: usize = 4_096;
 /// Writes that may wait for the committer before senders wait too.
 const QUEUE: usize = 8_192;
 
 type Done = oneshot::Sender<Result<(), String>>;
 
+/// A queued write: the op, who waits for it, and whether a request waits
+/// (`urgent`) or the write is background work (final statuses, alerts).
+struct Queued {
+    op: WriteOp,
+    done: Option<Done>,
+    urgent: bool,
+}
+
 #[derive(Clone)]
 pub struct Writer {
-    queue: mpsc::Sender<(WriteOp, Option<Done>)>,
+    queue: mpsc::Sender<Queued>,
+}
+
+/// What the committer holds between transactions. Requests' writes keep
+/// their order, background writes keep theirs; a request's insert is
+/// durable before its message reaches the carrier, so a background update of
+/// a row never overtakes the row's insert.
+#[derive(Default)]
+struct Pending {
+    urgent: Vec<(WriteOp, Option<Done>)>,
+    background: std::collections::VecDeque<(WriteOp, Option<Done>)>,
+}
+
+impl Pending {
+    fn push(&mut self, q: Queued) {
+        if q.urgent {
+            self.urgent.push((q.op, q.done));
+        } else {
+            self.background.push_back((q.op, q.done));
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.urgent.is_empty() && self.background.is_empty()
+    }
+
+    /// Room to take more off the queue.
+    fn has_room(&self) -> bool {
+        self.urgent.len() < MAX_BATCH && self.background.len() < BACKGROUND_AHEAD
+    }
+
+    /// The next transaction: every waiting request's write (up to the batch
+    /// size) and a bounded share of background writes.
+    fn next_batch(&mut self, batch: &mut Vec<(WriteOp, Option<Done>)>) {
+        let urgent = self.urgent.len().min(MAX_BATCH);
+        batch.extend(self.urgent.drain(..urgent));
+        let share = if urgent > 0 {
+            BACKGROUND_BESIDE_REQUESTS
+        } else {
+            MAX_BATCH
+        };
+        let background = self.background.len().min(share);
+        batch.extend(self.background.drain(..background));
+    }
 }
 
 impl Writer {
     /// Starts the committer: a thread when the store offers a blocking
     /// writer, else a task on the current runtime.
     pub fn spawn(store: Arc<dyn Store>) -> Result<Writer, StoreError> {
-        let (queue, mut rx) = mpsc::channel::<(WriteOp, Option<Done>)>(QUEUE);
+        let (queue, mut rx) = mpsc::channel::<Queued>(QUEUE);
         if let Some(mut writer) = store.batch_writer()? {
             std::thread::Builder::new()
                 .name("tollgate-writer".into())
                 .spawn(move || {
+                    let mut pending = Pending::default();
                     let mut batch: Vec<(WriteOp, Option<Done>)> = Vec::with_capacity(MAX_BATCH);
-                    while let Some(first) = rx.blocking_recv() {
-                        batch.push(first);
-                        while batch.len() < MAX_BATCH {
+                    loop {
+                        if pending.is_empty() {
+                            match rx.blocking_recv() {
+                                Some(first) => pending.push(first),
+                                None => return,
+                            }
+                        }
+                        while pending.has_room() {
                             match rx.try_recv() {
-                                Ok(next) => batch.push(next),
+                                Ok(next) => pending.push(next),
                                 Err(_) => break,
                             }
                         }
+                        pending.next_batch(&mut batch);
                         commit_blocking(writer.as_mut(), &mut batch);
                     }
                 })
@@ -48,10 +112,10 @@ impl Writer {
         tokio::spawn(async move {
             let mut batch: Vec<(WriteOp, Option<Done>)> = Vec::with_capacity(MAX_BATCH);
             while let Some(first) = rx.recv().await {
-                batch.push(first);
+                batch.push((first.op, first.done));
                 while batch.len() < MAX_BATCH {
                     match rx.try_recv() {
-                        Ok(next) => batch.push(next),
+                        Ok(next) => batch.push((next.op, next.done)),
                         Err(_) => break,
                     }
                 }
@@ -61,26 +125,36 @@ impl Writer {
         Ok(Writer { queue })
     }
 
+    async fn send(&self, op: WriteOp, done: Option<Done>, urgent: bool) -> Result<(), StoreError> {
+        self.queue
+            .send(Queued { op, done, urgent })
+            .await
+            .map_err(|_| StoreError::Backend("the writer stopped".into()))
+    }
+
     /// Queues `op` without waiting for it (alerts). Dropped, with a warning,
     /// if the queue is full: the send path must not wait on an alert.
     pub fn submit(&self, op: WriteOp) {
-        if self.queue.try_send((op, None)).is_err() {
+        let queued = Queued {
+            op,
+            done: None,
+            urgent: false,
+        };
+        if self.queue.try_send(queued).is_err() {
             tracing::warn!("the write queue is full; an alert was dropped");
         }
     }
 
-    /// Writes `ops` durably, in order, and returns when the last is written.
-    /// The result is the last op's; an earlier op that fails is logged.
+    /// Writes `ops` durably, in order, as background work, and returns when
+    /// the last is written. The result is the last op's; an earlier op that
+    /// fails is logged.
     pub async fn write_all(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
         let mut done = Some(done);
         let last = ops.len().saturating_sub(1);
         for (i, op) in ops.into_iter().enumerate() {
             let done = if i == last { done.take() } else { None };
-            self.queue
-                .send((op, done))
-                .await
-                .map_err(|_| StoreError::Backend("the writer stopped".into()))?;
+            self.send(op, done, false).await?;
         }
         if done.is_some() {
             return Ok(());
@@ -88,13 +162,11 @@ impl Writer {
         outcome(wait).await
     }
 
-    /// Writes `op` durably (with whatever else is waiting) and returns then.
+    /// Writes `op` durably (with whatever else is waiting) and returns then:
+    /// a request's write, which goes ahead of background writes.
     pub async fn write(&self, op: WriteOp) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
-        self.queue
-            .send((op, Some(done)))
-            .await
-            .map_err(|_| StoreError::Backend("the writer stopped".into()))?;
+        self.send(op, Some(done), true).await?;
         outcome(wait).await
     }
 }

@@ -20,6 +20,9 @@ pub trait BatchWriter: Send {
 
 pub(crate) struct SqliteBatchWriter {
     conn: Connection,
+    /// Each statement's parameter indices for `$1`, `$2`, …, looked up once
+    /// (by name, the shared SQL's placeholders), keyed by the SQL's address.
+    indices: std::collections::HashMap<usize, Vec<usize>>,
 }
 
 impl SqliteBatchWriter {
@@ -32,7 +35,10 @@ impl SqliteBatchWriter {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
         )
         .map_err(backend)?;
-        Ok(SqliteBatchWriter { conn })
+        Ok(SqliteBatchWriter {
+            conn,
+            indices: std::collections::HashMap::new(),
+        })
     }
 }
 
@@ -54,13 +60,18 @@ impl BatchWriter for SqliteBatchWriter {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
+        let ix = &mut self.indices;
         for op in ops {
             match op {
-                WriteOp::InsertMessage(m) => execute(&tx, INSERT_MESSAGE, &insert_message(m))?,
-                WriteOp::UpdateMessage(m) => execute(&tx, UPDATE_MESSAGE, &update_message(m))?,
-                WriteOp::InsertCall(c) => execute(&tx, INSERT_CALL, &insert_call(c))?,
-                WriteOp::UpdateCall(c) => execute(&tx, UPDATE_CALL, &update_call(c))?,
-                WriteOp::InsertAlert(a) => execute(&tx, INSERT_ALERT, &insert_alert(a))?,
+                WriteOp::InsertMessage(m) => {
+                    execute(&tx, ix, INSERT_MESSAGE, &insert_message(m))?;
+                }
+                WriteOp::UpdateMessage(m) => {
+                    execute(&tx, ix, UPDATE_MESSAGE, &update_message(m))?;
+                }
+                WriteOp::InsertCall(c) => execute(&tx, ix, INSERT_CALL, &insert_call(c))?,
+                WriteOp::UpdateCall(c) => execute(&tx, ix, UPDATE_CALL, &update_call(c))?,
+                WriteOp::InsertAlert(a) => execute(&tx, ix, INSERT_ALERT, &insert_alert(a))?,
             }
         }
         tx.commit().map_err(backend)
@@ -74,13 +85,28 @@ const PLACEHOLDERS: [&str; 18] = [
     "$16", "$17", "$18",
 ];
 
-fn execute(tx: &rusqlite::Transaction<'_>, sql: &str, params: &[&dyn ToSql]) -> Result<()> {
+fn execute(
+    tx: &rusqlite::Transaction<'_>,
+    indices: &mut std::collections::HashMap<usize, Vec<usize>>,
+    sql: &'static str,
+    params: &[&dyn ToSql],
+) -> Result<()> {
     let mut stmt = tx.prepare_cached(sql).map_err(backend)?;
-    for (name, value) in PLACEHOLDERS.iter().zip(params) {
-        let Some(index) = stmt.parameter_index(name).map_err(backend)? else {
-            return Err(StoreError::Backend(format!("no parameter {name} in {sql}")));
-        };
-        stmt.raw_bind_parameter(index, value).map_err(backend)?;
+    let known = match indices.entry(sql.as_ptr() as usize) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            let mut found = Vec::with_capacity(params.len());
+            for name in PLACEHOLDERS.iter().take(params.len()) {
+                let Some(index) = stmt.parameter_index(name).map_err(backend)? else {
+                    return Err(StoreError::Backend(format!("no parameter {name} in {sql}")));
+                };
+                found.push(index);
+            }
+            e.insert(found)
+        }
+    };
+    for (index, value) in known.iter().zip(params) {
+        stmt.raw_bind_parameter(*index, value).map_err(backend)?;
     }
     stmt.raw_execute().map_err(backend)?;
     Ok(())
