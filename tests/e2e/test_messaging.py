@@ -299,6 +299,25 @@ def test_sender_pool_sticky_sender_and_failover(gw):
     assert rest(e) == (400, 21606)
 
 
+def test_sticky_sender_survives_a_restart(gw):
+    client = gw.client()
+    numbers = [client.incoming_phone_numbers.create(phone_number=f"+120155503{10 + i}") for i in range(4)]
+    service = client.messaging.v1.services.create(friendly_name="restart pool", sticky_sender=True)
+    for n in numbers:
+        service.phone_numbers.create(phone_number_sid=n.sid)
+    recipients = [f"+120155504{i:02d}" for i in range(6)]
+    before = {to: client.messages.create(to=to, messaging_service_sid=service.sid, body="a").from_
+              for to in recipients}
+    assert len(set(before.values())) >= 2, "rotation spreads recipients over the pool"
+    assert gw.stop() == 0
+    gw.start()
+    client = gw.client()
+    # Rotation restarts at the pool's first number; each recipient keeps its own.
+    after = {to: client.messages.create(to=to, messaging_service_sid=service.sid, body="b").from_
+             for to in reversed(recipients)}
+    assert after == before
+
+
 def test_pool_size_limit(gw):
     client = gw.client()
     service = client.messaging.v1.services.create(friendly_name="big")

@@ -281,12 +281,19 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
     }
     for (account, number) in app
         .store
-        .inbound_senders()
+        .known_numbers()
         .await
         .map_err(runtime("reading known senders"))?
     {
         app.traffic.add_known(&account, &number);
     }
+    // Sticky senders survive a restart: each recipient keeps its sender.
+    let recent = app
+        .store
+        .recent_service_senders(crate::traffic::STICKY_CAPACITY as i64)
+        .await
+        .map_err(runtime("reading sticky senders"))?;
+    app.traffic.restore_sticky(recent);
     app.verify
         .load(app.store.as_ref(), app.clock.now().0)
         .await

@@ -47,7 +47,7 @@ const FAILURES_TO_BENCH: u32 = 3;
 /// How long a benched sender stays out before it is tried again.
 const BENCH_MS: i64 = 60_000;
 /// Sticky (service, recipient) pairs remembered.
-const STICKY_CAPACITY: usize = 100_000;
+pub const STICKY_CAPACITY: usize = 100_000;
 
 /// Sender-pool state: sticky senders, failures, rotation.
 #[derive(Default)]
@@ -144,6 +144,24 @@ impl Traffic {
                 .insert((service.to_owned(), to.to_owned()), chosen.clone());
         }
         Some(chosen)
+    }
+
+    /// Restores sticky pairs at start, newest first: the first sender seen
+    /// for a (service, recipient) pair is kept. Redacted recipients (stored
+    /// with `XXXX`) are skipped: no send can match them.
+    pub fn restore_sticky(&self, newest_first: impl IntoIterator<Item = (String, String, String)>) {
+        let Ok(mut p) = self.pools.lock() else {
+            return;
+        };
+        for (service, to, from) in newest_first {
+            if p.sticky.len() >= STICKY_CAPACITY {
+                break;
+            }
+            if to.contains('X') {
+                continue;
+            }
+            p.sticky.entry((service, to)).or_insert(from);
+        }
     }
 
     /// Records how a sender did at the carrier.

@@ -278,8 +278,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool>;
     /// `(account, number)` of every allowlisted recipient.
     async fn all_recipients(&self) -> Result<Vec<(String, String)>>;
-    /// `(account, number)` of every number that has texted an account.
-    async fn inbound_senders(&self) -> Result<Vec<(String, String)>>;
+    /// `(account, number)` of every number that has texted an account or
+    /// passed one of its verifications (`RecipientPolicy=known`).
+    async fn known_numbers(&self) -> Result<Vec<(String, String)>>;
+    /// `(service, to, from)` of the newest outbound messages sent through a
+    /// messaging service that did not fail, newest first, at most `limit`
+    /// rows: the sticky senders to restore at start.
+    async fn recent_service_senders(&self, limit: i64) -> Result<Vec<(String, String, String)>>;
 
     async fn insert_service(&self, service: &ServiceRecord, audit: &[NewAuditEvent]) -> Result<()>;
     /// Writes the name, sticky sender and update date. False if absent.

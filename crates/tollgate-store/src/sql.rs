@@ -1353,10 +1353,23 @@ macro_rules! impl_store {
                     .fetch_all(&self.pool).await?)
             }
 
-            async fn inbound_senders(&self) -> Result<Vec<(String, String)>> {
+            async fn known_numbers(&self) -> Result<Vec<(String, String)>> {
                 Ok(sqlx::query_as::<_, (String, String)>(
-                    "SELECT DISTINCT account_sid, from_number FROM messages WHERE direction = 'inbound'",
+                    "SELECT account_sid, from_number FROM messages WHERE direction = 'inbound' \
+                     UNION SELECT account_sid, to_number FROM verifications WHERE status = 'approved' \
+                     ORDER BY 1, 2",
                 )
+                .fetch_all(&self.pool).await?)
+            }
+            async fn recent_service_senders(&self, limit: i64) -> Result<Vec<(String, String, String)>> {
+                // Message SIDs are time-ordered, so the primary key gives the newest first.
+                Ok(sqlx::query_as::<_, (String, String, String)>(
+                    "SELECT messaging_service_sid, to_number, from_number FROM messages \
+                     WHERE messaging_service_sid IS NOT NULL AND direction <> 'inbound' AND rule IS NULL \
+                     AND status NOT IN ('failed', 'undelivered', 'canceled') \
+                     ORDER BY sid DESC LIMIT $1",
+                )
+                .bind(limit)
                 .fetch_all(&self.pool).await?)
             }
             async fn insert_service(&self, r: &ServiceRecord, audit: &[NewAuditEvent]) -> Result<()> {

@@ -630,8 +630,45 @@ async fn contract(store: &dyn Store) {
     inbound.from_number = "+447400123456".into();
     store.insert_message(&inbound).await.unwrap();
     assert_eq!(
-        store.inbound_senders().await.unwrap(),
+        store.known_numbers().await.unwrap(),
         vec![("ACsub2".to_owned(), "+447400123456".to_owned())]
+    );
+    // Sticky senders to restore: newest first, failed and blocked sends left out.
+    let via_service = |sid: &str, to: &str, from: &str, status: &str, rule: Option<&str>| {
+        let mut m = message(sid, to, 9_250, None);
+        m.account_sid = "ACsvc".into();
+        m.messaging_service_sid = Some("MGpool".into());
+        m.from_number = from.into();
+        m.status = status.into();
+        m.price_micros = None;
+        m.rule = rule.map(str::to_owned);
+        m
+    };
+    for m in [
+        via_service("SMs1", "+12015550020", "+12015550101", "delivered", None),
+        via_service("SMs2", "+12015550020", "+12015550102", "sent", None),
+        via_service("SMs3", "+12015550021", "+12015550101", "undelivered", None),
+        via_service(
+            "SMs4",
+            "+12015550022",
+            "+12015550101",
+            "failed",
+            Some("velocity"),
+        ),
+    ] {
+        store.insert_message(&m).await.unwrap();
+    }
+    let pair = |to: &str, from: &str| ("MGpool".to_owned(), to.to_owned(), from.to_owned());
+    assert_eq!(
+        store.recent_service_senders(10).await.unwrap(),
+        vec![
+            pair("+12015550020", "+12015550102"),
+            pair("+12015550020", "+12015550101")
+        ]
+    );
+    assert_eq!(
+        store.recent_service_senders(1).await.unwrap(),
+        vec![pair("+12015550020", "+12015550102")]
     );
     let batch = vec![
         tollgate_store::WriteOp::InsertMessage(message("SMb1", "+12015550009", 9_300, None)),
@@ -843,6 +880,14 @@ async fn verify_contract(store: &dyn Store) {
         "approved"
     );
     assert_eq!(store.verification("VA1", "VE1").await.unwrap(), Some(v));
+    assert!(
+        store
+            .known_numbers()
+            .await
+            .unwrap()
+            .contains(&("ACsub2".to_owned(), "+14155550100".to_owned())),
+        "a number that passed Verify is known"
+    );
     let safe = SafeListRecord {
         sid: "GN1".into(),
         account_sid: "ACsub2".into(),
