@@ -20,6 +20,11 @@
 //! - `fraudguard.new_country`: a country without verified history may have
 //!   only a small budget of unverified sends (smaller when the price per
 //!   message is high or the number's risk tier is high).
+//! - `fraudguard.sweep`: a few numbers never verified, each within a few
+//!   digits of the others, within seconds (a sequential sweep): the
+//!   100-number block is refused at once, before any density test could
+//!   trip. Neighbours are looked up by value, so a sweep that crosses a
+//!   100- or 1,000-number boundary is caught on its first number past it.
 //! - `fraudguard.burst` (100- and 1,000-number blocks) and
 //!   `fraudguard.density` (10,000 to 1,000,000): a range gets far more
 //!   distinct numbers in the last minutes than its share of the country's
@@ -55,10 +60,12 @@ mod sketch;
 
 pub mod replay;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use sketch::{Bloom, Decay, Rate, binomial_lower_tail_ln, hash_str, mix, poisson_upper_tail_ln};
+use sketch::{
+    Bloom, CountMin, Decay, Rate, binomial_lower_tail_ln, hash_str, mix, poisson_upper_tail_ln,
+};
 
 /// How hard the detector pushes (Twilio's Fraud Guard levels, plus off).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +120,13 @@ pub struct Settings {
     pub new_country_budget: f64,
     /// How long a block lasts without new attempts (seconds).
     pub block_ttl: f64,
+    /// Sweep: numbers never verified, within [`SWEEP_SPREAD`] of each other
+    /// and [`SWEEP_WINDOW`] seconds, that refuse their 100-number block
+    /// (0 turns the rule off).
+    pub sweep_numbers: usize,
+    /// Whether an IP many users verified from lowers a request's risk
+    /// (and a known IP few verified from raises it).
+    pub popular_ip: bool,
 }
 
 impl Settings {
@@ -127,6 +141,9 @@ impl Settings {
             score_odds: 4.0,
             new_country_budget: 5.0,
             block_ttl: 3600.0,
+            // Off until measured on the simulator (see BENCHMARKS.md).
+            sweep_numbers: 0,
+            popular_ip: false,
         };
         match mode {
             Mode::Off | Mode::Standard => standard,
@@ -302,6 +319,7 @@ pub const RULE_DENSITY: &str = "fraudguard.density";
 pub const RULE_LOW_CONVERSION: &str = "fraudguard.low_conversion";
 pub const RULE_NEW_COUNTRY: &str = "fraudguard.new_country";
 pub const RULE_CONVERSION: &str = "fraudguard.conversion";
+pub const RULE_SWEEP: &str = "fraudguard.sweep";
 
 /// The rules that block a whole range; the others (country watches) refuse
 /// only the sends their own test refuses.
@@ -316,6 +334,50 @@ pub const EVIDENCE_NUMBERS: usize = 10;
 pub const NOVELTY_REFERENCE_MICROS: f64 = 50_000.0;
 /// A country with fewer verified sends than this is new.
 const NOVEL_VERIFIED: u64 = 10;
+
+/// Sweep: how far apart (in value) numbers count as neighbours, and for
+/// how long (seconds).
+pub const SWEEP_SPREAD: u64 = 9;
+pub const SWEEP_WINDOW: f64 = 30.0;
+/// Most numbers the sweep window holds (a flood beyond this forgets the
+/// oldest first).
+const MAX_SWEEP: usize = 200_000;
+
+/// Recent attempts to numbers never verified, by value, for the sweep rule.
+#[derive(Debug, Default)]
+struct SweepWindow {
+    /// (length, value) → time of the last attempt.
+    by_number: BTreeMap<(u8, u64), f64>,
+    order: VecDeque<(f64, (u8, u64))>,
+}
+
+impl SweepWindow {
+    /// Notes an attempt at `t` and returns the other numbers within
+    /// [`SWEEP_SPREAD`] seen within [`SWEEP_WINDOW`] (at most `limit`).
+    fn note(&mut self, len: u8, value: u64, t: f64, limit: usize) -> Vec<u64> {
+        while let Some(&(seen, key)) = self.order.front() {
+            if t - seen <= SWEEP_WINDOW && self.order.len() < MAX_SWEEP {
+                break;
+            }
+            self.order.pop_front();
+            if self.by_number.get(&key) == Some(&seen) {
+                self.by_number.remove(&key);
+            }
+        }
+        let low = (len, value.saturating_sub(SWEEP_SPREAD));
+        let high = (len, value.saturating_add(SWEEP_SPREAD));
+        let near: Vec<u64> = self
+            .by_number
+            .range(low..=high)
+            .filter(|((_, v), seen)| *v != value && t - **seen <= SWEEP_WINDOW)
+            .map(|((_, v), _)| *v)
+            .take(limit)
+            .collect();
+        self.by_number.insert((len, value), t);
+        self.order.push_back((t, (len, value)));
+        near
+    }
+}
 
 /// Range levels, as digits cut from the end of the number (1M … 100).
 const LEVELS: [usize; 5] = [6, 5, 4, 3, 2];
@@ -368,7 +430,13 @@ const F_IP_CLEAN: u16 = 1 << 9;
 const F_NET_KNOWN: u16 = 1 << 10;
 /// The number was attempted within [`REPEAT_WINDOW`] (a user's retry).
 const F_RETRY: u16 = 1 << 11;
-const NFEAT: usize = 12;
+/// An unflagged IP with at least [`POPULAR_IP_VERIFIED`] recent verified
+/// sends (a shared home or mobile-carrier gateway users verify from).
+const F_IP_POPULAR: u16 = 1 << 12;
+const NFEAT: usize = 13;
+/// Verified sends (halving every [`FEATURE_HL`]) that make an IP popular.
+const POPULAR_IP_VERIFIED: u32 = 10;
+const IP_SKETCH_WIDTH: usize = 1 << 18;
 /// A country's own rates for sends to new numbers are blended with all
 /// countries' rates, weighted as this many verified sends.
 const FRESH_PRIOR_WEIGHT: f64 = 200.0;
@@ -395,6 +463,9 @@ struct FraudPriors {
     proxy: f64,
     net_known: f64,
     retry: f64,
+    /// Of the pumped requests from an IP verified before, those from a
+    /// popular one.
+    ip_popular: f64,
 }
 
 const FRAUD: FraudPriors = FraudPriors {
@@ -408,6 +479,7 @@ const FRAUD: FraudPriors = FraudPriors {
     proxy: 0.45,
     net_known: 0.3,
     retry: 0.05,
+    ip_popular: 0.15,
 };
 
 /// A hasher for keys that are already well mixed (u64 keys are mixed here).
@@ -649,6 +721,10 @@ impl FraudLearner {
                 k(F_TOR) + k(F_DATACENTER) + k(F_PROXY) + w * (1.0 - prior_clean),
             ),
             retry: ratio(k(F_RETRY) + w * FRAUD.retry, n + w),
+            ip_popular: ratio(
+                k(F_IP_POPULAR) + w * prior_clean * FRAUD.ip_known * FRAUD.ip_popular,
+                k(F_IP_KNOWN) + w * prior_clean * FRAUD.ip_known,
+            ),
             ..FRAUD
         }
     }
@@ -749,10 +825,13 @@ pub struct Detector {
     queue: VecDeque<(f64, String)>,
     blocks: Map<u64, Block>,
     recent_numbers: Map<u64, f64>,
+    sweep: SweepWindow,
     /// Recent attempts (number value, length), newest last, for evidence.
     ring: VecDeque<(u64, u8)>,
     known_numbers: Bloom,
     known_ips: Bloom,
+    /// Verified sends per unflagged IP.
+    ip_verified: CountMin,
     known_devices: Bloom,
     /// 10,000-number blocks with a verified send (kept longer than the
     /// decayed range counts, which are also pruned).
@@ -859,9 +938,11 @@ impl Detector {
             queue: VecDeque::new(),
             blocks: Map::default(),
             recent_numbers: Map::default(),
+            sweep: SweepWindow::default(),
             ring: VecDeque::with_capacity(RING),
             known_numbers: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
             known_ips: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
+            ip_verified: CountMin::new(IP_SKETCH_WIDTH, FEATURE_HL),
             known_devices: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
             known_blocks: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
             known_flagged_nets: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
@@ -998,6 +1079,12 @@ impl Detector {
         } else {
             None
         };
+        let sweep = if self.settings.sweep_numbers > 0 && !self.known_numbers.contains(mix(n.key()))
+        {
+            self.sweep.note(n.len as u8, n.value, t, EVIDENCE_NUMBERS)
+        } else {
+            Vec::new()
+        };
 
         if let Some(v) = self.standing_block(&n, t) {
             return v;
@@ -1029,6 +1116,11 @@ impl Detector {
             return v;
         }
         if let Some(v) = self.density(&n, req.channel, t) {
+            return v;
+        }
+        // After density, so that a sweep that goes on escalates to the
+        // wider range density finds.
+        if let Some(v) = self.sweep_block(&n, &sweep, t) {
             return v;
         }
         if let Some(expected) = call_expected
@@ -1293,6 +1385,29 @@ impl Detector {
     }
 
     /// Expected share of the country's traffic that falls in a range.
+    /// Refuses the 100-number block when enough never-verified neighbours
+    /// were tried within the sweep window.
+    fn sweep_block(&mut self, n: &Number, near: &[u64], t: f64) -> Option<Verdict> {
+        let needed = self.settings.sweep_numbers;
+        if needed == 0 || near.len() + 1 < needed || !n.has_level(2) {
+            return None;
+        }
+        let key = n.prefix(2);
+        let len = n.len;
+        let mut numbers = vec![n.e164()];
+        numbers.extend(near.iter().map(|v| format!("+{v:0len$}")));
+        numbers.truncate(EVIDENCE_NUMBERS);
+        let evidence = format!(
+            "+{}: {} numbers never verified within ±{} of {} in the last {:.0} s (a sequential sweep)",
+            unpack(key),
+            near.len() + 1,
+            SWEEP_SPREAD,
+            n.e164(),
+            SWEEP_WINDOW
+        );
+        Some(self.block(key, RULE_SWEEP, evidence, numbers, t))
+    }
+
     fn share(&self, n: &Number, cut: usize, range: &RangeStats, country_verified: f64) -> f64 {
         // Uniform over the national number space, ×10 because users sit
         // in the mobile ranges, as a prior worth 20 verified sends.
@@ -1419,8 +1534,12 @@ impl Detector {
             f |= F_IP;
             if req.ip_flags.is_empty() {
                 f |= F_IP_CLEAN;
-                if self.known_ips.contains(hash_str(1, ip)) {
+                let h = hash_str(1, ip);
+                if self.known_ips.contains(h) {
                     f |= F_IP_KNOWN;
+                    if self.settings.popular_ip && self.ip_verified.get(h) >= POPULAR_IP_VERIFIED {
+                        f |= F_IP_POPULAR;
+                    }
                 }
             }
         }
@@ -1508,6 +1627,20 @@ impl Detector {
             let flagged = f & (F_TOR | F_DATACENTER | F_PROXY) != 0;
             if !flagged && f & F_IP_KNOWN != 0 {
                 factor("IP verified before", (fraud.ip_known / p).min(1.0));
+                let p = smoothed(legit.get(F_IP_POPULAR), legit.get(F_IP_KNOWN));
+                if !self.settings.popular_ip {
+                    // Off: the IP's popularity is not a factor.
+                } else if f & F_IP_POPULAR != 0 {
+                    factor(
+                        "IP many users verified from",
+                        (fraud.ip_popular / p).min(1.0),
+                    );
+                } else {
+                    factor(
+                        "IP few users verified from",
+                        ((1.0 - fraud.ip_popular) / (1.0 - p)).max(1.0),
+                    );
+                }
             } else if !flagged {
                 factor(
                     "IP never verified",
@@ -1805,6 +1938,9 @@ impl Detector {
         self.known_numbers.insert(mix(n.key()));
         if let Some(ip) = p.ip {
             self.known_ips.insert(ip);
+            if p.features & F_IP_CLEAN != 0 {
+                self.ip_verified.add(t, ip);
+            }
         }
         if let Some(d) = p.device {
             self.known_devices.insert(d);

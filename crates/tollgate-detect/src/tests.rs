@@ -46,8 +46,8 @@ fn warm(d: &mut Detector, cc: &str, n: usize, gap: f64, conv: u64, rng: &mut Lcg
 }
 
 #[test]
-fn a_sequential_burst_is_blocked_within_five_sends_and_escalates() {
-    let mut d = Detector::new(Mode::Standard);
+fn a_sequential_burst_is_blocked_at_its_third_send_and_escalates() {
+    let mut d = sweeping();
     let mut rng = Lcg(1);
     let t0 = warm(&mut d, "371", 2000, 120.0, 80, &mut rng);
     let mut first = None;
@@ -64,10 +64,10 @@ fn a_sequential_burst_is_blocked_within_five_sends_and_escalates() {
         }
         if first.is_none() {
             first = Some(i);
-            assert_eq!(v.rule, RULE_BURST);
+            assert_eq!(v.rule, RULE_SWEEP);
             assert_eq!(v.range.as_deref(), Some("+371200000"), "narrowest first");
             assert!(v.numbers.len() >= 3 && v.numbers.iter().all(|n| n.starts_with("+371200000")));
-            assert!(v.evidence.contains("distinct numbers"), "{}", v.evidence);
+            assert!(v.evidence.contains("sequential sweep"), "{}", v.evidence);
         }
         if let Some(r) = v.range
             && !ranges.contains(&r)
@@ -75,9 +75,9 @@ fn a_sequential_burst_is_blocked_within_five_sends_and_escalates() {
             ranges.push(r);
         }
     }
-    assert!(first.is_some_and(|i| i < 5), "{first:?}");
+    assert_eq!(first, Some(2), "the third number of the sweep");
     assert!(
-        allowed <= 5,
+        allowed <= 2,
         "{allowed} of 3,000 sequential sends got through"
     );
     // It escalated to the 1k block and then the 10k block.
@@ -363,4 +363,69 @@ fn voice_test_calls_then_a_wave_next_to_them_are_blocked() {
                 .allow
         );
     }
+}
+
+#[test]
+fn a_sweep_across_a_hundred_number_boundary_is_caught_on_its_first_number_past_it() {
+    let mut d = sweeping();
+    let mut rng = Lcg(7);
+    let t0 = warm(&mut d, "371", 2000, 120.0, 80, &mut rng);
+    // Two numbers at the end of one 100-number block, the third just past it.
+    assert!(d.decide(&req(t0, "s1", "37120000097", "371")).allow);
+    assert!(d.decide(&req(t0 + 2.0, "s2", "37120000099", "371")).allow);
+    let v = d.decide(&req(t0 + 4.0, "s3", "37120000101", "371"));
+    assert!(!v.allow);
+    assert_eq!(v.rule, RULE_SWEEP);
+    assert_eq!(v.range.as_deref(), Some("+371200001"));
+    for n in ["+37120000097", "+37120000099", "+37120000101"] {
+        assert!(v.numbers.iter().any(|x| x == n), "{n} in {:?}", v.numbers);
+    }
+}
+
+#[test]
+fn neighbours_spread_over_more_than_the_window_or_verified_before_are_not_a_sweep() {
+    let mut d = sweeping();
+    let mut rng = Lcg(8);
+    let t0 = warm(&mut d, "371", 2000, 120.0, 80, &mut rng);
+    // Three neighbours, each more than the window after the one before.
+    for (i, n) in ["37125550001", "37125550004", "37125550007"]
+        .iter()
+        .enumerate()
+    {
+        let t = t0 + (i as f64) * (SWEEP_WINDOW + 1.0);
+        let v = d.decide(&req(t, &format!("slow{i}"), n, "371"));
+        assert!(v.allow, "{n}: {v:?}");
+    }
+    // Two neighbours verified earlier (returning users), then a new one.
+    let t1 = t0 + 1000.0;
+    for (i, n) in ["37126660001", "37126660002"].iter().enumerate() {
+        let id = format!("known{i}");
+        assert!(d.decide(&req(t1 + i as f64, &id, n, "371")).allow);
+        d.verified(t1 + 20.0, &id);
+    }
+    let t2 = t1 + 60.0;
+    assert!(d.decide(&req(t2, "k0", "37126660001", "371")).allow);
+    assert!(d.decide(&req(t2 + 1.0, "k1", "37126660002", "371")).allow);
+    let v = d.decide(&req(t2 + 2.0, "k2", "37126660003", "371"));
+    assert!(v.allow, "{v:?}");
+}
+
+#[test]
+fn the_sweep_window_stays_bounded_under_a_flood() {
+    let mut w = SweepWindow::default();
+    for i in 0..(MAX_SWEEP as u64 + 50_000) {
+        // Far apart, all at once: nothing expires by time.
+        w.note(11, 37_100_000_000 + i * 100, 1.0, EVIDENCE_NUMBERS);
+    }
+    assert!(w.by_number.len() <= MAX_SWEEP, "{}", w.by_number.len());
+    assert!(w.order.len() <= MAX_SWEEP, "{}", w.order.len());
+}
+
+/// Standard mode with the sweep rule on (off by default until measured).
+fn sweeping() -> Detector {
+    let settings = Settings {
+        sweep_numbers: 3,
+        ..Settings::for_mode(Mode::Standard)
+    };
+    Detector::with_settings(Mode::Standard, settings)
 }

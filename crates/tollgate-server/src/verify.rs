@@ -96,6 +96,7 @@ fn static_rule(rule: &str) -> &'static str {
         d::RULE_LOW_CONVERSION,
         d::RULE_NEW_COUNTRY,
         d::RULE_CONVERSION,
+        d::RULE_SWEEP,
     ]
     .into_iter()
     .find(|r| *r == rule)
