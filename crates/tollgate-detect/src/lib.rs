@@ -25,6 +25,8 @@
 //!   100-number block is refused at once, before any density test could
 //!   trip. Neighbours are looked up by value, so a sweep that crosses a
 //!   100- or 1,000-number boundary is caught on its first number past it.
+//!   Off by default (`Settings::sweep_numbers` 0) until measured on the
+//!   simulator.
 //! - `fraudguard.burst` (100- and 1,000-number blocks) and
 //!   `fraudguard.density` (10,000 to 1,000,000): a range gets far more
 //!   distinct numbers in the last minutes than its share of the country's
