@@ -1386,7 +1386,6 @@ impl Detector {
         Some(self.block(key, RULE_DENSITY, evidence, numbers, t))
     }
 
-    /// Expected share of the country's traffic that falls in a range.
     /// Refuses the 100-number block when enough never-verified neighbours
     /// were tried within the sweep window.
     fn sweep_block(&mut self, n: &Number, near: &[u64], t: f64) -> Option<Verdict> {
@@ -1410,6 +1409,7 @@ impl Detector {
         Some(self.block(key, RULE_SWEEP, evidence, numbers, t))
     }
 
+    /// Expected share of the country's traffic that falls in a range.
     fn share(&self, n: &Number, cut: usize, range: &RangeStats, country_verified: f64) -> f64 {
         // Uniform over the national number space, ×10 because users sit
         // in the mobile ranges, as a prior worth 20 verified sends.
