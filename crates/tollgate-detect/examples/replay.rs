@@ -9,19 +9,28 @@
 //! `--risk-table none` classifies without Tollgate's toll-fraud prefix table
 //! (risk tier from number types only): the benchmark runs that way so that no
 //! list of "known bad" countries can help the detector.
+//!
+//! `--sweep N` and `--popular-ip` switch on the rules that are off by default
+//! (`Settings::sweep_numbers`, `Settings::popular_ip`), to measure them.
 
 use std::io::{BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
-use tollgate_detect::Mode;
 use tollgate_detect::replay::{self, Classified};
+use tollgate_detect::{Detector, Mode, Settings};
 use tollgate_numbering::{Classifier, PrefixTable};
 
 fn main() -> ExitCode {
     let mut mode = Mode::Standard;
     let mut with_table = true;
+    let mut sweep: Option<usize> = None;
+    let mut popular_ip = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
+        if a == "--popular-ip" {
+            popular_ip = true;
+            continue;
+        }
         match (a.as_str(), args.next()) {
             ("--mode", Some(m)) => match Mode::parse(&m) {
                 Some(m) => mode = m,
@@ -33,9 +42,12 @@ fn main() -> ExitCode {
             ("--risk-table", Some(t)) if t == "none" || t == "default" => {
                 with_table = t == "default";
             }
+            ("--sweep", Some(n)) if n.parse::<usize>().is_ok() => {
+                sweep = n.parse().ok();
+            }
             _ => {
                 eprintln!(
-                    "usage: replay [--mode off|basic|standard|max] [--risk-table default|none]"
+                    "usage: replay [--mode off|basic|standard|max] [--risk-table default|none] [--sweep N] [--popular-ip]"
                 );
                 return ExitCode::from(2);
             }
@@ -56,10 +68,16 @@ fn main() -> ExitCode {
     } else {
         None
     };
-    match replay::run(
+    let mut settings = Settings::for_mode(mode);
+    if let Some(n) = sweep {
+        settings.sweep_numbers = n;
+    }
+    settings.popular_ip |= popular_ip;
+    let mut detector = Detector::with_settings(mode, settings);
+    match replay::run_with(
+        &mut detector,
         stdin.lock(),
         BufWriter::new(stdout.lock()),
-        mode,
         classify,
         progress,
     ) {

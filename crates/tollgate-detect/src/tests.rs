@@ -47,7 +47,7 @@ fn warm(d: &mut Detector, cc: &str, n: usize, gap: f64, conv: u64, rng: &mut Lcg
 
 #[test]
 fn a_sequential_burst_is_blocked_at_its_third_send_and_escalates() {
-    let mut d = sweeping();
+    let mut d = Detector::new(Mode::Standard);
     let mut rng = Lcg(1);
     let t0 = warm(&mut d, "371", 2000, 120.0, 80, &mut rng);
     let mut first = None;
@@ -367,7 +367,7 @@ fn voice_test_calls_then_a_wave_next_to_them_are_blocked() {
 
 #[test]
 fn a_sweep_across_a_hundred_number_boundary_is_caught_on_its_first_number_past_it() {
-    let mut d = sweeping();
+    let mut d = Detector::new(Mode::Standard);
     let mut rng = Lcg(7);
     let t0 = warm(&mut d, "371", 2000, 120.0, 80, &mut rng);
     // Two numbers at the end of one 100-number block, the third just past it.
@@ -384,7 +384,7 @@ fn a_sweep_across_a_hundred_number_boundary_is_caught_on_its_first_number_past_i
 
 #[test]
 fn neighbours_spread_over_more_than_the_window_or_verified_before_are_not_a_sweep() {
-    let mut d = sweeping();
+    let mut d = Detector::new(Mode::Standard);
     let mut rng = Lcg(8);
     let t0 = warm(&mut d, "371", 2000, 120.0, 80, &mut rng);
     // Three neighbours, each more than the window after the one before.
@@ -421,11 +421,32 @@ fn the_sweep_window_stays_bounded_under_a_flood() {
     assert!(w.order.len() <= MAX_SWEEP, "{}", w.order.len());
 }
 
-/// Standard mode with the sweep rule on (off by default until measured).
-fn sweeping() -> Detector {
-    let settings = Settings {
-        sweep_numbers: 3,
-        ..Settings::for_mode(Mode::Standard)
-    };
-    Detector::with_settings(Mode::Standard, settings)
+#[test]
+fn basic_mode_needs_a_fourth_neighbour_before_the_sweep_rule_refuses() {
+    for (mode, refused_at) in [(Mode::Standard, 2), (Mode::Basic, 3)] {
+        let mut d = Detector::new(mode);
+        let mut rng = Lcg(9);
+        let t0 = warm(&mut d, "371", 2000, 120.0, 80, &mut rng);
+        let first = (0..6u32).find(|&i| {
+            let digits = format!("3712340{:04}", 10 + 2 * i);
+            let v = d.decide(&req(t0 + f64::from(i), &format!("b{i}"), &digits, "371"));
+            !v.allow && v.rule == RULE_SWEEP
+        });
+        assert_eq!(first, Some(refused_at), "{mode:?}");
+    }
+}
+
+#[test]
+fn neighbours_verified_since_they_were_tried_are_not_a_sweep() {
+    let mut d = Detector::new(Mode::Standard);
+    let mut rng = Lcg(10);
+    let t0 = warm(&mut d, "371", 2000, 120.0, 80, &mut rng);
+    // Users in a row, each verifying before the next one signs up.
+    for i in 0..10u32 {
+        let t = t0 + f64::from(i) * 2.0;
+        let id = format!("row{i}");
+        let v = d.decide(&req(t, &id, &format!("3712777{:04}", 400 + i), "371"));
+        assert!(v.allow, "user {i}: {v:?}");
+        d.verified(t + 1.0, &id);
+    }
 }
