@@ -109,16 +109,17 @@ def test_rate_limit_buckets_and_geo_block(gw):
     assert rl.sid.startswith("RK")
     bucket = svc.rate_limits(rl.sid).buckets.create(max=2, interval=60)
     assert bucket.sid.startswith("BL") and bucket.max == 2 and bucket.interval == 60
+    # Numbers far apart: three neighbours within seconds would be a sweep.
     for n in range(2):
-        svc.verifications.create(to=f"+1415555020{n}", channel="sms",
+        svc.verifications.create(to=f"+141555502{n}0", channel="sms",
                                  rate_limits={"end_user_ip": "203.0.113.9"})
     with pytest.raises(TwilioRestException) as e:
-        svc.verifications.create(to="+14155550209", channel="sms",
+        svc.verifications.create(to="+14155550290", channel="sms",
                                  rate_limits={"end_user_ip": "203.0.113.9"})
     assert rest(e) == (429, 20429)
-    svc.verifications.create(to="+14155550209", channel="sms", rate_limits={"end_user_ip": "198.51.100.7"})
+    svc.verifications.create(to="+14155550290", channel="sms", rate_limits={"end_user_ip": "198.51.100.7"})
     with pytest.raises(TwilioRestException) as e:
-        svc.verifications.create(to="+14155550208", channel="sms", rate_limits={"nope": "x"})
+        svc.verifications.create(to="+14155550270", channel="sms", rate_limits={"nope": "x"})
     assert rest(e) == (400, 60200)
     # New accounts reach their home country only: France is a geo block.
     with pytest.raises(TwilioRestException) as e:
