@@ -233,3 +233,23 @@ def test_sms_pumping_protection_on_programmable_messaging(tmp_dir):
         assert blocked and blocked[0].error_code == 30450
     finally:
         gw.stop()
+
+
+def test_a_call_requested_from_a_datacenter_ip_without_a_device_is_refused(gw):
+    client = gw.client()
+    sid = client.verify.v2.services.create(friendly_name="Acme").sid
+    url = f"{gw.url}/v2/Services/{sid}/Verifications"
+    auth = (gw.account_sid, gw.auth_token)
+    hosted = {"Channel": "call", "DeviceIp": "203.0.113.7", "TollgateDeviceIpFlags": "datacenter"}
+    r = requests.post(url, auth=auth, data={"To": "+14155557001", **hosted}, timeout=10)
+    assert r.status_code == 403 and r.json()["code"] == 60410, r.text
+    assert "fraudguard.hosted_call" in r.json()["message"]
+    # No range is blocked for it.
+    assert requests.get(f"{gw.url}/tollgate/v1/FraudGuard/Blocks", auth=auth,
+                        timeout=10).json()["blocks"] == []
+    # The same call with a device fingerprint, or by SMS, goes out.
+    r = requests.post(url, auth=auth, data={"To": "+14155557001", "TollgateDeviceId": "web-7f3a", **hosted},
+                      timeout=10)
+    assert r.status_code == 201 and r.json()["channel"] == "call", r.text
+    r = requests.post(url, auth=auth, data={**hosted, "To": "+14155558001", "Channel": "sms"}, timeout=10)
+    assert r.status_code == 201, r.text

@@ -10,8 +10,9 @@
 //! (risk tier from number types only): the benchmark runs that way so that no
 //! list of "known bad" countries can help the detector.
 //!
-//! `--sweep N` and `--popular-ip` switch on the rules that are off by default
-//! (`Settings::sweep_numbers`, `Settings::popular_ip`), to measure them.
+//! `--sweep N`, `--no-hosted-calls` and `--popular-ip` set
+//! `Settings::sweep_numbers`, `refuse_hosted_calls` and `popular_ip`, to
+//! measure each rule against the detector without it.
 
 use std::io::{BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
@@ -25,10 +26,15 @@ fn main() -> ExitCode {
     let mut with_table = true;
     let mut sweep: Option<usize> = None;
     let mut popular_ip = false;
+    let mut hosted_calls = true;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--popular-ip" {
             popular_ip = true;
+            continue;
+        }
+        if a == "--no-hosted-calls" {
+            hosted_calls = false;
             continue;
         }
         match (a.as_str(), args.next()) {
@@ -47,7 +53,7 @@ fn main() -> ExitCode {
             }
             _ => {
                 eprintln!(
-                    "usage: replay [--mode off|basic|standard|max] [--risk-table default|none] [--sweep N] [--popular-ip]"
+                    "usage: replay [--mode off|basic|standard|max] [--risk-table default|none] [--sweep N] [--no-hosted-calls] [--popular-ip]"
                 );
                 return ExitCode::from(2);
             }
@@ -73,6 +79,7 @@ fn main() -> ExitCode {
         settings.sweep_numbers = n;
     }
     settings.popular_ip |= popular_ip;
+    settings.refuse_hosted_calls &= hosted_calls;
     let mut detector = Detector::with_settings(mode, settings);
     match replay::run_with(
         &mut detector,

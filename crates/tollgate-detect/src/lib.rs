@@ -126,6 +126,9 @@ pub struct Settings {
     /// and [`SWEEP_WINDOW`] seconds, that refuse their 100-number block
     /// (0 turns the rule off).
     pub sweep_numbers: usize,
+    /// Whether a voice call to a number never verified is refused when it
+    /// comes from a datacenter or Tor IP with no device fingerprint.
+    pub refuse_hosted_calls: bool,
     /// Whether an IP many users verified from lowers a request's risk
     /// (and a known IP few verified from raises it).
     pub popular_ip: bool,
@@ -147,6 +150,7 @@ impl Settings {
             // bursts are contained at their 3rd send, no legitimate send more
             // is refused.
             sweep_numbers: 3,
+            refuse_hosted_calls: true,
             // Off: on the simulator it lowered fraud-cost recall (round 3).
             popular_ip: false,
         };
@@ -161,6 +165,7 @@ impl Settings {
                 score_odds: 49.0,
                 new_country_budget: 10.0,
                 sweep_numbers: 4,
+                refuse_hosted_calls: false,
                 ..standard
             },
             Mode::Max => Settings {
@@ -326,6 +331,7 @@ pub const RULE_LOW_CONVERSION: &str = "fraudguard.low_conversion";
 pub const RULE_NEW_COUNTRY: &str = "fraudguard.new_country";
 pub const RULE_CONVERSION: &str = "fraudguard.conversion";
 pub const RULE_SWEEP: &str = "fraudguard.sweep";
+pub const RULE_HOSTED_CALL: &str = "fraudguard.hosted_call";
 
 /// The rules that block a whole range; the others (country watches) refuse
 /// only the sends their own test refuses.
@@ -1122,6 +1128,9 @@ impl Detector {
                 c.lifted_until = t + self.settings.block_ttl;
             }
         }
+        if let Some(v) = self.hosted_call(req, &n, known) {
+            return v;
+        }
         if let Some(v) = self.new_country(req, &n, t) {
             return v;
         }
@@ -1392,6 +1401,34 @@ impl Detector {
         );
         let numbers = self.recent_under(key);
         Some(self.block(key, RULE_DENSITY, evidence, numbers, t))
+    }
+
+    /// Refuses a call to a number never verified from a datacenter or Tor IP
+    /// with no device fingerprint: toll-fraud bots dial from hosting, a user
+    /// who asks for a code by voice dials from a phone or a browser. The
+    /// send alone is refused; no range is blocked.
+    fn hosted_call(&self, req: &Request<'_>, n: &Number, known: bool) -> Option<Verdict> {
+        let hosting = IpFlags::DATACENTER.with(IpFlags::TOR);
+        let flags = IpFlags(req.ip_flags.0 & hosting.0);
+        if !self.settings.refuse_hosted_calls
+            || req.channel != Channel::Call
+            || known
+            || flags.is_empty()
+            || req.device.is_some_and(|d| !d.is_empty())
+        {
+            return None;
+        }
+        Some(Verdict {
+            allow: false,
+            rule: RULE_HOSTED_CALL,
+            range: None,
+            evidence: format!(
+                "call to {} (never verified) from a {} IP with no device fingerprint",
+                n.e164(),
+                flags.names().join("/")
+            ),
+            numbers: vec![n.e164()],
+        })
     }
 
     /// Refuses the 100-number block when enough never-verified neighbours

@@ -450,3 +450,54 @@ fn neighbours_verified_since_they_were_tried_are_not_a_sweep() {
         d.verified(t + 1.0, &id);
     }
 }
+
+#[test]
+fn a_call_from_hosting_with_no_device_to_a_new_number_is_refused_and_nothing_else() {
+    let hosted = |c: Request<'static>, flags: &[&str]| Request {
+        ip: Some("203.0.113.7"),
+        ip_flags: IpFlags::from_names(flags.iter().copied()),
+        ..c
+    };
+    for mode in [Mode::Standard, Mode::Max, Mode::Basic] {
+        let mut d = Detector::new(mode);
+        let mut rng = Lcg(11);
+        let t0 = warm(&mut d, "371", 2000, 120.0, 80, &mut rng);
+        // A user verified this number by SMS before.
+        assert!(d.decide(&req(t0, "u", "37160012345", "371")).allow);
+        d.verified(t0 + 20.0, "u");
+        let t = t0 + 100.0;
+        let v = d.decide(&hosted(
+            call(t, "c1", "37169901234", "371"),
+            &["datacenter"],
+        ));
+        assert_eq!(
+            !v.allow,
+            mode != Mode::Basic,
+            "{mode:?}: datacenter, no device, new number: {v:?}"
+        );
+        if !v.allow {
+            assert_eq!(v.rule, RULE_HOSTED_CALL);
+            assert_eq!(v.range, None, "no range is blocked");
+            assert_eq!(v.numbers, vec!["+37169901234".to_owned()]);
+            assert!(v.evidence.contains("datacenter IP"), "{}", v.evidence);
+        }
+        let allowed = [
+            // With a device fingerprint.
+            Request {
+                device: Some("d1"),
+                ..hosted(call(t + 1.0, "c2", "37168801234", "371"), &["tor"])
+            },
+            // To a number verified before.
+            hosted(call(t + 2.0, "c3", "37160012345", "371"), &["datacenter"]),
+            // From a residential proxy.
+            hosted(call(t + 3.0, "c4", "37167701234", "371"), &["proxy"]),
+            // By SMS.
+            hosted(req(t + 4.0, "s1", "37166601234", "371"), &["datacenter"]),
+        ];
+        for r in allowed {
+            let v = d.decide(&r);
+            assert!(v.allow, "{mode:?} {}: {v:?}", r.id);
+        }
+        assert_eq!(d.blocks().count(), 0, "{mode:?}");
+    }
+}

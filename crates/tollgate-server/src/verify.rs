@@ -97,6 +97,7 @@ fn static_rule(rule: &str) -> &'static str {
         d::RULE_NEW_COUNTRY,
         d::RULE_CONVERSION,
         d::RULE_SWEEP,
+        d::RULE_HOSTED_CALL,
     ]
     .into_iter()
     .find(|r| *r == rule)

@@ -479,6 +479,7 @@ pub async fn create(
             Channel::Sms,
             ip,
             None,
+            None,
             price.sms_outbound.saturating_mul(i64::from(seg.count)),
             now,
         )

@@ -423,6 +423,7 @@ pub async fn create_verification(
             channel,
             device_ip,
             params.get("TollgateDeviceIpFlags"),
+            params.get("TollgateDeviceId").filter(|d| !d.is_empty()),
             price_micros,
             now,
         )
@@ -627,6 +628,7 @@ pub async fn fraud_guard_decision(
     channel: Channel,
     ip: Option<std::net::IpAddr>,
     ip_flags: Option<&str>,
+    device: Option<&str>,
     price_micros: i64,
     now: i64,
 ) -> Option<(String, String)> {
@@ -654,7 +656,7 @@ pub async fn fraud_guard_decision(
         },
         ip: ip_text.as_deref(),
         ip_flags: tollgate_detect::IpFlags::from_names(flags),
-        device: None,
+        device,
         price_micros,
         risk: classified.risk,
     };
