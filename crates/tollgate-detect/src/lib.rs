@@ -333,6 +333,12 @@ pub const RULE_CONVERSION: &str = "fraudguard.conversion";
 pub const RULE_SWEEP: &str = "fraudguard.sweep";
 pub const RULE_HOSTED_CALL: &str = "fraudguard.hosted_call";
 
+/// Whether a refusal by `rule` is listed as a block (a range or a country
+/// watch); an invalid number or a hosted call is refused on its own.
+pub fn lists_a_block(rule: &str) -> bool {
+    rule != RULE_INVALID && rule != RULE_HOSTED_CALL
+}
+
 /// The rules that block a whole range; the others (country watches) refuse
 /// only the sends their own test refuses.
 fn blocks_range(rule: &str) -> bool {

@@ -492,9 +492,15 @@ pub async fn create(
             rule.clone(),
             ApiError::new(
                 &codes::SMS_PUMPING_BLOCKED,
-                format!(
-                    "Message delivery blocked: SMS Pumping Protection blocks {range} ({rule}); see /tollgate/v1/FraudGuard/Blocks"
-                ),
+                if tollgate_detect::lists_a_block(&rule) {
+                    format!(
+                        "Message delivery blocked: SMS Pumping Protection blocks {range} ({rule}); see /tollgate/v1/FraudGuard/Blocks"
+                    )
+                } else {
+                    format!(
+                        "Message delivery blocked: SMS Pumping Protection refuses {range} ({rule})"
+                    )
+                },
             ),
         )),
         None => admit(

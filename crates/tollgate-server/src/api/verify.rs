@@ -432,9 +432,15 @@ pub async fn create_verification(
             app.audit.blocked(&account.sid, &rule);
             return Err(ApiError::new(
                 &codes::VERIFY_FRAUD_BLOCKED,
-                format!(
-                    "Verification delivery attempt blocked: Fraud Guard blocks {range} ({rule}); see /tollgate/v1/FraudGuard/Blocks"
-                ),
+                if tollgate_detect::lists_a_block(&rule) {
+                    format!(
+                        "Verification delivery attempt blocked: Fraud Guard blocks {range} ({rule}); see /tollgate/v1/FraudGuard/Blocks"
+                    )
+                } else {
+                    format!(
+                        "Verification delivery attempt blocked: Fraud Guard refuses {range} ({rule})"
+                    )
+                },
             ));
         }
     }
