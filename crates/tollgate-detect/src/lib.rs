@@ -25,8 +25,9 @@
 //!   100-number block is refused at once, before any density test could
 //!   trip. Neighbours are looked up by value, so a sweep that crosses a
 //!   100- or 1,000-number boundary is caught on its first number past it.
-//!   Off by default (`Settings::sweep_numbers` 0) until measured on the
-//!   simulator.
+//! - `fraudguard.hosted_call`: a voice call to a number never verified,
+//!   asked for from a datacenter or Tor IP with no device fingerprint, is
+//!   refused on its own (no range is blocked).
 //! - `fraudguard.burst` (100- and 1,000-number blocks) and
 //!   `fraudguard.density` (10,000 to 1,000,000): a range gets far more
 //!   distinct numbers in the last minutes than its share of the country's
@@ -848,8 +849,9 @@ pub struct Detector {
     ring: VecDeque<(u64, u8)>,
     known_numbers: Bloom,
     known_ips: Bloom,
-    /// Verified sends per unflagged IP.
-    ip_verified: CountMin,
+    /// Verified sends per unflagged IP (only with `Settings::popular_ip`:
+    /// 4 MiB that no other rule reads).
+    ip_verified: Option<CountMin>,
     known_devices: Bloom,
     /// 10,000-number blocks with a verified send (kept longer than the
     /// decayed range counts, which are also pruned).
@@ -960,7 +962,9 @@ impl Detector {
             ring: VecDeque::with_capacity(RING),
             known_numbers: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
             known_ips: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
-            ip_verified: CountMin::new(IP_SKETCH_WIDTH, FEATURE_HL),
+            ip_verified: settings
+                .popular_ip
+                .then(|| CountMin::new(IP_SKETCH_WIDTH, FEATURE_HL)),
             known_devices: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
             known_blocks: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
             known_flagged_nets: Bloom::new(BLOOM_BITS, BLOOM_CAPACITY),
@@ -1590,7 +1594,11 @@ impl Detector {
                 let h = hash_str(1, ip);
                 if self.known_ips.contains(h) {
                     f |= F_IP_KNOWN;
-                    if self.settings.popular_ip && self.ip_verified.get(h) >= POPULAR_IP_VERIFIED {
+                    if self
+                        .ip_verified
+                        .as_ref()
+                        .is_some_and(|s| s.get(h) >= POPULAR_IP_VERIFIED)
+                    {
                         f |= F_IP_POPULAR;
                     }
                 }
@@ -1991,8 +1999,10 @@ impl Detector {
         self.known_numbers.insert(mix(n.key()));
         if let Some(ip) = p.ip {
             self.known_ips.insert(ip);
-            if p.features & F_IP_CLEAN != 0 {
-                self.ip_verified.add(t, ip);
+            if p.features & F_IP_CLEAN != 0
+                && let Some(s) = self.ip_verified.as_mut()
+            {
+                s.add(t, ip);
             }
         }
         if let Some(d) = p.device {

@@ -492,15 +492,11 @@ pub async fn create(
             rule.clone(),
             ApiError::new(
                 &codes::SMS_PUMPING_BLOCKED,
-                if tollgate_detect::lists_a_block(&rule) {
-                    format!(
-                        "Message delivery blocked: SMS Pumping Protection blocks {range} ({rule}); see /tollgate/v1/FraudGuard/Blocks"
-                    )
-                } else {
-                    format!(
-                        "Message delivery blocked: SMS Pumping Protection refuses {range} ({rule})"
-                    )
-                },
+                crate::api::verify::refusal_message(
+                    "Message delivery blocked: SMS Pumping Protection",
+                    &rule,
+                    &range,
+                ),
             ),
         )),
         None => admit(

@@ -432,15 +432,11 @@ pub async fn create_verification(
             app.audit.blocked(&account.sid, &rule);
             return Err(ApiError::new(
                 &codes::VERIFY_FRAUD_BLOCKED,
-                if tollgate_detect::lists_a_block(&rule) {
-                    format!(
-                        "Verification delivery attempt blocked: Fraud Guard blocks {range} ({rule}); see /tollgate/v1/FraudGuard/Blocks"
-                    )
-                } else {
-                    format!(
-                        "Verification delivery attempt blocked: Fraud Guard refuses {range} ({rule})"
-                    )
-                },
+                refusal_message(
+                    "Verification delivery attempt blocked: Fraud Guard",
+                    &rule,
+                    &range,
+                ),
             ));
         }
     }
@@ -620,6 +616,16 @@ pub async fn create_verification(
 
 fn send_count(r: &VerificationRecord) -> usize {
     serde_json::from_str::<Vec<Value>>(&r.send_attempts).map_or(0, |v| v.len())
+}
+
+/// The message of a Fraud Guard refusal: a listed block points to the
+/// listing; an invalid number or a hosted call is refused on its own.
+pub fn refusal_message(lead: &str, rule: &str, range: &str) -> String {
+    if tollgate_detect::lists_a_block(rule) {
+        format!("{lead} blocks {range} ({rule}); see /tollgate/v1/FraudGuard/Blocks")
+    } else {
+        format!("{lead} refuses {range} ({rule})")
+    }
 }
 
 /// Asks the scope's detector; a block comes back as (rule, `+range`).
