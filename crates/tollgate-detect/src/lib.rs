@@ -372,8 +372,16 @@ struct SweepWindow {
 
 impl SweepWindow {
     /// Notes an attempt at `t` and returns the other numbers within
-    /// [`SWEEP_SPREAD`] seen within [`SWEEP_WINDOW`] (at most `limit`).
-    fn note(&mut self, len: u8, value: u64, t: f64, limit: usize) -> Vec<u64> {
+    /// [`SWEEP_SPREAD`] seen within [`SWEEP_WINDOW`] that `counts` keeps
+    /// (at most `limit`).
+    fn note(
+        &mut self,
+        len: u8,
+        value: u64,
+        t: f64,
+        limit: usize,
+        counts: impl Fn(u64) -> bool,
+    ) -> Vec<u64> {
         while let Some(&(seen, key)) = self.order.front() {
             if t - seen <= SWEEP_WINDOW && self.order.len() < MAX_SWEEP {
                 break;
@@ -390,6 +398,7 @@ impl SweepWindow {
             .range(low..=high)
             .filter(|((_, v), seen)| *v != value && t - **seen <= SWEEP_WINDOW)
             .map(|((_, v), _)| *v)
+            .filter(|v| counts(*v))
             .take(limit)
             .collect();
         self.by_number.insert((len, value), t);
@@ -1104,10 +1113,12 @@ impl Detector {
             None
         };
         let sweep = if self.settings.sweep_numbers > 0 && !known {
-            let mut near = self.sweep.note(n.len as u8, n.value, t, EVIDENCE_NUMBERS);
             // Neighbours verified since they were tried are users, not a sweep.
-            near.retain(|v| !self.known_numbers.contains(mix(pack(*v, n.len))));
-            near
+            let verified = &self.known_numbers;
+            self.sweep
+                .note(n.len as u8, n.value, t, EVIDENCE_NUMBERS, |v| {
+                    !verified.contains(mix(pack(v, n.len)))
+                })
         } else {
             Vec::new()
         };

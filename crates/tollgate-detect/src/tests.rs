@@ -415,7 +415,9 @@ fn the_sweep_window_stays_bounded_under_a_flood() {
     let mut w = SweepWindow::default();
     for i in 0..(MAX_SWEEP as u64 + 50_000) {
         // Far apart, all at once: nothing expires by time.
-        w.note(11, 37_100_000_000 + i * 100, 1.0, EVIDENCE_NUMBERS);
+        w.note(11, 37_100_000_000 + i * 100, 1.0, EVIDENCE_NUMBERS, |_| {
+            true
+        });
     }
     assert!(w.by_number.len() <= MAX_SWEEP, "{}", w.by_number.len());
     assert!(w.order.len() <= MAX_SWEEP, "{}", w.order.len());
@@ -448,6 +450,32 @@ fn neighbours_verified_since_they_were_tried_are_not_a_sweep() {
         let v = d.decide(&req(t, &id, &format!("3712777{:04}", 400 + i), "371"));
         assert!(v.allow, "user {i}: {v:?}");
         d.verified(t + 1.0, &id);
+    }
+}
+
+#[test]
+fn unverified_neighbours_count_even_behind_more_verified_ones_than_the_evidence_holds() {
+    let mut d = Detector::new(Mode::Standard);
+    let mut rng = Lcg(12);
+    let t0 = warm(&mut d, "371", 2000, 120.0, 80, &mut rng);
+    // Ten users verify one after another: 401-409 and 411, around 410.
+    let users = (401..=409).chain([411]);
+    for (i, n) in users.enumerate() {
+        let t = t0 + i as f64;
+        let id = format!("user{n}");
+        let v = d.decide(&req(t, &id, &format!("3712777{n:04}"), "371"));
+        assert!(v.allow, "user {n}: {v:?}");
+        d.verified(t + 0.5, &id);
+    }
+    // Then three numbers nobody verifies; the ten verified ones sort first.
+    let t = t0 + 12.0;
+    assert!(d.decide(&req(t, "x412", "37127770412", "371")).allow);
+    assert!(d.decide(&req(t + 1.0, "x413", "37127770413", "371")).allow);
+    let v = d.decide(&req(t + 2.0, "x410", "37127770410", "371"));
+    assert!(!v.allow, "{v:?}");
+    assert_eq!(v.rule, RULE_SWEEP);
+    for n in ["+37127770410", "+37127770412", "+37127770413"] {
+        assert!(v.numbers.iter().any(|x| x == n), "{n} in {:?}", v.numbers);
     }
 }
 
