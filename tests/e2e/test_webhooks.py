@@ -175,6 +175,42 @@ def test_retries_5xx_with_one_idempotency_token_and_4xx_is_final(hooks_gateway):
         gone.close()
 
 
+def test_connection_overrides_in_the_fragment_set_retries_and_timeouts(hooks_gateway):
+    """Twilio's `#rc=…&rp=…&tt=…`: the fragment is neither sent nor signed."""
+    gw = hooks_gateway
+    # rp=4xx with rc=2: a 404 is retried twice, then final.
+    gone = Receiver(statuses=[404, 404, 404])
+    try:
+        sid = send(gw, Url=f"{gone.base}/x?a=1#rc=2&rp=4xx").json()["sid"]
+        d = delivery(gw, sid)
+        assert d["status"] == "failed" and d["attempts"] == 3 and d["response_code"] == 404, d
+        seen = gone.wait_for(3)
+        assert all(r["path"] == "/x?a=1" for r in seen), seen
+        assert RequestValidator(gw.auth_token).validate(
+            f"{gone.base}/x?a=1", MultiDict(parse_qsl(seen[0]["body"].decode())), seen[0]["headers"]["X-Twilio-Signature"]
+        )
+    finally:
+        gone.close()
+    # rc without rp retries connect failures only (Twilio's default): a 503 is final.
+    busy = Receiver(statuses=[503])
+    try:
+        d = delivery(gw, send(gw, Url=f"{busy.base}/x#rc=3").json()["sid"])
+        assert d["status"] == "failed" and d["attempts"] == 1 and d["response_code"] == 503, d
+    finally:
+        busy.close()
+    # tt bounds an attempt; rp=rt retries the one that got no answer in time.
+    for rp, attempts, status in [("rt", 2, "delivered"), ("ct", 1, "failed")]:
+        slow = Receiver(slow=(1, 1.5))
+        try:
+            d = delivery(gw, send(gw, Url=f"{slow.base}/x#tt=300&rc=1&rp={rp}").json()["sid"])
+            assert d["status"] == status and d["attempts"] == attempts, (rp, d)
+        finally:
+            slow.close()
+    # A bad override is the caller's error, and nothing is queued.
+    r = send(gw, Url="https://example.com/x#rc=9")
+    assert r.status_code == 400 and "rc must be a whole number from 0 to 5" in r.json()["message"], r.text
+
+
 @pytest.mark.parametrize("scheme", ["basic", "digest"])
 def test_credentials_in_the_url_answer_the_challenge_and_stay_secret(hooks_gateway, scheme):
     gw = hooks_gateway

@@ -25,10 +25,12 @@ class MultiDict(dict):
 
 class Receiver:
     """Records every request. `statuses` are answered in order (then 200).
-    `basic=(user, pw)` or `digest=(user, pw)` demand that auth first."""
+    `basic=(user, pw)` or `digest=(user, pw)` demand that auth first.
+    `slow=(n, seconds)`: the first n requests wait that long before answering."""
 
-    def __init__(self, statuses=(), basic=None, digest=None, port=0):
+    def __init__(self, statuses=(), basic=None, digest=None, port=0, slow=(0, 0.0)):
         self.requests = []
+        self.slow = list(slow)
         self.statuses = list(statuses)
         self.basic = basic
         self.digest = digest
@@ -48,17 +50,25 @@ class Receiver:
                         {"method": self.command, "path": self.path, "headers": CaseInsensitiveDict(self.headers.items()), "body": body}
                     )
                     status = receiver.answer(self.command, self.path, self.headers)
-                self.send_response(status)
-                if status == 401:
-                    if receiver.digest:
-                        self.send_header(
-                            "WWW-Authenticate",
-                            f'Digest realm="hooks", qop="auth", nonce="{receiver.nonce}", opaque="xyz"',
-                        )
-                    else:
-                        self.send_header("WWW-Authenticate", 'Basic realm="hooks"')
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                    delay = 0.0
+                    if receiver.slow[0] > 0:
+                        receiver.slow[0] -= 1
+                        delay = receiver.slow[1]
+                time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    if status == 401:
+                        if receiver.digest:
+                            self.send_header(
+                                "WWW-Authenticate",
+                                f'Digest realm="hooks", qop="auth", nonce="{receiver.nonce}", opaque="xyz"',
+                            )
+                        else:
+                            self.send_header("WWW-Authenticate", 'Basic realm="hooks"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender gave up waiting
 
             do_GET = handle_any
             do_POST = handle_any

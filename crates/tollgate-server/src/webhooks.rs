@@ -18,6 +18,7 @@ use tollgate_webhook::address::forbidden_reason;
 use tollgate_webhook::digest::{
     Challenge, basic_authorization, digest_authorization, parse_challenges,
 };
+use tollgate_webhook::overrides::Overrides;
 use tollgate_webhook::request::{
     FORM_CONTENT_TYPE, JSON_CONTENT_TYPE, Method, Payload, SignedRequest, Target, build,
 };
@@ -226,9 +227,21 @@ pub async fn run_dispatcher(app: Arc<App>, shutdown: impl std::future::Future<Ou
 /// One attempt, then its outcome recorded.
 async fn deliver(app: &Arc<App>, mut record: WebhookRecord) {
     let attempt = u32::try_from(record.attempts).unwrap_or(0) + 1;
-    let outcome = attempt_once(app, &record).await;
+    let target = app
+        .master_key()
+        .open_text(&record.sid, &record.url_sealed)
+        .map_err(|_| "the stored URL cannot be opened".to_owned())
+        .and_then(|url| Target::parse(&url).map_err(|e| e.to_string()));
+    let (outcome, overrides) = match target {
+        Ok(target) => (attempt_once(app, &record, &target).await, target.overrides),
+        Err(why) => (Outcome::Refused(why), Overrides::default()),
+    };
     let now = app.clock.now().0;
-    let next = app.webhooks.settings.retry.decide(attempt, &outcome, now);
+    let next = app
+        .webhooks
+        .settings
+        .retry
+        .decide_with(attempt, &outcome, now, &overrides);
     record.attempts = i32::try_from(attempt).unwrap_or(i32::MAX);
     record.last_response_code = match outcome {
         Outcome::Status(code) => Some(i32::from(code)),
@@ -281,20 +294,12 @@ async fn deliver(app: &Arc<App>, mut record: WebhookRecord) {
     }
 }
 
-async fn attempt_once(app: &App, record: &WebhookRecord) -> Outcome {
-    let url = match app.master_key().open_text(&record.sid, &record.url_sealed) {
-        Ok(url) => url,
-        Err(_) => return Outcome::Refused("the stored URL cannot be opened".into()),
-    };
-    let target = match Target::parse(&url) {
-        Ok(t) => t,
-        Err(e) => return Outcome::Refused(e.to_string()),
-    };
+async fn attempt_once(app: &App, record: &WebhookRecord, target: &Target) -> Outcome {
     let Some(account) = app.snapshot().accounts.get(&record.account_sid).cloned() else {
         return Outcome::Refused("the account no longer exists".into());
     };
     if !app.webhooks.settings.allow_private
-        && let Some(reason) = refused_destination(&app.webhooks.settings, &target).await
+        && let Some(reason) = refused_destination(&app.webhooks.settings, target).await
     {
         return Outcome::Refused(reason);
     }
@@ -308,14 +313,18 @@ async fn attempt_once(app: &App, record: &WebhookRecord) -> Outcome {
         Payload::Form(form_urlencoded::parse(&body).into_owned().collect())
     };
     let request = build(
-        &target,
+        target,
         method,
         &payload,
         &account.primary_token,
         &record.sid,
     );
     let client = &app.webhooks.client;
-    let first = match send(client, &request, None).await {
+    let timeout = target
+        .overrides
+        .attempt_timeout_ms()
+        .map(Duration::from_millis);
+    let first = match send(client, &request, None, timeout).await {
         Ok(response) => response,
         Err(outcome) => return outcome,
     };
@@ -346,7 +355,7 @@ async fn attempt_once(app: &App, record: &WebhookRecord) -> Outcome {
                 basic_authorization(&credentials.user, &credentials.password)
             }
         };
-        return match send(client, &request, Some(authorization)).await {
+        return match send(client, &request, Some(authorization), timeout).await {
             Ok(response) => Outcome::Status(response.status().as_u16()),
             Err(outcome) => outcome,
         };
@@ -363,6 +372,7 @@ async fn send(
     client: &reqwest::Client,
     request: &SignedRequest,
     authorization: Option<String>,
+    timeout: Option<Duration>,
 ) -> Result<reqwest::Response, Outcome> {
     let method = match request.method {
         Method::Get => reqwest::Method::GET,
@@ -378,6 +388,9 @@ async fn send(
     if request.method == Method::Post {
         builder = builder.body(request.body.clone());
     }
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
     builder.send().await.map_err(classify)
 }
 
@@ -391,14 +404,20 @@ fn classify(error: reqwest::Error) -> Outcome {
         source = e.source();
     }
     let error = error.without_url();
+    if error.is_connect() {
+        let kind = if error.is_timeout() {
+            "connect timed out"
+        } else {
+            "connection failed"
+        };
+        return Outcome::Unreachable(format!("{kind}: {error}"));
+    }
     let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
+        "no answer in time"
     } else {
         "request failed"
     };
-    Outcome::Unreachable(format!("{kind}: {error}"))
+    Outcome::NoAnswer(format!("{kind}: {error}"))
 }
 
 /// Why `target` may not be reached, checked before sending: literal

@@ -2,6 +2,8 @@
 
 use tollgate_signature::{Algorithm, Key, SIGNATURE_HEADER};
 
+use crate::overrides::Overrides;
+
 /// The `User-Agent` Twilio's webhooks carry.
 pub const USER_AGENT: &str = "TwilioProxy/1.1";
 /// The header that lets a receiver drop a retried duplicate.
@@ -65,43 +67,56 @@ pub struct Target {
     pub port: u16,
     pub https: bool,
     pub credentials: Option<UrlCredentials>,
+    /// Twilio's connection overrides from the URL's fragment.
+    pub overrides: Overrides,
 }
 
 /// Why a URL cannot be a webhook target.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidUrl(pub &'static str);
+pub struct InvalidUrl(pub std::borrow::Cow<'static, str>);
+
+impl From<&'static str> for InvalidUrl {
+    fn from(why: &'static str) -> Self {
+        InvalidUrl(why.into())
+    }
+}
 
 impl std::fmt::Display for InvalidUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
+        f.write_str(&self.0)
     }
 }
 
 impl Target {
     /// Parses an absolute `http`/`https` URL. Credentials are percent-decoded.
     pub fn parse(url: &str) -> Result<Target, InvalidUrl> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or(InvalidUrl("the URL must be absolute, http:// or https://"))?;
+        let (scheme, rest) = url.split_once("://").ok_or(InvalidUrl::from(
+            "the URL must be absolute, http:// or https://",
+        ))?;
         let https = if scheme.eq_ignore_ascii_case("https") {
             true
         } else if scheme.eq_ignore_ascii_case("http") {
             false
         } else {
-            return Err(InvalidUrl("the URL scheme must be http or https"));
+            return Err(InvalidUrl::from("the URL scheme must be http or https"));
         };
         if url.len() > 4096 {
-            return Err(InvalidUrl("the URL is longer than 4096 characters"));
+            return Err(InvalidUrl::from("the URL is longer than 4096 characters"));
         }
         if url
             .bytes()
             .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
         {
-            return Err(InvalidUrl("the URL contains spaces or control characters"));
+            return Err(InvalidUrl::from(
+                "the URL contains spaces or control characters",
+            ));
         }
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(authority_end);
-        let tail = tail.split('#').next().unwrap_or("");
+        // The fragment is never sent or signed; it may carry overrides.
+        let (tail, fragment) = tail.split_once('#').unwrap_or((tail, ""));
+        let overrides =
+            Overrides::parse(fragment).map_err(|e| InvalidUrl(std::borrow::Cow::Owned(e.0)))?;
         let (userinfo, hostport) = match authority.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
             None => (None, authority),
@@ -132,6 +147,7 @@ impl Target {
             port,
             https,
             credentials,
+            overrides,
         })
     }
 
@@ -158,15 +174,15 @@ impl Target {
 }
 
 fn split_host_port(hostport: &str) -> Result<(&str, Option<u16>), InvalidUrl> {
-    let bad_port = InvalidUrl("the URL's port is not a number from 1 to 65535");
+    let bad_port = InvalidUrl::from("the URL's port is not a number from 1 to 65535");
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
         let (inside, after) = v6
             .split_once(']')
-            .ok_or(InvalidUrl("the URL's IPv6 host has no closing ]"))?;
+            .ok_or(InvalidUrl::from("the URL's IPv6 host has no closing ]"))?;
         let port = match after.strip_prefix(':') {
             Some(p) => Some(p),
             None if after.is_empty() => None,
-            None => return Err(InvalidUrl("the URL's host is malformed")),
+            None => return Err(InvalidUrl::from("the URL's host is malformed")),
         };
         (inside, port)
     } else {
@@ -176,7 +192,7 @@ fn split_host_port(hostport: &str) -> Result<(&str, Option<u16>), InvalidUrl> {
         }
     };
     if host.is_empty() {
-        return Err(InvalidUrl("the URL has no host"));
+        return Err(InvalidUrl::from("the URL has no host"));
     }
     let port = match port {
         None | Some("") => None,
@@ -303,6 +319,19 @@ mod tests {
             "https://us%40er:***@hooks.example.com:8443/status?x=1"
         );
         assert_eq!(t.request_uri(), "/status?x=1");
+    }
+
+    #[test]
+    fn connection_overrides_are_read_from_the_fragment_and_not_signed() {
+        let t = Target::parse("https://example.com/status?x=1#rc=2&rp=5xx&ct=1000").unwrap();
+        assert_eq!(t.url, "https://example.com/status?x=1");
+        assert_eq!(t.overrides.retry_count, Some(2));
+        assert_eq!(t.overrides.connect_timeout_ms, Some(1000));
+        let t = Target::parse("https://example.com#tt=2000").unwrap();
+        assert_eq!(t.url, "https://example.com/");
+        assert_eq!(t.overrides.total_timeout_ms, Some(2000));
+        let e = Target::parse("https://example.com/status#rc=9").unwrap_err();
+        assert!(e.to_string().contains("rc must be"), "{e}");
     }
 
     #[test]

@@ -1,12 +1,17 @@
 //! What an attempt's outcome means for the delivery.
 
+use crate::overrides::{Overrides, RetryOn};
+
 /// What happened when a webhook was sent once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The receiver answered with this HTTP status.
     Status(u16),
-    /// No connection, a TLS failure, or a timeout before a status arrived.
+    /// No connection: refused, a TLS failure, or the connect timeout.
     Unreachable(String),
+    /// Connected and sent, but no status arrived in time (or the
+    /// connection dropped before it did).
+    NoAnswer(String),
     /// Refused before sending (for example an SSRF-blocked address, or a
     /// malformed URL): retrying cannot help.
     Refused(String),
@@ -58,6 +63,43 @@ impl RetryPolicy {
     /// at `now_ms`. 5xx, 408, 429 and unreachable receivers are retried;
     /// other answers are final (redirects are not followed).
     pub fn decide(&self, attempt: u32, outcome: &Outcome, now_ms: i64) -> Next {
+        self.decide_with(attempt, outcome, now_ms, &Overrides::default())
+    }
+
+    /// As [`RetryPolicy::decide`], for a URL with connection overrides.
+    /// When they set `rc` or `rp`, Twilio's rules apply: `rc` retries
+    /// (default 1) of the failures `rp` names (default `ct`, connect
+    /// failures only), at this policy's back-off.
+    pub fn decide_with(
+        &self,
+        attempt: u32,
+        outcome: &Outcome,
+        now_ms: i64,
+        overrides: &Overrides,
+    ) -> Next {
+        if overrides.sets_retries() {
+            let on = overrides.retry_on.unwrap_or(RetryOn::CONNECT_ONLY);
+            let attempts = overrides.retry_count.unwrap_or(1).saturating_add(1);
+            let (retry, reason) = match outcome {
+                Outcome::Status(code) if (200..300).contains(code) => return Next::Delivered,
+                Outcome::Status(code) if (400..500).contains(code) => {
+                    (on.client_errors, format!("HTTP {code}"))
+                }
+                Outcome::Status(code) if (500..600).contains(code) => {
+                    (on.server_errors, format!("HTTP {code}"))
+                }
+                Outcome::Status(code) => (false, format!("HTTP {code}")),
+                Outcome::Unreachable(why) => (on.connect, why.clone()),
+                Outcome::NoAnswer(why) => (on.read, why.clone()),
+                Outcome::Refused(why) => (false, why.clone()),
+            };
+            if !retry {
+                return Next::GiveUp {
+                    reason: format!("{reason}; the URL's retry policy (rp) does not retry it"),
+                };
+            }
+            return self.retry_or_give_up(attempt, attempts, reason, now_ms);
+        }
         let reason = match outcome {
             Outcome::Status(code) if (200..300).contains(code) => return Next::Delivered,
             Outcome::Status(code) if *code >= 500 || *code == 408 || *code == 429 => {
@@ -68,14 +110,18 @@ impl RetryPolicy {
                     reason: format!("HTTP {code} is final"),
                 };
             }
-            Outcome::Unreachable(why) => why.clone(),
+            Outcome::Unreachable(why) | Outcome::NoAnswer(why) => why.clone(),
             Outcome::Refused(why) => {
                 return Next::GiveUp {
                     reason: why.clone(),
                 };
             }
         };
-        if attempt >= self.max_attempts {
+        self.retry_or_give_up(attempt, self.max_attempts, reason, now_ms)
+    }
+
+    fn retry_or_give_up(&self, attempt: u32, attempts: u32, reason: String, now_ms: i64) -> Next {
+        if attempt >= attempts {
             return Next::GiveUp {
                 reason: format!("{reason}; gave up after {attempt} attempts"),
             };
@@ -134,6 +180,44 @@ mod tests {
             p.decide(2, &Outcome::Status(429), 0),
             Next::RetryAt { at_ms: 2_000, .. }
         ));
+    }
+
+    #[test]
+    fn url_overrides_follow_twilio_retry_rules() {
+        let p = RetryPolicy::default();
+        let with = |fragment: &str| Overrides::parse(fragment).unwrap();
+        let retries = |o: &Overrides, out: &Outcome| {
+            (1..=10)
+                .take_while(|&a| matches!(p.decide_with(a, out, 0, o), Next::RetryAt { .. }))
+                .count()
+        };
+        // rc alone: connect failures only, rc times.
+        let o = with("rc=3");
+        assert_eq!(retries(&o, &Outcome::Unreachable("refused".into())), 3);
+        assert_eq!(retries(&o, &Outcome::Status(503)), 0);
+        assert_eq!(retries(&o, &Outcome::NoAnswer("timed out".into())), 0);
+        // rp alone: one retry of what it names.
+        let o = with("rp=5xx,rt");
+        assert_eq!(retries(&o, &Outcome::Status(502)), 1);
+        assert_eq!(retries(&o, &Outcome::NoAnswer("timed out".into())), 1);
+        assert_eq!(retries(&o, &Outcome::Unreachable("refused".into())), 0);
+        assert_eq!(retries(&o, &Outcome::Status(404)), 0);
+        // 4xx is retried only when asked; rc=0 never retries.
+        assert_eq!(retries(&with("rc=2&rp=4xx"), &Outcome::Status(404)), 2);
+        assert_eq!(retries(&with("rc=0&rp=all"), &Outcome::Status(500)), 0);
+        // Refused destinations and successes are final whatever the URL says.
+        let all = with("rc=5&rp=all");
+        assert_eq!(retries(&all, &Outcome::Refused("loopback".into())), 0);
+        assert_eq!(
+            p.decide_with(1, &Outcome::Status(200), 0, &all),
+            Next::Delivered
+        );
+        assert!(matches!(
+            p.decide_with(1, &Outcome::Status(404), 0, &with("rc=2")),
+            Next::GiveUp { reason } if reason.contains("rp")
+        ));
+        // Timeouts alone change no retry rule.
+        assert_eq!(retries(&with("ct=1000"), &Outcome::Status(503)), 4);
     }
 
     #[test]
