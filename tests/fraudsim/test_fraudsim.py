@@ -184,3 +184,27 @@ def test_numbers_are_valid_except_the_deliberately_invalid_ones(scenario):
             invalid[(lab["family"], lab["country"])] = invalid.get((lab["family"], lab["country"]), 0) + 1
     assert set(invalid) <= {"A2a"}, invalid
     assert 0 < invalid.get("A2a", 0) < 0.3 * a2a
+
+
+def test_leak_report_splits_a_family_by_decision(tmp_path):
+    ev, lab = simulate(tmp_path, "s5-x0.02", "--seed", 5, "--scale", 0.02, "--days", 8, "--warmup", 1)
+    events = {e["id"]: e for e in read(ev) if e["type"] == "request"}
+    # A made-up detector: it lets through exactly the A3 requests that carry a device.
+    with open(tmp_path / "s5-x0.02.fake.decisions.ndjson", "w") as f:
+        for label in read(lab):
+            allow = label["family"] != "A3" or bool(events[label["id"]].get("device"))
+            f.write(json.dumps({"id": label["id"], "decision": "allow" if allow else "block"}) + "\n")
+    out = subprocess.run([sys.executable, str(TOOLS / "leak.py"), "--workdir", str(tmp_path), "--seed", "5",
+                          "--scale", "0.02", "--detector", "fake", "--family", "A3"],
+                         check=True, capture_output=True, text=True, timeout=60).stdout
+    sections = {}
+    for line in out.splitlines():
+        if not line.startswith(" "):
+            name = line.split(":")[0]
+            sections[name] = {}
+        else:
+            key, _, value = line.strip().partition(": ")
+            sections[name][key] = value
+    assert set(sections) == {"A3 allowed", "A3 refused", "legit, new number"}, out
+    assert sections["A3 allowed"]["device"] == "100%", out
+    assert sections["A3 refused"]["device"] == "0%", out
