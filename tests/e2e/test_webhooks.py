@@ -2,6 +2,7 @@
 RequestValidator; retries, credentials in the URL, SSRF refusal, durability."""
 
 import os
+import socket
 import time
 from urllib.parse import parse_qsl, urlsplit
 
@@ -206,6 +207,30 @@ def test_connection_overrides_in_the_fragment_set_retries_and_timeouts(hooks_gat
             assert d["status"] == status and d["attempts"] == attempts, (rp, d)
         finally:
             slow.close()
+    # ct is a connect timeout: a listener whose backlog is full never completes a
+    # connection. rc alone retries that (Twilio's default rp=ct); rp=rt does not.
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(0)
+    fill = []
+    for _ in range(3):
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(hole.getsockname())
+        except BlockingIOError:
+            pass
+        fill.append(c)
+    try:
+        url = f"http://127.0.0.1:{hole.getsockname()[1]}/x"
+        for rp, attempts in [("", 2), ("&rp=rt", 1)]:
+            d = delivery(gw, send(gw, Url=f"{url}#ct=300&rc=1{rp}").json()["sid"])
+            assert d["status"] == "failed" and d["attempts"] == attempts, (rp, d)
+            assert "connect" in (d.get("error") or ""), d
+    finally:
+        for c in fill:
+            c.close()
+        hole.close()
     # A bad override is the caller's error, and nothing is queued.
     r = send(gw, Url="https://example.com/x#rc=9")
     assert r.status_code == 400 and "rc must be a whole number from 0 to 5" in r.json()["message"], r.text

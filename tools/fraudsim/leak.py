@@ -60,8 +60,10 @@ def main(argv=None) -> int:
             label = labels[e["id"]]
             ip = e.get("ip")
             group = None
+            decision = decisions.get(e["id"])
             if label["eval"] and label["family"] == a.family:
-                group = f"{a.family} {'allowed' if decisions.get(e['id']) == 'allow' else 'refused'}"
+                group = {"allow": f"{a.family} allowed", "block": f"{a.family} refused"}.get(
+                    decision, f"{a.family} without a decision")
             elif label["eval"] and label["label"] == "legit" and e["to"] not in verified_numbers:
                 group = "legit, new number"
             if group:

@@ -4,9 +4,10 @@
 //! Basic/Digest challenges with the URL's credentials, and retries with
 //! backoff. Several nodes may share one queue: each delivery is leased.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore};
@@ -42,6 +43,8 @@ const IDLE_POLL_MS: i64 = 1_000;
 pub struct Webhooks {
     pub settings: WebhookSettings,
     client: reqwest::Client,
+    /// Clients for URLs with a `ct` override, by connect timeout (ms).
+    by_connect_timeout: Mutex<HashMap<u64, reqwest::Client>>,
     wake: Notify,
     permits: Arc<Semaphore>,
 }
@@ -53,28 +56,60 @@ impl Webhooks {
     }
 
     pub fn new(settings: WebhookSettings) -> Result<Webhooks, String> {
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_millis(settings.timeout_ms))
-            .connect_timeout(Duration::from_millis(settings.timeout_ms.min(5_000)))
-            .dns_resolver(Arc::new(GuardedResolver {
-                allow_private: settings.allow_private,
-            }));
-        builder = match &settings.proxy {
-            Some(url) => builder.proxy(reqwest::Proxy::all(url).map_err(|e| e.to_string())?),
-            None => builder.no_proxy(),
-        };
-        if let Some(ip) = settings.source_address {
-            builder = builder.local_address(ip);
-        }
-        let client = builder.build().map_err(|e| e.to_string())?;
+        let client = client(&settings, settings.timeout_ms.min(5_000))?;
         Ok(Webhooks {
             settings,
             client,
+            by_connect_timeout: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             permits: Arc::new(Semaphore::new(CONCURRENCY)),
         })
     }
+
+    /// The client for a URL's `ct` override (a connect timeout is a
+    /// client setting in reqwest); the default client without one.
+    fn client_for(&self, connect_timeout_ms: Option<u32>) -> reqwest::Client {
+        let Some(ms) = connect_timeout_ms else {
+            return self.client.clone();
+        };
+        // Rounded up to 100 ms, so at most 100 clients exist.
+        let ms = u64::from(ms.div_ceil(100) * 100).min(self.settings.timeout_ms);
+        let Ok(mut clients) = self.by_connect_timeout.lock() else {
+            return self.client.clone();
+        };
+        if let Some(c) = clients.get(&ms) {
+            return c.clone();
+        }
+        match client(&self.settings, ms) {
+            Ok(c) => {
+                clients.insert(ms, c.clone());
+                c
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot build a webhook client; using the default");
+                self.client.clone()
+            }
+        }
+    }
+}
+
+/// An HTTP client with the server's webhook settings and this connect timeout.
+fn client(settings: &WebhookSettings, connect_timeout_ms: u64) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_millis(settings.timeout_ms))
+        .connect_timeout(Duration::from_millis(connect_timeout_ms))
+        .dns_resolver(Arc::new(GuardedResolver {
+            allow_private: settings.allow_private,
+        }));
+    builder = match &settings.proxy {
+        Some(url) => builder.proxy(reqwest::Proxy::all(url).map_err(|e| e.to_string())?),
+        None => builder.no_proxy(),
+    };
+    if let Some(ip) = settings.source_address {
+        builder = builder.local_address(ip);
+    }
+    builder.build().map_err(|e| e.to_string())
 }
 
 /// What to deliver, as the API or a feature asks for it.
@@ -319,11 +354,12 @@ async fn attempt_once(app: &App, record: &WebhookRecord, target: &Target) -> Out
         &account.primary_token,
         &record.sid,
     );
-    let client = &app.webhooks.client;
+    let client = &app.webhooks.client_for(target.overrides.connect_timeout_ms);
+    // The operator's webhook_timeout_ms still bounds an attempt.
     let timeout = target
         .overrides
         .attempt_timeout_ms()
-        .map(Duration::from_millis);
+        .map(|ms| Duration::from_millis(ms.min(app.webhooks.settings.timeout_ms)));
     let first = match send(client, &request, None, timeout).await {
         Ok(response) => response,
         Err(outcome) => return outcome,

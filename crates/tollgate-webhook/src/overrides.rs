@@ -63,9 +63,9 @@ impl Overrides {
         self.retry_count.is_some() || self.retry_on.is_some()
     }
 
-    /// One attempt's time limit, when the URL sets one: `tt`, or else
-    /// `ct` + `rt` (with Twilio's defaults, 5,000 and 15,000 ms, for the
-    /// one not given), never above `tt`.
+    /// One attempt's time limit, when the URL sets one: `ct` + `rt` (with
+    /// Twilio's defaults, 5,000 and 15,000 ms, for the one not given),
+    /// never above `tt` (default 15,000 ms, Twilio's maximum).
     pub fn attempt_timeout_ms(&self) -> Option<u64> {
         let (ct, rt, tt) = (
             self.connect_timeout_ms,
@@ -76,7 +76,7 @@ impl Overrides {
             return tt.map(u64::from);
         }
         let sum = u64::from(ct.unwrap_or(5_000)) + u64::from(rt.unwrap_or(15_000));
-        Some(tt.map_or(sum, |tt| sum.min(u64::from(tt))))
+        Some(sum.min(u64::from(tt.unwrap_or(15_000))))
     }
 
     /// Parses the text after `#`. Pairs that are not overrides (other
@@ -163,7 +163,13 @@ mod tests {
     #[test]
     fn timeouts_fill_in_twilio_defaults() {
         let o = Overrides::parse("ct=1000").unwrap();
-        assert_eq!(o.attempt_timeout_ms(), Some(16_000));
+        assert_eq!(
+            o.attempt_timeout_ms(),
+            Some(15_000),
+            "capped by tt's default"
+        );
+        let o = Overrides::parse("ct=1000&rt=2000").unwrap();
+        assert_eq!(o.attempt_timeout_ms(), Some(3_000));
         assert!(!o.sets_retries());
         let o = Overrides::parse("tt=3000").unwrap();
         assert_eq!(o.attempt_timeout_ms(), Some(3000));
@@ -193,14 +199,43 @@ mod tests {
         }
     }
 
+    fn pair() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("ct"),
+            Just("rt"),
+            Just("tt"),
+            Just("rc"),
+            Just("rp"),
+            Just("e"),
+            Just("x")
+        ];
+        let value = prop_oneof![
+            (0u32..20_000).prop_map(|v| v.to_string()),
+            Just("5xx,ct".to_owned()),
+            Just("all".to_owned()),
+            "[a-z0-9,]{0,8}"
+        ];
+        (key, value).prop_map(|(k, v)| format!("{k}={v}"))
+    }
+
     proptest! {
         #[test]
         fn arbitrary_fragments_never_panic(fragment in ".{0,200}") {
+            let _ = Overrides::parse(&fragment);
+        }
+
+        #[test]
+        fn accepted_overrides_stay_in_twilio_ranges(pairs in proptest::collection::vec(pair(), 0..6)) {
+            let fragment = pairs.join("&");
             if let Ok(o) = Overrides::parse(&fragment) {
                 if let Some(ms) = o.attempt_timeout_ms() {
-                    prop_assert!((100..=25_000).contains(&ms));
+                    prop_assert!((100..=15_000).contains(&ms), "{fragment}: {ms}");
                 }
                 prop_assert!(o.retry_count.is_none_or(|rc| rc <= 5));
+                prop_assert!(o.connect_timeout_ms.is_none_or(|v| (100..=10_000).contains(&v)));
+            } else {
+                // Refused only for a known key with a bad value.
+                prop_assert!(pairs.iter().any(|p| ["ct=", "rt=", "tt=", "rc=", "rp="].iter().any(|k| p.starts_with(k))));
             }
         }
     }

@@ -67,8 +67,11 @@ pub struct Target {
     pub port: u16,
     pub https: bool,
     pub credentials: Option<UrlCredentials>,
-    /// Twilio's connection overrides from the URL's fragment.
+    /// Twilio's connection overrides from the URL's fragment (none if the
+    /// fragment's overrides are invalid: see [`Target::parse_checked`]).
     pub overrides: Overrides,
+    /// The fragment as given (after `#`): shown, never sent or signed.
+    pub fragment: String,
 }
 
 /// Why a URL cannot be a webhook target.
@@ -88,7 +91,17 @@ impl std::fmt::Display for InvalidUrl {
 }
 
 impl Target {
+    /// As [`Target::parse`], and also refuses a fragment whose connection
+    /// overrides are invalid (`#rc=9`): for URLs a caller gives now.
+    pub fn parse_checked(url: &str) -> Result<Target, InvalidUrl> {
+        let target = Target::parse(url)?;
+        Overrides::parse(&target.fragment).map_err(|e| InvalidUrl(std::borrow::Cow::Owned(e.0)))?;
+        Ok(target)
+    }
+
     /// Parses an absolute `http`/`https` URL. Credentials are percent-decoded.
+    /// Invalid connection overrides are ignored here (a URL stored before
+    /// they were checked still delivers, with the defaults).
     pub fn parse(url: &str) -> Result<Target, InvalidUrl> {
         let (scheme, rest) = url.split_once("://").ok_or(InvalidUrl::from(
             "the URL must be absolute, http:// or https://",
@@ -115,8 +128,7 @@ impl Target {
         let (authority, tail) = rest.split_at(authority_end);
         // The fragment is never sent or signed; it may carry overrides.
         let (tail, fragment) = tail.split_once('#').unwrap_or((tail, ""));
-        let overrides =
-            Overrides::parse(fragment).map_err(|e| InvalidUrl(std::borrow::Cow::Owned(e.0)))?;
+        let overrides = Overrides::parse(fragment).unwrap_or_default();
         let (userinfo, hostport) = match authority.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
             None => (None, authority),
@@ -148,6 +160,7 @@ impl Target {
             https,
             credentials,
             overrides,
+            fragment: fragment.to_owned(),
         })
     }
 
@@ -160,16 +173,22 @@ impl Target {
             .unwrap_or("/")
     }
 
-    /// The URL with the credentials' password hidden, for display and logs.
+    /// The URL with the credentials' password hidden and its fragment
+    /// kept, for display and logs.
     pub fn redacted(&self) -> String {
-        match &self.credentials {
+        let mut shown = match &self.credentials {
             None => self.url.clone(),
             Some(c) => self.url.replacen(
                 "://",
                 &format!("://{}:***@", percent_encode_user(&c.user)),
                 1,
             ),
+        };
+        if !self.fragment.is_empty() {
+            shown.push('#');
+            shown.push_str(&self.fragment);
         }
+        shown
     }
 }
 
@@ -316,7 +335,7 @@ mod tests {
         assert!(!format!("{c:?}").contains("p:ss"));
         assert_eq!(
             t.redacted(),
-            "https://us%40er:***@hooks.example.com:8443/status?x=1"
+            "https://us%40er:***@hooks.example.com:8443/status?x=1#frag"
         );
         assert_eq!(t.request_uri(), "/status?x=1");
     }
@@ -330,8 +349,13 @@ mod tests {
         let t = Target::parse("https://example.com#tt=2000").unwrap();
         assert_eq!(t.url, "https://example.com/");
         assert_eq!(t.overrides.total_timeout_ms, Some(2000));
-        let e = Target::parse("https://example.com/status#rc=9").unwrap_err();
+        assert_eq!(t.redacted(), "https://example.com/#tt=2000");
+        let e = Target::parse_checked("https://example.com/status#rc=9").unwrap_err();
         assert!(e.to_string().contains("rc must be"), "{e}");
+        // Stored before overrides were checked: still a target, with the defaults.
+        let t = Target::parse("https://example.com/status#rc=9").unwrap();
+        assert_eq!(t.overrides, Overrides::default());
+        assert_eq!(t.url, "https://example.com/status");
     }
 
     #[test]

@@ -79,7 +79,12 @@ impl RetryPolicy {
     ) -> Next {
         if overrides.sets_retries() {
             let on = overrides.retry_on.unwrap_or(RetryOn::CONNECT_ONLY);
-            let attempts = overrides.retry_count.unwrap_or(1).saturating_add(1);
+            // The operator's limit on attempts still holds.
+            let attempts = overrides
+                .retry_count
+                .unwrap_or(1)
+                .saturating_add(1)
+                .min(self.max_attempts);
             let (retry, reason) = match outcome {
                 Outcome::Status(code) if (200..300).contains(code) => return Next::Delivered,
                 Outcome::Status(code) if (400..500).contains(code) => {
@@ -91,7 +96,11 @@ impl RetryPolicy {
                 Outcome::Status(code) => (false, format!("HTTP {code}")),
                 Outcome::Unreachable(why) => (on.connect, why.clone()),
                 Outcome::NoAnswer(why) => (on.read, why.clone()),
-                Outcome::Refused(why) => (false, why.clone()),
+                Outcome::Refused(why) => {
+                    return Next::GiveUp {
+                        reason: why.clone(),
+                    };
+                }
             };
             if !retry {
                 return Next::GiveUp {
@@ -216,6 +225,21 @@ mod tests {
             p.decide_with(1, &Outcome::Status(404), 0, &with("rc=2")),
             Next::GiveUp { reason } if reason.contains("rp")
         ));
+        // The operator's webhook_max_attempts still bounds them.
+        let strict = RetryPolicy {
+            max_attempts: 2,
+            ..p
+        };
+        let five = with("rc=5&rp=all");
+        assert_eq!(
+            (1..=10)
+                .take_while(|&a| matches!(
+                    strict.decide_with(a, &Outcome::Status(500), 0, &five),
+                    Next::RetryAt { .. }
+                ))
+                .count(),
+            1
+        );
         // Timeouts alone change no retry rule.
         assert_eq!(retries(&with("ct=1000"), &Outcome::Status(503)), 4);
     }

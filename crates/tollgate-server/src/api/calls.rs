@@ -95,7 +95,7 @@ pub async fn create(
     };
     let callback = params.get("StatusCallback").filter(|u| !u.is_empty());
     if let Some(url) = callback {
-        tollgate_webhook::request::Target::parse(url)
+        tollgate_webhook::request::Target::parse_checked(url)
             .map_err(|e| ApiError::invalid("StatusCallback", &e.to_string()))?;
     }
     let now = app.clock.now().0;

@@ -174,7 +174,8 @@ pub async fn create_alarm(
     let webhook_sealed = match text("webhook").filter(|w| !w.is_empty()) {
         None => None,
         Some(url) => {
-            Target::parse(&url).map_err(|e| ApiError::invalid("webhook", &e.to_string()))?;
+            Target::parse_checked(&url)
+                .map_err(|e| ApiError::invalid("webhook", &e.to_string()))?;
             Some(
                 app.master_key()
                     .seal(&sid, url.as_bytes(), &mut OsRandom)

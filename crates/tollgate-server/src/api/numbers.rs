@@ -81,7 +81,7 @@ fn url_param(
         None => Ok(None),
         Some("") => Ok(Some(None)),
         Some(url) => {
-            Target::parse(url).map_err(|e| ApiError::invalid(name, &e.to_string()))?;
+            Target::parse_checked(url).map_err(|e| ApiError::invalid(name, &e.to_string()))?;
             let sealed = app
                 .master_key()
                 .seal(sid, url.as_bytes(), &mut OsRandom)

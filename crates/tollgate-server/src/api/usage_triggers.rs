@@ -75,7 +75,7 @@ fn method(params: &Params) -> ApiResult<Option<String>> {
 }
 
 fn callback(app: &App, sid: &str, url: &str) -> ApiResult<Vec<u8>> {
-    Target::parse(url).map_err(|e| ApiError::invalid("CallbackUrl", &e.to_string()))?;
+    Target::parse_checked(url).map_err(|e| ApiError::invalid("CallbackUrl", &e.to_string()))?;
     app.master_key()
         .seal(sid, url.as_bytes(), &mut OsRandom)
         .map_err(|_| ApiError::internal())

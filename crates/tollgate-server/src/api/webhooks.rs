@@ -66,6 +66,8 @@ pub async fn create(
         }
         _ => return Err(ApiError::invalid("ContentType", "must be form or json")),
     };
+    tollgate_webhook::request::Target::parse_checked(url)
+        .map_err(|e| ApiError::invalid("Url", &e.to_string()))?;
     let record = enqueue(
         &app,
         NewWebhook {
