@@ -19,7 +19,7 @@ use tollgate_webhook::address::forbidden_reason;
 use tollgate_webhook::digest::{
     Challenge, basic_authorization, digest_authorization, parse_challenges,
 };
-use tollgate_webhook::overrides::Overrides;
+use tollgate_webhook::overrides::{DEFAULT_CONNECT_TIMEOUT_MS, Overrides};
 use tollgate_webhook::request::{
     FORM_CONTENT_TYPE, JSON_CONTENT_TYPE, Method, Payload, SignedRequest, Target, build,
 };
@@ -43,7 +43,8 @@ const IDLE_POLL_MS: i64 = 1_000;
 pub struct Webhooks {
     pub settings: WebhookSettings,
     client: reqwest::Client,
-    /// Clients for URLs with a `ct` override, by connect timeout (ms).
+    /// Clients by connect timeout (ms): the default one, and those for
+    /// URLs with a `ct` override.
     by_connect_timeout: Mutex<HashMap<u64, reqwest::Client>>,
     wake: Notify,
     permits: Arc<Semaphore>,
@@ -56,11 +57,13 @@ impl Webhooks {
     }
 
     pub fn new(settings: WebhookSettings) -> Result<Webhooks, String> {
-        let client = client(&settings, settings.timeout_ms.min(5_000))?;
+        // Without a `ct` in the URL: Twilio's default connect timeout.
+        let default_ct = u64::from(DEFAULT_CONNECT_TIMEOUT_MS).min(settings.timeout_ms);
+        let client = client(&settings, default_ct)?;
         Ok(Webhooks {
             settings,
+            by_connect_timeout: Mutex::new(HashMap::from([(default_ct, client.clone())])),
             client,
-            by_connect_timeout: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             permits: Arc::new(Semaphore::new(CONCURRENCY)),
         })

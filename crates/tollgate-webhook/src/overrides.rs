@@ -2,6 +2,12 @@
 //! `https://example.com/hook#rc=3&rp=5xx,ct&rt=2000`, sets the timeouts and
 //! retries of that webhook's delivery. The fragment is never sent or signed.
 
+/// Twilio's defaults: the connect timeout, the read timeout, and the most
+/// time an attempt may take (ms).
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u32 = 5_000;
+pub const DEFAULT_READ_TIMEOUT_MS: u32 = 15_000;
+pub const MAX_TOTAL_TIMEOUT_MS: u32 = 15_000;
+
 /// Which failures are retried (`rp`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RetryOn {
@@ -75,8 +81,9 @@ impl Overrides {
         if ct.is_none() && rt.is_none() {
             return tt.map(u64::from);
         }
-        let sum = u64::from(ct.unwrap_or(5_000)) + u64::from(rt.unwrap_or(15_000));
-        Some(sum.min(u64::from(tt.unwrap_or(15_000))))
+        let sum = u64::from(ct.unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS))
+            + u64::from(rt.unwrap_or(DEFAULT_READ_TIMEOUT_MS));
+        Some(sum.min(u64::from(tt.unwrap_or(MAX_TOTAL_TIMEOUT_MS))))
     }
 
     /// Parses the text after `#`. Pairs that are not overrides (other
@@ -91,7 +98,7 @@ impl Overrides {
             match key {
                 "ct" => out.connect_timeout_ms = Some(number(key, value, 100, 10_000)?),
                 "rt" => out.read_timeout_ms = Some(number(key, value, 100, 15_000)?),
-                "tt" => out.total_timeout_ms = Some(number(key, value, 100, 15_000)?),
+                "tt" => out.total_timeout_ms = Some(number(key, value, 100, MAX_TOTAL_TIMEOUT_MS)?),
                 "rc" => out.retry_count = Some(number(key, value, 0, 5)?),
                 "rp" => out.retry_on = Some(retry_on(value)?),
                 // The edge and SNI have no meaning here: Tollgate sends from

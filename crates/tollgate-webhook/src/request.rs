@@ -94,15 +94,17 @@ impl Target {
     /// As [`Target::parse`], and also refuses a fragment whose connection
     /// overrides are invalid (`#rc=9`): for URLs a caller gives now.
     pub fn parse_checked(url: &str) -> Result<Target, InvalidUrl> {
-        let target = Target::parse(url)?;
-        Overrides::parse(&target.fragment).map_err(|e| InvalidUrl(std::borrow::Cow::Owned(e.0)))?;
-        Ok(target)
+        Target::parse_with(url, true)
     }
 
     /// Parses an absolute `http`/`https` URL. Credentials are percent-decoded.
     /// Invalid connection overrides are ignored here (a URL stored before
     /// they were checked still delivers, with the defaults).
     pub fn parse(url: &str) -> Result<Target, InvalidUrl> {
+        Target::parse_with(url, false)
+    }
+
+    fn parse_with(url: &str, check_overrides: bool) -> Result<Target, InvalidUrl> {
         let (scheme, rest) = url.split_once("://").ok_or(InvalidUrl::from(
             "the URL must be absolute, http:// or https://",
         ))?;
@@ -128,7 +130,11 @@ impl Target {
         let (authority, tail) = rest.split_at(authority_end);
         // The fragment is never sent or signed; it may carry overrides.
         let (tail, fragment) = tail.split_once('#').unwrap_or((tail, ""));
-        let overrides = Overrides::parse(fragment).unwrap_or_default();
+        let overrides = match Overrides::parse(fragment) {
+            Ok(o) => o,
+            Err(e) if check_overrides => return Err(InvalidUrl(e.0.into())),
+            Err(_) => Overrides::default(),
+        };
         let (userinfo, hostport) = match authority.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
             None => (None, authority),

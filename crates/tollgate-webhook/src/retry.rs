@@ -77,56 +77,48 @@ impl RetryPolicy {
         now_ms: i64,
         overrides: &Overrides,
     ) -> Next {
-        if overrides.sets_retries() {
-            let on = overrides.retry_on.unwrap_or(RetryOn::CONNECT_ONLY);
-            // The operator's limit on attempts still holds.
-            let attempts = overrides
-                .retry_count
-                .unwrap_or(1)
-                .saturating_add(1)
-                .min(self.max_attempts);
-            let (retry, reason) = match outcome {
-                Outcome::Status(code) if (200..300).contains(code) => return Next::Delivered,
-                Outcome::Status(code) if (400..500).contains(code) => {
-                    (on.client_errors, format!("HTTP {code}"))
-                }
-                Outcome::Status(code) if (500..600).contains(code) => {
-                    (on.server_errors, format!("HTTP {code}"))
-                }
-                Outcome::Status(code) => (false, format!("HTTP {code}")),
-                Outcome::Unreachable(why) => (on.connect, why.clone()),
-                Outcome::NoAnswer(why) => (on.read, why.clone()),
-                Outcome::Refused(why) => {
-                    return Next::GiveUp {
-                        reason: why.clone(),
-                    };
-                }
-            };
-            if !retry {
-                return Next::GiveUp {
-                    reason: format!("{reason}; the URL's retry policy (rp) does not retry it"),
-                };
-            }
-            return self.retry_or_give_up(attempt, attempts, reason, now_ms);
-        }
-        let reason = match outcome {
+        // With `rc` or `rp` in the URL, what `rp` names is retried (default
+        // `ct`); else the server's rule (5xx, 408, 429, no connection, no answer).
+        let rp = overrides
+            .sets_retries()
+            .then(|| overrides.retry_on.unwrap_or(RetryOn::CONNECT_ONLY));
+        let (retry, reason) = match outcome {
             Outcome::Status(code) if (200..300).contains(code) => return Next::Delivered,
-            Outcome::Status(code) if *code >= 500 || *code == 408 || *code == 429 => {
-                format!("HTTP {code}")
-            }
-            Outcome::Status(code) => {
-                return Next::GiveUp {
-                    reason: format!("HTTP {code} is final"),
-                };
-            }
-            Outcome::Unreachable(why) | Outcome::NoAnswer(why) => why.clone(),
             Outcome::Refused(why) => {
                 return Next::GiveUp {
                     reason: why.clone(),
                 };
             }
+            Outcome::Status(code) => {
+                let retry = match rp {
+                    Some(on) => {
+                        (on.client_errors && (400..500).contains(code))
+                            || (on.server_errors && (500..600).contains(code))
+                    }
+                    None => *code >= 500 || *code == 408 || *code == 429,
+                };
+                (retry, format!("HTTP {code}"))
+            }
+            Outcome::Unreachable(why) => (rp.is_none_or(|on| on.connect), why.clone()),
+            Outcome::NoAnswer(why) => (rp.is_none_or(|on| on.read), why.clone()),
         };
-        self.retry_or_give_up(attempt, self.max_attempts, reason, now_ms)
+        if !retry {
+            let reason = match rp {
+                Some(_) => format!("{reason}; the URL's retry policy (rp) does not retry it"),
+                None => format!("{reason} is final"),
+            };
+            return Next::GiveUp { reason };
+        }
+        // The operator's limit on attempts holds for a URL's `rc` too.
+        let attempts = match rp {
+            Some(_) => overrides
+                .retry_count
+                .unwrap_or(1)
+                .saturating_add(1)
+                .min(self.max_attempts),
+            None => self.max_attempts,
+        };
+        self.retry_or_give_up(attempt, attempts, reason, now_ms)
     }
 
     fn retry_or_give_up(&self, attempt: u32, attempts: u32, reason: String, now_ms: i64) -> Next {
