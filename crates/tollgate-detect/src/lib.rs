@@ -948,6 +948,18 @@ impl Number {
     }
 }
 
+/// The likelihood ratio of a history feature (an IP, a 10k block verified
+/// before): `fraud` and `legit` are the shares of pumped and legitimate
+/// requests that have it. Having it can only lower the risk, and lacking it
+/// only raise it.
+fn history_factor(has: bool, fraud: f64, legit: f64) -> f64 {
+    if has {
+        (fraud / legit).min(1.0)
+    } else {
+        ((1.0 - fraud) / (1.0 - legit)).max(1.0)
+    }
+}
+
 fn smoothed(count: f64, total: f64) -> f64 {
     ((count + 1.0) / (total + 2.0)).clamp(0.001, 0.999)
 }
@@ -1690,34 +1702,38 @@ impl Detector {
         };
         if !fresh {
             let p = smoothed(legit.get(F_NUM_KNOWN), total);
-            factor("number verified before", (fraud.number_known / p).min(1.0));
+            factor(
+                "number verified before",
+                history_factor(true, fraud.number_known, p),
+            );
         }
         if f & F_IP != 0 {
             let with_ip = legit.get(F_IP);
             let p = smoothed(legit.get(F_IP_KNOWN), legit.get(F_IP_CLEAN));
             // A flagged IP is a shared exit: its history says nothing more.
             let flagged = f & (F_TOR | F_DATACENTER | F_PROXY) != 0;
-            if !flagged && f & F_IP_KNOWN != 0 {
-                factor("IP verified before", (fraud.ip_known / p).min(1.0));
-                let p = smoothed(legit.get(F_IP_POPULAR), legit.get(F_IP_KNOWN));
-                if !self.settings.popular_ip {
-                    // Off: the IP's popularity is not a factor.
-                } else if f & F_IP_POPULAR != 0 {
+            if !flagged {
+                let known = f & F_IP_KNOWN != 0;
+                factor(
+                    if known {
+                        "IP verified before"
+                    } else {
+                        "IP never verified"
+                    },
+                    history_factor(known, fraud.ip_known, p),
+                );
+                if known && self.settings.popular_ip {
+                    let popular = f & F_IP_POPULAR != 0;
+                    let p = smoothed(legit.get(F_IP_POPULAR), legit.get(F_IP_KNOWN));
                     factor(
-                        "IP many users verified from",
-                        (fraud.ip_popular / p).min(1.0),
-                    );
-                } else {
-                    factor(
-                        "IP few users verified from",
-                        ((1.0 - fraud.ip_popular) / (1.0 - p)).max(1.0),
+                        if popular {
+                            "IP many users verified from"
+                        } else {
+                            "IP few users verified from"
+                        },
+                        history_factor(popular, fraud.ip_popular, p),
                     );
                 }
-            } else if !flagged {
-                factor(
-                    "IP never verified",
-                    ((1.0 - fraud.ip_known) / (1.0 - p)).max(1.0),
-                );
             }
             let tor = smoothed(legit.get(F_TOR), with_ip);
             let dc = smoothed(legit.get(F_DATACENTER), with_ip);
@@ -1777,17 +1793,15 @@ impl Detector {
             factor("not a retry", (1.0 - fraud.retry) / (1.0 - p));
         }
         let p = smoothed(legit.get(F_BLOCK_KNOWN), total);
-        if f & F_BLOCK_KNOWN != 0 {
-            factor(
-                "10k block verified before",
-                (fraud.block_known / p).min(1.0),
-            );
-        } else {
-            factor(
-                "10k block never verified",
-                ((1.0 - fraud.block_known) / (1.0 - p)).max(1.0),
-            );
-        }
+        let known = f & F_BLOCK_KNOWN != 0;
+        factor(
+            if known {
+                "10k block verified before"
+            } else {
+                "10k block never verified"
+            },
+            history_factor(known, fraud.block_known, p),
+        );
         (lr, why)
     }
 

@@ -529,3 +529,15 @@ fn a_call_from_hosting_with_no_device_to_a_new_number_is_refused_and_nothing_els
         assert_eq!(d.blocks().count(), 0, "{mode:?}");
     }
 }
+
+#[test]
+fn a_history_feature_only_lowers_the_risk_when_present_and_only_raises_it_when_absent() {
+    // 30 % of pumped requests come from a known IP, 90 % of legitimate ones.
+    let has = history_factor(true, 0.3, 0.9);
+    let lacks = history_factor(false, 0.3, 0.9);
+    assert!((has - 0.3 / 0.9).abs() < 1e-12, "{has}");
+    assert!((lacks - 0.7 / 0.1).abs() < 1e-9, "{lacks}");
+    // Where pumped requests have it more often than users, it says nothing.
+    assert_eq!(history_factor(true, 0.8, 0.5), 1.0);
+    assert_eq!(history_factor(false, 0.8, 0.5), 1.0);
+}
