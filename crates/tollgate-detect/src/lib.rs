@@ -948,10 +948,11 @@ impl Number {
     }
 }
 
-/// The likelihood ratio of a history feature (an IP, a 10k block verified
-/// before): `fraud` and `legit` are the shares of pumped and legitimate
-/// requests that have it. Having it can only lower the risk, and lacking it
-/// only raise it.
+/// The factor for a history feature (a number, IP or 10k block verified
+/// before; an IP many users verified from): `fraud` and `legit` are the
+/// shares of pumped and of legitimate requests that have it, within the
+/// requests it applies to. The ratio is clamped at 1: having the feature
+/// can only lower the risk, and lacking it only raise it.
 fn history_factor(has: bool, fraud: f64, legit: f64) -> f64 {
     if has {
         (fraud / legit).min(1.0)
