@@ -208,3 +208,30 @@ def test_leak_report_splits_a_family_by_decision(tmp_path):
     assert set(sections) == {"A3 allowed", "A3 refused", "legit, new number"}, out
     assert sections["A3 allowed"]["device"] == "100%", out
     assert sections["A3 refused"]["device"] == "0%", out
+
+
+def test_afterwards_report_puts_blocks_after_an_attack_in_their_own_rows(tmp_path):
+    ev, lab = simulate(tmp_path, "s5-x0.02", "--seed", 5, "--scale", 0.02, "--days", 8, "--warmup", 1)
+    labels = read(lab)
+    last = {}
+    for label in labels:
+        if label["eval"] and label["label"] == "fraud":
+            last[label["country"]] = max(last.get(label["country"], 0.0), label["t"])
+    # A made-up detector: it blocks the legitimate requests that come in the
+    # 2 hours after the last attack request on their country, and nothing else.
+    expected = 0
+    with open(tmp_path / "s5-x0.02.fake.decisions.ndjson", "w") as f:
+        for label in labels:
+            after = label["t"] - last.get(label["country"], float("inf"))
+            block = label["eval"] and label["label"] == "legit" and 0 < after < 7200
+            expected += block
+            f.write(json.dumps({"id": label["id"], "decision": "block" if block else "allow"}) + "\n")
+    assert expected > 0
+    out = subprocess.run([sys.executable, str(TOOLS / "afterwards.py"), "--workdir", str(tmp_path), "--seed", "5",
+                          "--scale", "0.02", "--detector", "fake"],
+                         check=True, capture_output=True, text=True, timeout=60).stdout
+    rows = dict(line.strip().rsplit(": ", 1) for line in out.splitlines()[1:] if "by country" not in line)
+    assert out.splitlines()[0].endswith(f"blocked: {expected}"), out
+    assert rows["after the attacks on the country ended, < 2 h"] == str(expected), out
+    assert rows["during an attack on the country"] == "0", out
+    assert rows["with no attack on the country before"] == "0", out

@@ -25,6 +25,7 @@ fn main() -> ExitCode {
     let mut mode = Mode::Standard;
     let mut with_table = true;
     let mut sweep: Option<usize> = None;
+    let mut score_odds: Option<f64> = None;
     let mut popular_ip = false;
     let mut hosted_calls = true;
     let mut args = std::env::args().skip(1);
@@ -51,9 +52,12 @@ fn main() -> ExitCode {
             ("--sweep", Some(n)) if n.parse::<usize>().is_ok() => {
                 sweep = n.parse().ok();
             }
+            ("--score-odds", Some(x)) if x.parse::<f64>().is_ok_and(|x| x > 0.0) => {
+                score_odds = x.parse().ok();
+            }
             _ => {
                 eprintln!(
-                    "usage: replay [--mode off|basic|standard|max] [--risk-table default|none] [--sweep N] [--no-hosted-calls] [--popular-ip]"
+                    "usage: replay [--mode off|basic|standard|max] [--risk-table default|none] [--sweep N] [--score-odds X] [--no-hosted-calls] [--popular-ip]"
                 );
                 return ExitCode::from(2);
             }
@@ -77,6 +81,9 @@ fn main() -> ExitCode {
     let mut settings = Settings::for_mode(mode);
     if let Some(n) = sweep {
         settings.sweep_numbers = n;
+    }
+    if let Some(x) = score_odds {
+        settings.score_odds = x;
     }
     settings.popular_ip |= popular_ip;
     settings.refuse_hosted_calls &= hosted_calls;

@@ -601,6 +601,19 @@ impl ConversionStream {
         }
     }
 
+    /// A refused send, presumed unverified. While the volume is many times
+    /// its baseline, each counts for less (at most [`VOLUME_SLACK`] times
+    /// the baseline volume in all): the volume keeps such an attack's
+    /// estimate up while it lasts, and its refused sends do not hold the
+    /// country for days after it stops.
+    fn count_refused(&mut self, t: f64) {
+        let weight = (VOLUME_SLACK / self.volume_ratio(t)).min(1.0);
+        self.short_n.add(t, CONV_HL, weight);
+        self.short_v.add(t, CONV_HL, 0.0);
+        self.day_n.add(t, CONV_DAY_HL, weight);
+        self.day_v.add(t, CONV_DAY_HL, 0.0);
+    }
+
     /// The stream's recent volume over its baseline (1 until a day of
     /// baseline).
     fn volume_ratio(&self, t: f64) -> f64 {
@@ -1884,10 +1897,9 @@ impl Detector {
             return None;
         }
         let c = self.countries.get_mut(&cc)?;
-        // A refused send is presumed unverified.
-        c.all.count(t, 0.0, 0.0);
+        c.all.count_refused(t);
         if fresh {
-            c.fresh.count(t, 0.0, 0.0);
+            c.fresh.count_refused(t);
         }
         let s = if fresh { &c.fresh } else { &c.all };
         let figures = s.last_figures?;

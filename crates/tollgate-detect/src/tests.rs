@@ -541,3 +541,55 @@ fn a_history_feature_only_lowers_the_risk_when_present_and_only_raises_it_when_a
     assert_eq!(history_factor(true, 0.8, 0.5), 1.0);
     assert_eq!(history_factor(false, 0.8, 0.5), 1.0);
 }
+
+#[test]
+fn new_users_are_served_again_within_hours_of_the_end_of_a_refused_surge() {
+    let mut d = Detector::new(Mode::Standard);
+    let mut rng = Lcg(7);
+    let mut t = warm(&mut d, "998", 3000, 100.0, 80, &mut rng);
+    // Pumping at 20x the users' rate for 7 hours, nearly all of it refused.
+    let mut refused = 0;
+    for i in 0..5000 {
+        let digits = format!("998{:09}", 100_000_000 + rng.next(900_000_000));
+        let id = format!("p{i}");
+        if !d.decide(&req(t, &id, &digits, "998")).allow {
+            refused += 1;
+        }
+        t += 5.0;
+    }
+    assert!(refused >= 4000, "{refused} of 5000 refused");
+    // Then only users again, at their usual rate and conversion: within 3
+    // hours new users are served again (the refused sends do not hold the
+    // country; counted in full they held it for ~10 hours here).
+    let end = t;
+    let mut served_from = None;
+    let mut window = (0, 0);
+    for i in 0..4000 {
+        let block = 100 + rng.next(300);
+        let digits = format!("9987{block:03}{:04}", rng.next(10_000));
+        let id = format!("u{i}");
+        let v = d.decide(&req(t, &id, &digits, "998"));
+        window.1 += 1;
+        if v.allow {
+            window.0 += 1;
+            if rng.next(100) < 80 {
+                d.verified(t + 25.0, &id);
+            } else {
+                d.delivered(t + 5.0, &id, true);
+            }
+        }
+        if window.1 == 36 {
+            // An hour of users: all but one served.
+            if window.0 >= 35 && served_from.is_none() {
+                served_from = Some(t - end);
+            }
+            window = (0, 0);
+        }
+        t += 100.0;
+    }
+    let hours = served_from.map(|s| s / 3600.0);
+    assert!(
+        hours.is_some_and(|h| h <= 3.0),
+        "users served again after {hours:?} h"
+    );
+}
