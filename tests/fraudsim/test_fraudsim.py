@@ -3,6 +3,7 @@
 Runs the scripts as subprocesses (as a user would); small scenarios only.
 """
 
+import collections
 import json
 import subprocess
 import sys
@@ -213,25 +214,43 @@ def test_leak_report_splits_a_family_by_decision(tmp_path):
 def test_afterwards_report_puts_blocks_after_an_attack_in_their_own_rows(tmp_path):
     ev, lab = simulate(tmp_path, "s5-x0.02", "--seed", 5, "--scale", 0.02, "--days", 8, "--warmup", 1)
     labels = read(lab)
-    last = {}
+    spans = {}
     for label in labels:
         if label["eval"] and label["label"] == "fraud":
-            last[label["country"]] = max(last.get(label["country"], 0.0), label["t"])
-    # A made-up detector: it blocks the legitimate requests that come in the
-    # 2 hours after the last attack request on their country, and nothing else.
-    expected = 0
+            span = spans.setdefault(label["country"], {}).setdefault(label["family"], [label["t"], label["t"]])
+            span[0], span[1] = min(span[0], label["t"]), max(span[1], label["t"])
+    eval_start = min(label["t"] for label in labels if label["eval"])
+
+    def where(label):
+        own = spans.get(label["country"], {}).values()
+        if any(a <= label["t"] <= b for a, b in own):
+            return "during an attack on the country"
+        ended = [label["t"] - b for _, b in own if b < label["t"]]
+        if not ended:
+            return "with no attack on the country before"
+        hours = min(ended) / 3600.0
+        return "after the attacks on the country ended, " + ("< 2 h" if hours < 2 else "2-12 h" if hours < 12 else "12-24 h" if hours < 24 else "> 24 h")
+
+    # A made-up detector: it blocks every 7th legitimate request of the
+    # evaluation period, wherever it falls, so that every row gets some.
+    expected = collections.Counter()
     with open(tmp_path / "s5-x0.02.fake.decisions.ndjson", "w") as f:
+        legit = 0
         for label in labels:
-            after = label["t"] - last.get(label["country"], float("inf"))
-            block = label["eval"] and label["label"] == "legit" and 0 < after < 7200
-            expected += block
+            block = False
+            if label["eval"] and label["label"] == "legit":
+                legit += 1
+                block = legit % 7 == 0
+                if block:
+                    expected[where(label)] += 1
             f.write(json.dumps({"id": label["id"], "decision": "block" if block else "allow"}) + "\n")
-    assert expected > 0
+    assert eval_start > 0 and len(expected) >= 3, expected
     out = subprocess.run([sys.executable, str(TOOLS / "afterwards.py"), "--workdir", str(tmp_path), "--seed", "5",
                           "--scale", "0.02", "--detector", "fake"],
                          check=True, capture_output=True, text=True, timeout=60).stdout
-    rows = dict(line.strip().rsplit(": ", 1) for line in out.splitlines()[1:] if "by country" not in line)
-    assert out.splitlines()[0].endswith(f"blocked: {expected}"), out
-    assert rows["after the attacks on the country ended, < 2 h"] == str(expected), out
-    assert rows["during an attack on the country"] == "0", out
-    assert rows["with no attack on the country before"] == "0", out
+    lines = out.splitlines()
+    rows = dict(line.strip().rsplit(": ", 1) for line in lines[1:] if "by country" not in line)
+    assert lines[0] == f"legitimate requests: {legit}, blocked: {sum(expected.values())}", out
+    assert len(rows) == 6, out
+    for row, count in rows.items():
+        assert int(count) == expected[row], (row, out)

@@ -601,11 +601,12 @@ impl ConversionStream {
         }
     }
 
-    /// A refused send, presumed unverified. While the volume is many times
-    /// its baseline, each counts for less (at most [`VOLUME_SLACK`] times
-    /// the baseline volume in all): the volume keeps such an attack's
-    /// estimate up while it lasts, and its refused sends do not hold the
-    /// country for days after it stops.
+    /// A send this watch refused, presumed unverified. While the stream's
+    /// volume is more than [`VOLUME_SLACK`] times its baseline, each counts
+    /// for less (at most that many times the baseline volume in all): the
+    /// volume keeps such an attack's estimate up while it lasts, and its
+    /// refused sends do not hold the country for days after it stops. With
+    /// less than a day of baseline volume, each counts in full.
     fn count_refused(&mut self, t: f64) {
         let weight = (VOLUME_SLACK / self.volume_ratio(t)).min(1.0);
         self.short_n.add(t, CONV_HL, weight);

@@ -548,16 +548,19 @@ fn new_users_are_served_again_within_hours_of_the_end_of_a_refused_surge() {
     let mut rng = Lcg(7);
     let mut t = warm(&mut d, "998", 3000, 100.0, 80, &mut rng);
     // Pumping at 20x the users' rate for 7 hours, nearly all of it refused.
-    let mut refused = 0;
+    let (mut refused, mut by_watch) = (0, 0);
     for i in 0..5000 {
         let digits = format!("998{:09}", 100_000_000 + rng.next(900_000_000));
         let id = format!("p{i}");
-        if !d.decide(&req(t, &id, &digits, "998")).allow {
+        let v = d.decide(&req(t, &id, &digits, "998"));
+        if !v.allow {
             refused += 1;
+            by_watch += usize::from(v.rule == RULE_CONVERSION);
         }
         t += 5.0;
     }
     assert!(refused >= 4000, "{refused} of 5000 refused");
+    assert!(by_watch >= 1000, "{by_watch} refused by the country watch");
     // Then only users again, at their usual rate and conversion: within 3
     // hours new users are served again (the refused sends do not hold the
     // country; counted in full they held it for ~10 hours here).
