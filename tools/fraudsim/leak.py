@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--detector", required=True, help="the name given to compare.py")
     ap.add_argument("--family", default="A3")
-    ap.add_argument("--scale", default="1.0")
+    ap.add_argument("--scale", type=float, default=1.0)
     a = ap.parse_args(argv)
     base = Path(a.workdir) / f"s{a.seed}-x{a.scale}"
     labels = {}

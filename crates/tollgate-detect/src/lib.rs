@@ -591,10 +591,7 @@ impl ConversionStream {
 
     /// A matured (or refused, `baseline_weight` 0) send.
     fn count(&mut self, t: f64, verified: f64, baseline_weight: f64) {
-        self.short_n.add(t, CONV_HL, 1.0);
-        self.short_v.add(t, CONV_HL, verified);
-        self.day_n.add(t, CONV_DAY_HL, 1.0);
-        self.day_v.add(t, CONV_DAY_HL, verified);
+        self.add_recent(t, 1.0, verified);
         if baseline_weight > 0.0 && !self.flagged(t) {
             self.base_n.add(t, BASE_HL, baseline_weight);
             self.base_v.add(t, BASE_HL, baseline_weight * verified);
@@ -609,10 +606,15 @@ impl ConversionStream {
     /// less than a day of baseline volume, each counts in full.
     fn count_refused(&mut self, t: f64) {
         let weight = (VOLUME_SLACK / self.volume_ratio(t)).min(1.0);
-        self.short_n.add(t, CONV_HL, weight);
-        self.short_v.add(t, CONV_HL, 0.0);
-        self.day_n.add(t, CONV_DAY_HL, weight);
-        self.day_v.add(t, CONV_DAY_HL, 0.0);
+        self.add_recent(t, weight, 0.0);
+    }
+
+    /// `sends` sends, `verified` of them verified, in the recent windows.
+    fn add_recent(&mut self, t: f64, sends: f64, verified: f64) {
+        self.short_n.add(t, CONV_HL, sends);
+        self.short_v.add(t, CONV_HL, verified);
+        self.day_n.add(t, CONV_DAY_HL, sends);
+        self.day_v.add(t, CONV_DAY_HL, verified);
     }
 
     /// The stream's recent volume over its baseline (1 until a day of
