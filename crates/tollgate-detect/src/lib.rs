@@ -440,6 +440,13 @@ const PRIOR_WEIGHT: f64 = 20.0;
 /// The baseline volume is exceeded "for real" only beyond this factor
 /// (diurnal peaks are ~1.7× the mean).
 const VOLUME_SLACK: f64 = 2.0;
+/// Country conversion: the last day's drop below the baseline (z-score,
+/// and share of the baseline) that stops the baseline from learning.
+const SUSPECT_Z: f64 = 2.0;
+const SUSPECT_SHARE: f64 = 0.9;
+/// Country conversion: the pumped share is estimated from the drop's
+/// lower bound, this many standard errors below the recent conversion.
+const BOUND_SIGMAS: f64 = 2.0;
 
 /// Request features used by the conversion score (bits).
 const F_NUM_KNOWN: u16 = 1;
@@ -589,13 +596,37 @@ impl ConversionStream {
         self.pumped.get(t, HOLD_HL) >= 0.02
     }
 
-    /// A matured (or refused, `baseline_weight` 0) send.
+    /// A matured send. It counts towards the baseline (with
+    /// `baseline_weight`) unless the stream is flagged or suspect.
     fn count(&mut self, t: f64, verified: f64, baseline_weight: f64) {
         self.add_recent(t, 1.0, verified);
-        if baseline_weight > 0.0 && !self.flagged(t) {
+        if baseline_weight > 0.0 && !self.flagged(t) && !self.suspect(t) {
             self.base_n.add(t, BASE_HL, baseline_weight);
             self.base_v.add(t, BASE_HL, baseline_weight * verified);
         }
+    }
+
+    /// Whether the last day's conversion is already below the baseline,
+    /// by [`SUSPECT_Z`] and [`SUSPECT_SHARE`], though not yet enough to
+    /// flag: the baseline then stops learning, so that slow pumping cannot
+    /// drag it down before the evidence is in.
+    fn suspect(&self, t: f64) -> bool {
+        let n = self.day_n.get(t, CONV_DAY_HL);
+        if n < 20.0 {
+            return false;
+        }
+        let baseline = self.baseline(t);
+        let recent = self.day_v.get(t, CONV_DAY_HL) / n;
+        let sigma = (baseline * (1.0 - baseline) / n).sqrt().max(1e-6);
+        recent < SUSPECT_SHARE * baseline && (baseline - recent) / sigma >= SUSPECT_Z
+    }
+
+    /// Takes the last day's conversion as the baseline (a watch lifted by
+    /// hand: the operator says the drop is real).
+    fn rebase(&mut self, t: f64) {
+        self.base_n.set(t, self.day_n.get(t, CONV_DAY_HL));
+        self.base_v.set(t, self.day_v.get(t, CONV_DAY_HL));
+        self.pumped = Decay::default();
     }
 
     /// A send this watch refused, presumed unverified. While the stream's
@@ -1042,8 +1073,8 @@ impl Detector {
             }
             if block.rule == RULE_CONVERSION {
                 c.lift_pending = true;
-                c.all.pumped = Decay::default();
-                c.fresh.pumped = Decay::default();
+                c.all.rebase(self.now);
+                c.fresh.rebase(self.now);
             }
         }
         true
@@ -1854,7 +1885,7 @@ impl Detector {
             }
             // Conservative: the drop's lower confidence bound, or the
             // volume beyond the baseline (with diurnal slack).
-            let by_conversion = (1.0 - (recent + 2.0 * sigma) / baseline).max(0.0);
+            let by_conversion = (1.0 - (recent + BOUND_SIGMAS * sigma) / baseline).max(0.0);
             let by_volume = (1.0 - VOLUME_SLACK / volume_ratio.max(1e-9)).max(0.0);
             let pumped = by_conversion.max(by_volume).min(0.999);
             if best.is_none_or(|b| pumped > b.pumped) {
