@@ -45,7 +45,8 @@
 //!   undelivered sends do not count).
 //! - `fraudguard.conversion`: the conversion of the country's sends to
 //!   numbers never verified before has dropped significantly below its own
-//!   baseline (slow-and-low pumping, ramps, conversion mimics). The
+//!   baseline (slow-and-low pumping, ramps, conversion mimics; the
+//!   baseline holds while the last day is already clearly below it). The
 //!   estimated share of pumped sends among them (from the drop, or from
 //!   their volume above its baseline) is the prior; each request's own signals are likelihood ratios, and
 //!   only the requests whose posterior passes the mode's threshold are
@@ -1059,7 +1060,8 @@ impl Detector {
 
     /// Lifts a block (prefix digits, with or without `+`) by hand. True if
     /// there was one. Lifting a country watch switches it off for one
-    /// `block_ttl`; lifting a new-country block accepts the country.
+    /// `block_ttl` and takes its last day's conversion as the baseline;
+    /// lifting a new-country block accepts the country.
     pub fn lift(&mut self, prefix: &str) -> bool {
         let Some(key) = parse_key(prefix) else {
             return false;
