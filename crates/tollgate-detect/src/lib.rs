@@ -445,6 +445,8 @@ const VOLUME_SLACK: f64 = 2.0;
 /// and share of the baseline) that stops the baseline from learning.
 const SUSPECT_Z: f64 = 2.0;
 const SUSPECT_SHARE: f64 = 0.9;
+/// How long the baseline may hold without the watch flagging (seconds).
+const SUSPECT_MAX_HOLD: f64 = 7.0 * 86400.0;
 /// Country conversion: the pumped share is estimated from the drop's
 /// lower bound, this many standard errors below the recent conversion.
 const BOUND_SIGMAS: f64 = 2.0;
@@ -590,6 +592,8 @@ struct ConversionStream {
     pumped: Decay,
     /// The figures behind the last estimate, for evidence.
     last_figures: Option<ConversionFigures>,
+    /// Since when the baseline has been held (see [`Self::suspect`]).
+    held_since: Option<f64>,
 }
 
 impl ConversionStream {
@@ -598,10 +602,19 @@ impl ConversionStream {
     }
 
     /// A matured send. It counts towards the baseline (with
-    /// `baseline_weight`) unless the stream is flagged or suspect.
+    /// `baseline_weight`) unless the stream is flagged or held.
     fn count(&mut self, t: f64, verified: f64, baseline_weight: f64) {
         self.add_recent(t, 1.0, verified);
-        if baseline_weight > 0.0 && !self.flagged(t) && !self.suspect(t) {
+        // A hold ends after [`SUSPECT_MAX_HOLD`]: a lasting drop that has
+        // not flagged by then is the users', and the baseline follows it.
+        let held = if self.suspect(t) {
+            let since = *self.held_since.get_or_insert(t);
+            t - since < SUSPECT_MAX_HOLD
+        } else {
+            self.held_since = None;
+            false
+        };
+        if baseline_weight > 0.0 && !self.flagged(t) && !held {
             self.base_n.add(t, BASE_HL, baseline_weight);
             self.base_v.add(t, BASE_HL, baseline_weight * verified);
         }
@@ -622,12 +635,21 @@ impl ConversionStream {
         recent < SUSPECT_SHARE * baseline && (baseline - recent) / sigma >= SUSPECT_Z
     }
 
-    /// Takes the last day's conversion as the baseline (a watch lifted by
-    /// hand: the operator says the drop is real).
+    /// Takes the last day's conversion (12-hour half-life, refused sends
+    /// included) as the baseline, at the baseline's weight: a watch lifted
+    /// by hand, the operator says the drop is real. With fewer than 20
+    /// recent sends the baseline is left as it is.
     fn rebase(&mut self, t: f64) {
-        self.base_n.set(t, self.day_n.get(t, CONV_DAY_HL));
-        self.base_v.set(t, self.day_v.get(t, CONV_DAY_HL));
         self.pumped = Decay::default();
+        self.held_since = None;
+        let n = self.day_n.get(t, CONV_DAY_HL);
+        if n < 20.0 {
+            return;
+        }
+        let weight = self.base_n.get(t, BASE_HL).max(n);
+        self.base_n.set(t, weight);
+        self.base_v
+            .set(t, weight * self.day_v.get(t, CONV_DAY_HL) / n);
     }
 
     /// A send this watch refused, presumed unverified. While the stream's
