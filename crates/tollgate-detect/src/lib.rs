@@ -445,6 +445,8 @@ const VOLUME_SLACK: f64 = 2.0;
 /// and share of the baseline) that stops the baseline from learning.
 const SUSPECT_Z: f64 = 2.0;
 const SUSPECT_SHARE: f64 = 0.9;
+/// Country conversion: fewest sends in a window for its drop to count.
+const MIN_WINDOW_SENDS: f64 = 20.0;
 /// How long the baseline may hold without the watch flagging (seconds).
 const SUSPECT_MAX_HOLD: f64 = 7.0 * 86400.0;
 /// Country conversion: the pumped share is estimated from the drop's
@@ -626,13 +628,12 @@ impl ConversionStream {
     /// drag it down before the evidence is in.
     fn suspect(&self, t: f64) -> bool {
         let n = self.day_n.get(t, CONV_DAY_HL);
-        if n < 20.0 {
+        if n < MIN_WINDOW_SENDS {
             return false;
         }
         let baseline = self.baseline(t);
-        let recent = self.day_v.get(t, CONV_DAY_HL) / n;
-        let sigma = (baseline * (1.0 - baseline) / n).sqrt().max(1e-6);
-        recent < SUSPECT_SHARE * baseline && (baseline - recent) / sigma >= SUSPECT_Z
+        let drop = ConversionDrop::of(baseline, n, self.day_v.get(t, CONV_DAY_HL));
+        drop.recent < SUSPECT_SHARE * baseline && drop.z >= SUSPECT_Z
     }
 
     /// Takes the last day's conversion (12-hour half-life, refused sends
@@ -643,7 +644,7 @@ impl ConversionStream {
         self.pumped = Decay::default();
         self.held_since = None;
         let n = self.day_n.get(t, CONV_DAY_HL);
-        if n < 20.0 {
+        if n < MIN_WINDOW_SENDS {
             return;
         }
         let weight = self.base_n.get(t, BASE_HL).max(n);
@@ -864,6 +865,28 @@ impl CountryStats {
             return 1.0;
         }
         (VOLUME_SLACK * base / now).min(1.0)
+    }
+}
+
+/// A window's conversion against the baseline: the recent conversion, its
+/// standard error under the baseline, and the z-score of the drop.
+#[derive(Debug, Clone, Copy)]
+struct ConversionDrop {
+    recent: f64,
+    sigma: f64,
+    z: f64,
+}
+
+impl ConversionDrop {
+    /// `verified` of `sends` (more than zero) against `baseline`.
+    fn of(baseline: f64, sends: f64, verified: f64) -> ConversionDrop {
+        let recent = verified / sends;
+        let sigma = (baseline * (1.0 - baseline) / sends).sqrt().max(1e-6);
+        ConversionDrop {
+            recent,
+            sigma,
+            z: (baseline - recent) / sigma,
+        }
     }
 }
 
@@ -1898,12 +1921,10 @@ impl Detector {
         ];
         let mut best: Option<ConversionFigures> = None;
         for (n, v) in windows {
-            if n < 20.0 {
+            if n < MIN_WINDOW_SENDS {
                 continue;
             }
-            let recent = v / n;
-            let sigma = (baseline * (1.0 - baseline) / n).sqrt().max(1e-6);
-            let z = (baseline - recent) / sigma;
+            let ConversionDrop { recent, sigma, z } = ConversionDrop::of(baseline, n, v);
             if z < z_needed || recent >= 0.85 * baseline {
                 continue;
             }
