@@ -62,6 +62,12 @@ pub struct RawConfig {
     pub audit_syslog: Option<String>,
     /// Days audit events are kept (default 0: forever).
     pub audit_retention_days: Option<String>,
+    /// Failed authentications one source (IPv4 address, IPv6 /64) may make per minute (default 20).
+    pub auth_failures_per_source: Option<String>,
+    /// Failed authentications against one SID per minute, from sources it has not seen succeed (default 50).
+    pub auth_failures_per_name: Option<String>,
+    /// Wrong credentials are answered no sooner than this, in ms (default 100).
+    pub auth_failure_floor_ms: Option<String>,
     /// Only from `TOLLGATE_MASTER_KEY`, never from a file or the command line.
     #[serde(skip)]
     pub master_key: Option<String>,
@@ -100,6 +106,11 @@ impl RawConfig {
             audit_file_keep: self.audit_file_keep.or(other.audit_file_keep),
             audit_syslog: self.audit_syslog.or(other.audit_syslog),
             audit_retention_days: self.audit_retention_days.or(other.audit_retention_days),
+            auth_failures_per_source: self
+                .auth_failures_per_source
+                .or(other.auth_failures_per_source),
+            auth_failures_per_name: self.auth_failures_per_name.or(other.auth_failures_per_name),
+            auth_failure_floor_ms: self.auth_failure_floor_ms.or(other.auth_failure_floor_ms),
             master_key: self.master_key.or(other.master_key),
         }
     }
@@ -137,6 +148,9 @@ impl RawConfig {
             audit_file_keep: lookup("TOLLGATE_AUDIT_FILE_KEEP"),
             audit_syslog: lookup("TOLLGATE_AUDIT_SYSLOG"),
             audit_retention_days: lookup("TOLLGATE_AUDIT_RETENTION_DAYS"),
+            auth_failures_per_source: lookup("TOLLGATE_AUTH_FAILURES_PER_SOURCE"),
+            auth_failures_per_name: lookup("TOLLGATE_AUTH_FAILURES_PER_NAME"),
+            auth_failure_floor_ms: lookup("TOLLGATE_AUTH_FAILURE_FLOOR_MS"),
             master_key: lookup("TOLLGATE_MASTER_KEY"),
         }
     }
@@ -162,6 +176,7 @@ pub struct Config {
     pub verify_code_ttl_seconds: u32,
     pub sandbox: crate::carrier::SandboxSettings,
     pub audit: crate::audit_tasks::AuditSettings,
+    pub auth: crate::auth_throttle::AuthLimits,
 }
 
 /// Reads a prefix table file into `table`, or records why not.
@@ -439,6 +454,31 @@ impl Config {
                 &mut errors,
             ),
         };
+        let auth_defaults = crate::auth_throttle::AuthLimits::default();
+        let auth = crate::auth_throttle::AuthLimits {
+            failures_per_source: parse_number(
+                "auth failures per source",
+                raw.auth_failures_per_source.as_deref(),
+                auth_defaults.failures_per_source,
+                |n| (1..=1_000_000).contains(n),
+                &mut errors,
+            ),
+            failures_per_name: parse_number(
+                "auth failures per name",
+                raw.auth_failures_per_name.as_deref(),
+                auth_defaults.failures_per_name,
+                |n| (1..=1_000_000).contains(n),
+                &mut errors,
+            ),
+            window_ms: auth_defaults.window_ms,
+            failure_floor_ms: parse_number(
+                "auth failure floor ms",
+                raw.auth_failure_floor_ms.as_deref(),
+                auth_defaults.failure_floor_ms,
+                |n| *n <= 5_000,
+                &mut errors,
+            ),
+        };
         let home_country = raw
             .home_country
             .as_deref()
@@ -498,6 +538,7 @@ impl Config {
                     verify_code_ttl_seconds,
                     sandbox,
                     audit,
+                    auth,
                 })
             }
             _ => Err(errors),

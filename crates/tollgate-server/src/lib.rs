@@ -13,6 +13,7 @@ pub mod app;
 pub mod audit;
 pub mod audit_tasks;
 pub mod auth;
+pub mod auth_throttle;
 pub mod carrier;
 pub mod client_validation;
 pub mod clock;

@@ -370,15 +370,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool>;
 
     /// The incident checklist in one transaction: writes `accounts` (status
-    /// and tokens as given), deletes every API key of them when
-    /// `revoke_keys`, sets their `LockdownInbound` setting to
-    /// `inbound_blocked`, appends `audit` and bumps the state generation.
-    /// Returns how many keys were revoked.
+    /// and tokens as given) and deletes every API key of them when
+    /// `revoke_keys`. With `undo_seals` (one per account, in order) it puts
+    /// them under lockdown (`LockdownInbound` true, `LockdownSeal` set);
+    /// without, it ends their lockdown (both settings removed). Appends
+    /// `audit` and bumps the state generation. Returns how many keys were
+    /// revoked.
     async fn apply_lockdown(
         &self,
         accounts: &[AccountRecord],
         revoke_keys: bool,
-        inbound_blocked: bool,
+        undo_seals: Option<&[String]>,
         audit: &[NewAuditEvent],
     ) -> Result<u64>;
     /// A counter bumped by changes made outside the server (the CLI), so a

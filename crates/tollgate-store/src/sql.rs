@@ -297,13 +297,13 @@ macro_rules! impl_store {
                 &self,
                 accounts: &[AccountRecord],
                 revoke_keys: bool,
-                inbound_blocked: bool,
+                undo_seals: Option<&[String]>,
                 audit: &[NewAuditEvent],
             ) -> Result<u64> {
                 let mut tx = self.pool.begin().await?;
                 Self::append_audit_tx(&mut tx, audit).await?;
                 let mut revoked = 0;
-                for a in accounts {
+                for (i, a) in accounts.iter().enumerate() {
                     sqlx::query(
                         "UPDATE accounts SET status = $2, auth_token_sealed = $3, secondary_token_sealed = $4, \
                          secondary_token_created = $5, date_updated = $6 WHERE sid = $1",
@@ -320,16 +320,27 @@ macro_rules! impl_store {
                             .rows_affected();
                     }
                     sqlx::query(
-                        "INSERT INTO account_settings (account_sid, name, value, date_updated) \
-                         VALUES ($1, 'LockdownInbound', $2, $3) \
-                         ON CONFLICT (account_sid, name) DO UPDATE SET value = excluded.value, \
-                         date_updated = excluded.date_updated",
+                        "DELETE FROM account_settings WHERE account_sid = $1 \
+                         AND name IN ('LockdownInbound', 'LockdownSeal')",
                     )
                     .bind(&a.sid)
-                    .bind(if inbound_blocked { "true" } else { "false" })
-                    .bind(a.date_updated)
                     .execute(&mut *tx)
                     .await?;
+                    let seal = undo_seals.and_then(|s| s.get(i));
+                    if let Some(seal) = seal {
+                        for (name, value) in [("LockdownInbound", "true"), ("LockdownSeal", seal.as_str())] {
+                            sqlx::query(
+                                "INSERT INTO account_settings (account_sid, name, value, date_updated) \
+                                 VALUES ($1, $2, $3, $4)",
+                            )
+                            .bind(&a.sid)
+                            .bind(name)
+                            .bind(value)
+                            .bind(a.date_updated)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
                 }
                 sqlx::query("UPDATE state_generation SET generation = generation + 1 WHERE id = 1")
                     .execute(&mut *tx)

@@ -145,10 +145,18 @@ pub const RECIPIENT_NOT_ALLOWED: ErrorSpec = ErrorSpec {
     explanation: "The account's RecipientPolicy does not allow this number: with allowlist only /tollgate/v1/Recipients, with known only numbers that have texted the account.",
 };
 
+pub const AUTH_THROTTLED: ErrorSpec = ErrorSpec {
+    code: 99020,
+    http_status: 429,
+    title: "Too many failed authentications",
+    explanation: "The source (an IPv4 address or IPv6 /64) or the account or key SID presented has had too many failed authentications in the last minute (auth_failures_per_source, auth_failures_per_name), or too many API key checks are waiting; nothing was checked. Retry-After says when to try again. A source that recently authenticated as the SID is not held back by the SID's budget.",
+};
+
 /// Tollgate's own codes (99000–99999), in code order.
 pub const TOLLGATE_CODES: &[ErrorSpec] = &[
     SPEND_CAP_EXCEEDED,
     RECIPIENT_NOT_ALLOWED,
+    AUTH_THROTTLED,
     WEBHOOK_QUEUE_FULL,
 ];
 

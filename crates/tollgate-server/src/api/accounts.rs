@@ -241,7 +241,10 @@ pub async fn update(
     let write = app.begin_write().await;
     let mut record = target(&app, &principal, &segment, &path).await?;
     let (name, status) = plan_update(&principal.account.sid, &record, &params)?;
-    if name != record.friendly_name || status != record.status {
+    // A status given is written even when unchanged: a parent suspending an
+    // account under lockdown takes the lockdown's undo over (its seal no
+    // longer matches the row).
+    if name != record.friendly_name || status != record.status || params.get("Status").is_some() {
         let before =
             json!({"friendly_name": record.friendly_name, "status": record.status.as_str()});
         let after = json!({"friendly_name": name, "status": status.as_str()});

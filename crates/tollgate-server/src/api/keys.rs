@@ -57,16 +57,16 @@ pub async fn create(
     let secret = generate_key_secret(&mut OsRandom);
     let hashed = {
         let secret = secret.clone();
-        let _permit = app.argon2_permits.acquire().await.map_err(|_| {
-            ApiError::new(
-                &codes::UNAVAILABLE,
-                "Service is unavailable, please try again",
-            )
-        })?;
-        tokio::task::spawn_blocking(move || hash_secret(&secret, &mut OsRandom))
+        app.auth
+            .argon2(move || hash_secret(&secret, &mut OsRandom))
             .await
+            .map_err(|_| {
+                ApiError::new(
+                    &codes::UNAVAILABLE,
+                    "Service is unavailable, please try again",
+                )
+            })?
             .ok()
-            .and_then(Result::ok)
             .ok_or_else(ApiError::internal)?
     };
     let now = app.clock.now();

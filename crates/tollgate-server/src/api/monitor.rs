@@ -170,6 +170,7 @@ pub async fn create_alarm(
             "must be none, suspend or lockdown",
         ));
     }
+    principal.require_for_action(&action)?;
     let sid = new_sid(SidPrefix::Alarm).to_string();
     let webhook_sealed = match text("webhook").filter(|w| !w.is_empty()) {
         None => None,
@@ -255,6 +256,13 @@ pub async fn delete_alarm(
     principal: Principal,
     Path(sid): Path<String>,
 ) -> ApiResult<StatusCode> {
+    if let Some(alarm) = own_alarms(&app, &principal)
+        .await?
+        .into_iter()
+        .find(|a| a.sid == sid)
+    {
+        principal.require_for_action(&alarm.action)?;
+    }
     let event = audit::by(
         &principal,
         app.clock.now().0,

@@ -115,6 +115,7 @@ pub async fn create(
     if action != "none" && action != "suspend" {
         return Err(ApiError::invalid("Action", "must be none or suspend"));
     }
+    principal.require_for_action(&action)?;
     if action == "suspend" && account.is_main() {
         return Err(ApiError::invalid(
             "Action",
@@ -298,6 +299,7 @@ pub async fn delete(
     Path((account, segment)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let record = owned(&app, &principal, &account, &segment).await?;
+    principal.require_for_action(&record.action)?;
     let event = audit::by(
         &principal,
         app.clock.now().0,
