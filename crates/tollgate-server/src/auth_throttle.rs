@@ -86,10 +86,15 @@ impl Bucket {
         (self.level - elapsed * rate).max(0.0)
     }
 
-    /// Time until the level is below `limit` again.
+    /// Whether a bucket at `level` has no room for one more failure.
+    fn full(level: f64, limit: u32) -> bool {
+        level > f64::from(limit) - 1.0
+    }
+
+    /// Time until a bucket at `level` has room for one more failure.
     fn wait_ms(level: f64, limit: u32, window_ms: i64) -> i64 {
         let rate = f64::from(limit) / window_ms.max(1) as f64;
-        let over = level - f64::from(limit) + 1.0;
+        let over = level - (f64::from(limit) - 1.0);
         if over <= 0.0 {
             0
         } else {
@@ -143,7 +148,7 @@ impl<K: std::hash::Hash + Eq> Buckets<K> {
         let before = bucket.drained(now, limit, window_ms);
         bucket.level = before + 1.0;
         bucket.at = now;
-        before < f64::from(limit) && bucket.level >= f64::from(limit)
+        !Bucket::full(before, limit) && Bucket::full(bucket.level, limit)
     }
 }
 
@@ -196,7 +201,7 @@ impl AuthThrottle {
     ) -> Result<(), Throttled> {
         let over = |bucket: Option<&Bucket>, limit: u32| {
             let level = bucket.map_or(0.0, |b| b.drained(now, limit, limits.window_ms));
-            (level >= f64::from(limit)).then(|| Bucket::wait_ms(level, limit, limits.window_ms))
+            Bucket::full(level, limit).then(|| Bucket::wait_ms(level, limit, limits.window_ms))
         };
         if let Some(wait) = over(self.sources.get(&source), limits.failures_per_source) {
             return Err(Throttled {
@@ -306,8 +311,8 @@ mod tests {
         // Another source is not affected.
         assert!(t.check(&l, ip("198.51.100.7"), ac1, 5).is_ok());
         // One failure drains every 12 s.
-        assert!(t.check(&l, a, ac1, 4 + refused.retry_after_ms).is_ok());
-        assert!(t.check(&l, a, ac1, 4 + refused.retry_after_ms - 1).is_err());
+        assert!(t.check(&l, a, ac1, 5 + refused.retry_after_ms).is_ok());
+        assert!(t.check(&l, a, ac1, 5 + refused.retry_after_ms - 2).is_err());
     }
 
     #[test]
