@@ -19,6 +19,7 @@ pub mod client_validation;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod in_flight;
 pub mod inbound;
 pub mod lockdown;
 pub mod random;

@@ -355,6 +355,8 @@ pub async fn serve(
         app.clone(),
         stopped(stop_rx.clone()),
     ));
+    // What a 201 promised before a crash goes on now, once.
+    crate::in_flight::resume(&app).await;
     axum::serve(
         listener,
         crate::routes::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),

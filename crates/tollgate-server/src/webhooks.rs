@@ -157,8 +157,13 @@ pub fn shown_url(app: &App, aad: &str, sealed: &[u8]) -> Option<String> {
 /// The delivery record for `hook`, sealed, not yet stored (for writes that
 /// must queue it in their own transaction).
 pub fn prepare(app: &App, hook: NewWebhook<'_>) -> ApiResult<WebhookRecord> {
+    prepare_as(app, hook, new_sid(SidPrefix::WebhookDelivery).to_string())
+}
+
+/// [`prepare`] with the delivery SID given (one derived from what it
+/// reports, so writing it twice queues it once).
+pub fn prepare_as(app: &App, hook: NewWebhook<'_>, sid: String) -> ApiResult<WebhookRecord> {
     let target = Target::parse(hook.url).map_err(|e| ApiError::invalid("Url", &e.to_string()))?;
-    let sid = new_sid(SidPrefix::WebhookDelivery).to_string();
     let url_sealed = app
         .master_key()
         .seal(&sid, hook.url.as_bytes(), &mut OsRandom)

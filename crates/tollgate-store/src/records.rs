@@ -402,6 +402,20 @@ pub struct UsageTriggerRecord {
     pub date_updated: i64,
 }
 
+/// A send (a message or a call) a 201 promised that the carrier has not
+/// settled yet, and the node that took it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct InFlightRecord {
+    pub sid: String,
+    /// `message` or `call`.
+    pub kind: String,
+    pub account_sid: String,
+    pub node: String,
+    /// What the stored row redacts, sealed under the master key (AAD: the SID).
+    pub sealed: Option<Vec<u8>>,
+    pub date_created: i64,
+}
+
 /// An alert (`NO…`): an error Tollgate returned or observed.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AlertRecord {

@@ -15,6 +15,14 @@ pub(crate) const INSERT_CALL: &str = "INSERT INTO calls (sid, account_sid, direc
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 pub(crate) const INSERT_ALERT: &str = "INSERT INTO alerts (sid, account_sid, error_code, log_level, alert_text, \
      request_method, request_url, resource_sid, date_created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+pub(crate) const INSERT_IN_FLIGHT: &str = "INSERT INTO sends_in_flight (sid, kind, account_sid, node, sealed, \
+     date_created) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sid) DO NOTHING";
+pub(crate) const DELETE_IN_FLIGHT: &str = "DELETE FROM sends_in_flight WHERE sid = $1";
+/// A delivery whose SID is already there is left as it is.
+pub(crate) const INSERT_WEBHOOK: &str = "INSERT INTO webhook_deliveries (sid, account_sid, url_sealed, \
+     url_redacted, method, content_type, body, status, attempts, next_attempt_at, lease_until, last_response_code, \
+     last_error, date_created, date_updated) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (sid) DO NOTHING";
 pub(crate) const UPDATE_CALL: &str = "UPDATE calls SET status = $3, duration = $4, start_time = $5, end_time = $6, \
      price_micros = $7, error_code = $8, date_updated = $9 WHERE account_sid = $1 AND sid = $2";
 
@@ -140,6 +148,17 @@ macro_rules! impl_store {
                     WriteOp::UpdateMessage(m) => Self::update_message_query(m),
                     WriteOp::InsertCall(c) => Self::insert_call_query(c),
                     WriteOp::UpdateCall(c) => Self::update_call_query(c),
+                    WriteOp::InsertInFlight(f) => sqlx::query($crate::sql::INSERT_IN_FLIGHT)
+                        .bind(&f.sid).bind(&f.kind).bind(&f.account_sid).bind(&f.node).bind(&f.sealed)
+                        .bind(f.date_created),
+                    WriteOp::DeleteInFlight(sid) => sqlx::query($crate::sql::DELETE_IN_FLIGHT).bind(sid),
+                    WriteOp::EnqueueWebhook(w) => sqlx::query($crate::sql::INSERT_WEBHOOK)
+                        .bind(&w.sid).bind(&w.account_sid).bind(&w.url_sealed).bind(&w.url_redacted)
+                        .bind(&w.method).bind(&w.content_type).bind(&w.body).bind(w.status.as_str())
+                        .bind(w.attempts).bind(w.next_attempt_at).bind(w.lease_until).bind(w.last_response_code)
+                        .bind(&w.last_error).bind(w.date_created).bind(w.date_updated),
+                    // Flattened by `write_batch` before it gets here.
+                    WriteOp::Group(_) => sqlx::query("SELECT 1"),
                 }
             }
         }
@@ -149,6 +168,9 @@ macro_rules! impl_store {
             async fn write_batch(&self, ops: &[WriteOp]) -> Result<()> {
                 /// Rows per multi-row INSERT (18 parameters each, under SQLite's limit).
                 const ROWS: usize = 50;
+                // One transaction: a group is as atomic inside it as alone.
+                let flat = $crate::flatten(ops);
+                let ops = flat.as_slice();
                 let mut tx = self.pool.begin().await?;
                 let mut at = 0;
                 while at < ops.len() {
@@ -188,6 +210,15 @@ macro_rules! impl_store {
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn sends_in_flight(&self, node: &str) -> Result<Vec<InFlightRecord>> {
+                Ok(sqlx::query_as::<_, InFlightRecord>(
+                    "SELECT * FROM sends_in_flight WHERE node = $1 ORDER BY date_created, sid",
+                )
+                .bind(node)
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             async fn insert_usage_trigger(&self, t: &UsageTriggerRecord, audit: &[NewAuditEvent]) -> Result<()> {

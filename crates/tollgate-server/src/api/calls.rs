@@ -16,7 +16,7 @@ use tollgate_store::{CallRecord, WriteOp};
 use tollgate_types::error_code as codes;
 use tollgate_types::{SidPrefix, Timestamp};
 
-use crate::api::messages::{admit_send, send_callback, traffic_query};
+use crate::api::messages::{admit_send, traffic_query};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -157,7 +157,10 @@ pub async fn create(
                 );
             }
             app.writer
-                .write(WriteOp::InsertCall(record.clone()))
+                .write(WriteOp::Group(vec![
+                    WriteOp::InsertCall(record.clone()),
+                    crate::in_flight::call_taken(&app, &record),
+                ]))
                 .await?;
             let delta = tollgate_policy::triggers::Usage {
                 calls_outbound: tollgate_policy::triggers::Tally {
@@ -199,9 +202,25 @@ pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
         }
         call.price_micros = Some(total);
     }
-    if let Err(e) = app.writer.write(WriteOp::UpdateCall(call.clone())).await {
+    let terminal = matches!(
+        call.status.as_str(),
+        "completed" | "failed" | "busy" | "no-answer" | "canceled"
+    );
+    // A final status, its callback and the end of the send commit together.
+    let mut group = vec![WriteOp::UpdateCall(call.clone())];
+    if terminal {
+        group.push(WriteOp::DeleteInFlight(call.sid.clone()));
+        if let Some(hook) = status_callback(app, &call) {
+            group.push(WriteOp::EnqueueWebhook(hook));
+        }
+    }
+    let callback = group.len() > 2;
+    if let Err(e) = app.writer.write(WriteOp::Group(group)).await {
         tracing::error!(error = %e, sid = %call.sid, "cannot record a call status");
         return;
+    }
+    if callback {
+        app.webhooks.wake_dispatcher();
     }
     if call.status == "completed" && call.rule.is_none() {
         // Minutes and the price beyond the first minute count now.
@@ -215,13 +234,12 @@ pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
         };
         app.triggers.observe(app, &call.account_sid, &delta).await;
     }
-    let terminal = matches!(
-        call.status.as_str(),
-        "completed" | "failed" | "busy" | "no-answer" | "canceled"
-    );
-    let Some(sealed) = call.status_callback_sealed.as_ref().filter(|_| terminal) else {
-        return;
-    };
+}
+
+/// The status callback of a call that reached a final status (Twilio's
+/// default event: `completed`), if it asked for one.
+fn status_callback(app: &App, call: &CallRecord) -> Option<tollgate_store::WebhookRecord> {
+    let sealed = call.status_callback_sealed.as_ref()?;
     let mut params = vec![
         ("CallSid", call.sid.clone()),
         ("AccountSid", call.account_sid.clone()),
@@ -240,7 +258,14 @@ pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
         params.push(("CallDuration", d.to_string()));
         params.push(("Duration", ((i64::from(d) + 59) / 60).to_string()));
     }
-    send_callback(app, &call.account_sid, &call.sid, sealed, params).await;
+    crate::in_flight::callback(
+        app,
+        &call.account_sid,
+        &call.sid,
+        &call.status,
+        sealed,
+        params,
+    )
 }
 
 fn not_found(account: &str, sid: &str) -> ApiError {

@@ -19,7 +19,6 @@ use tollgate_policy::{Channel, decide};
 use tollgate_store::{MessageRecord, TrafficQuery, WriteOp};
 use tollgate_types::error_code::{self as codes, lookup};
 use tollgate_types::{AccountStatus, SidPrefix, Timestamp};
-use tollgate_webhook::request::{Method, Payload};
 
 use crate::account_settings::{LinkPolicy, RecipientPolicy};
 use crate::app::App;
@@ -29,7 +28,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_ordered_sid};
 use crate::snapshot::AccountEntry;
 use crate::traffic::SendKeys;
-use crate::webhooks::{NewWebhook, enqueue};
 use crate::wire::{PageRequest, Params, json_response, json_segment, page_2010};
 
 /// A message in Twilio's JSON shape (keys in alphabetical order, as
@@ -551,7 +549,10 @@ pub async fn create(
                 },
                 ..Default::default()
             };
-            app.writer.write(WriteOp::InsertMessage(stored)).await?;
+            let taken = crate::in_flight::message_taken(&app, &record, privacy);
+            app.writer
+                .write(WriteOp::Group(vec![WriteOp::InsertMessage(stored), taken]))
+                .await?;
             app.triggers.observe(&app, &account.sid, &delta).await;
             if guarded {
                 app.verify.await_receipt(&record.sid, &account.sid, &sid);
@@ -562,36 +563,45 @@ pub async fn create(
     }
 }
 
-/// Sends the status callbacks of `messages` (those that asked for one)
-/// concurrently, and returns when all are queued: a round's callbacks
-/// always precede the next round's.
+/// Queues the status callbacks of `messages` (those that asked for one)
+/// for the status each has now, durably, and returns then: a round's
+/// callbacks always precede the next round's.
 pub async fn status_callbacks(app: &Arc<App>, messages: Vec<MessageRecord>) {
-    let mut queued = tokio::task::JoinSet::new();
-    for message in messages {
-        if message.status_callback_sealed.is_some() {
-            let app = app.clone();
-            queued.spawn(async move { status_callback(&app, &message).await });
-        }
+    let ops: Vec<WriteOp> = messages
+        .iter()
+        .filter_map(|m| status_callback(app, m))
+        .map(WriteOp::EnqueueWebhook)
+        .collect();
+    if ops.is_empty() {
+        return;
     }
-    while queued.join_next().await.is_some() {}
+    if let Err(e) = app.writer.write_all(ops).await {
+        tracing::error!(error = %e, "cannot queue status callbacks");
+    }
+    app.webhooks.wake_dispatcher();
 }
 
-/// Final statuses, written in one batch; then each message leaves the
-/// in-flight set, its delivery receipt reaches Fraud Guard, and its status
-/// callback is sent.
+/// Final statuses, each written with its status callback and the end of
+/// its send in flight (one transaction each, many per batch); then each
+/// message leaves the in-flight set and its delivery receipt reaches Fraud
+/// Guard.
 pub async fn record_final_statuses(app: &Arc<App>, settled: Vec<(MessageRecord, Privacy)>) {
     if settled.is_empty() {
         return;
     }
     let mut receipts = Vec::with_capacity(settled.len());
-    let mut callbacks = Vec::new();
     let mut ops = Vec::with_capacity(settled.len());
+    let mut callbacks = false;
     for (message, privacy) in settled {
         receipts.push((message.sid.clone(), message.status == "delivered"));
-        if message.status_callback_sealed.is_some() {
-            callbacks.push(message.clone());
+        let mut group = Vec::with_capacity(3);
+        if let Some(hook) = status_callback(app, &message) {
+            group.push(WriteOp::EnqueueWebhook(hook));
+            callbacks = true;
         }
-        ops.push(WriteOp::UpdateMessage(into_stored(message, privacy)));
+        group.push(WriteOp::DeleteInFlight(message.sid.clone()));
+        group.push(WriteOp::UpdateMessage(into_stored(message, privacy)));
+        ops.push(WriteOp::Group(group));
     }
     let written = app.writer.write_all(ops).await;
     let now = app.clock.now().0;
@@ -603,13 +613,14 @@ pub async fn record_final_statuses(app: &Arc<App>, settled: Vec<(MessageRecord, 
         tracing::error!(error = %e, messages = receipts.len(), "cannot record message statuses");
         return;
     }
-    status_callbacks(app, callbacks).await;
+    if callbacks {
+        app.webhooks.wake_dispatcher();
+    }
 }
 
-async fn status_callback(app: &Arc<App>, message: &MessageRecord) {
-    let Some(sealed) = &message.status_callback_sealed else {
-        return;
-    };
+/// The status callback of `message` for its current status, if it asked for one.
+fn status_callback(app: &App, message: &MessageRecord) -> Option<tollgate_store::WebhookRecord> {
+    let sealed = message.status_callback_sealed.as_ref()?;
     let mut params = vec![
         ("MessageSid", message.sid.clone()),
         ("SmsSid", message.sid.clone()),
@@ -623,7 +634,14 @@ async fn status_callback(app: &Arc<App>, message: &MessageRecord) {
     if let Some(code) = message.error_code {
         params.push(("ErrorCode", code.to_string()));
     }
-    send_callback(app, &message.account_sid, &message.sid, sealed, params).await;
+    crate::in_flight::callback(
+        app,
+        &message.account_sid,
+        &message.sid,
+        &message.status,
+        sealed,
+        params,
+    )
 }
 
 fn not_found(account: &str, sid: &str) -> ApiError {
@@ -709,28 +727,6 @@ pub fn traffic_query(account_sid: &str, params: &Params, date: &str) -> ApiResul
         created_from,
         created_before,
     })
-}
-
-/// Queues a status callback to the sealed URL of `sid` (a message or call).
-pub async fn send_callback(
-    app: &Arc<App>,
-    account_sid: &str,
-    sid: &str,
-    sealed: &[u8],
-    params: Vec<(&str, String)>,
-) {
-    let Ok(url) = app.master_key().open_text(sid, sealed) else {
-        return;
-    };
-    let hook = NewWebhook {
-        account_sid,
-        url: &url,
-        method: Method::Post,
-        payload: Payload::Form(params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
-    };
-    if let Err(e) = enqueue(app, hook).await {
-        tracing::warn!(%sid, code = e.spec.code, "status callback not queued");
-    }
 }
 
 /// `GET …/Messages.json` (`To`, `From`, `DateSent`, `DateSent<`, `DateSent>`), newest first.

@@ -602,10 +602,12 @@ pub async fn create_verification(
         // A code never rests on disk.
         bodies: true,
     };
+    let taken = crate::in_flight::message_taken(&app, &message, privacy);
     app.writer
-        .write(WriteOp::InsertMessage(crate::api::messages::stored_form(
-            &message, privacy,
-        )))
+        .write(WriteOp::Group(vec![
+            WriteOp::InsertMessage(crate::api::messages::stored_form(&message, privacy)),
+            taken,
+        ]))
         .await?;
     app.carrier.submit_message(&app, message, privacy);
     Ok((
