@@ -708,6 +708,101 @@ async fn contract(store: &dyn Store) {
         assert_eq!(store.backend(), tollgate_store::Backend::Postgres);
     }
 
+    // Sends in flight: recorded with the send, settled with its final
+    // status and callback, all or nothing; a callback written twice is one.
+    use tollgate_store::{InFlightRecord, WriteOp};
+    let in_flight = |sid: &str, node: &str| InFlightRecord {
+        sid: sid.into(),
+        kind: "message".into(),
+        account_sid: "ACsub2".into(),
+        node: node.into(),
+        sealed: Some(vec![1, 2, 3]),
+        date_created: 9_600,
+    };
+    let mut flying = message("SMf1", "+12015550012", 9_600, None);
+    store
+        .write_batch(&[WriteOp::Group(vec![
+            WriteOp::InsertMessage(flying.clone()),
+            WriteOp::InsertInFlight(in_flight("SMf1", "n1")),
+        ])])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sends_in_flight("n1").await.unwrap(),
+        vec![in_flight("SMf1", "n1")]
+    );
+    assert!(store.sends_in_flight("n2").await.unwrap().is_empty());
+    let failing = WriteOp::Group(vec![
+        WriteOp::InsertInFlight(in_flight("SMf2", "n1")),
+        WriteOp::InsertMessage(flying.clone()),
+    ]);
+    assert!(
+        store.write_batch(&[failing]).await.is_err(),
+        "a group is all or nothing"
+    );
+    assert_eq!(store.sends_in_flight("n1").await.unwrap().len(), 1);
+    flying.status = "delivered".into();
+    let mut callback = hook("WDcb1", 9_700);
+    let settle = WriteOp::Group(vec![
+        WriteOp::EnqueueWebhook(callback.clone()),
+        WriteOp::DeleteInFlight("SMf1".into()),
+        WriteOp::UpdateMessage(flying.clone()),
+    ]);
+    store
+        .write_batch(std::slice::from_ref(&settle))
+        .await
+        .unwrap();
+    callback.body = vec![9];
+    store
+        .write_batch(&[WriteOp::EnqueueWebhook(callback.clone())])
+        .await
+        .unwrap();
+    assert!(store.sends_in_flight("n1").await.unwrap().is_empty());
+    assert_eq!(
+        store.message("ACsub2", "SMf1").await.unwrap(),
+        Some(flying.clone())
+    );
+    let queued: Vec<_> = store
+        .due_webhooks(9_700, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|w| w.sid == "WDcb1")
+        .collect();
+    assert_eq!(queued.len(), 1);
+    assert_ne!(queued[0].body, vec![9], "the first write stands");
+    if let Some(mut writer) = store.batch_writer().unwrap() {
+        let mut second = message("SMf3", "+12015550013", 9_800, None);
+        writer
+            .write_batch(&[WriteOp::Group(vec![
+                WriteOp::InsertMessage(second.clone()),
+                WriteOp::InsertInFlight(in_flight("SMf3", "n1")),
+            ])])
+            .unwrap();
+        assert_eq!(store.sends_in_flight("n1").await.unwrap().len(), 1);
+        second.status = "delivered".into();
+        writer
+            .write_batch(&[WriteOp::Group(vec![
+                WriteOp::EnqueueWebhook(hook("WDcb3", 9_800)),
+                WriteOp::DeleteInFlight("SMf3".into()),
+                WriteOp::UpdateMessage(second.clone()),
+            ])])
+            .unwrap();
+        writer
+            .write_batch(&[WriteOp::EnqueueWebhook(hook("WDcb3", 9_800))])
+            .unwrap();
+        assert!(store.sends_in_flight("n1").await.unwrap().is_empty());
+        assert_eq!(store.message("ACsub2", "SMf3").await.unwrap(), Some(second));
+    }
+    // Delivered: the queue's bound below counts only what is still queued.
+    for w in store.due_webhooks(10_000, 100).await.unwrap() {
+        if w.sid.starts_with("WDcb") {
+            let mut done = w.clone();
+            done.status = DeliveryStatus::Delivered;
+            store.record_webhook_attempt(&done).await.unwrap();
+        }
+    }
+
     // Messaging services and their pools.
     let service = ServiceRecord {
         sid: "MG1".into(),
