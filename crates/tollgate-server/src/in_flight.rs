@@ -53,14 +53,22 @@ pub fn message_taken(app: &App, message: &MessageRecord, privacy: Privacy) -> Wr
     )
 }
 
-/// The write that records `call` as taken by this node.
-pub fn call_taken(app: &App, call: &CallRecord) -> WriteOp {
+/// The write that records `call` as taken by this node (`redacted`: the
+/// stored row does not hold the number called).
+pub fn call_taken(app: &App, call: &CallRecord, redacted: bool) -> WriteOp {
+    let sealed = redacted
+        .then(|| {
+            app.master_key()
+                .seal(&call.sid, call.to_number.as_bytes(), &mut OsRandom)
+                .ok()
+        })
+        .flatten();
     taken(
         app,
         &call.sid,
         CALL,
         &call.account_sid,
-        None,
+        sealed,
         call.date_created,
     )
 }
@@ -190,11 +198,20 @@ async fn resume_message(app: &Arc<App>, send: &InFlightRecord) -> bool {
 }
 
 async fn resume_call(app: &Arc<App>, send: &InFlightRecord) -> bool {
-    let Ok(Some(call)) = app.store.call(&send.account_sid, &send.sid).await else {
+    let Ok(Some(mut call)) = app.store.call(&send.account_sid, &send.sid).await else {
         return false;
     };
     if !matches!(call.status.as_str(), "queued" | "ringing" | "in-progress") {
         return false;
+    }
+    if let Some(sealed) = &send.sealed {
+        match app.master_key().open_text(&send.sid, sealed) {
+            Ok(to) => call.to_number = to.to_string(),
+            Err(_) => {
+                tracing::error!(sid = %send.sid, "a call in flight cannot be opened; it is not resumed");
+                return false;
+            }
+        }
     }
     app.carrier.start_call(app, call);
     true

@@ -511,7 +511,10 @@ pub struct VerificationRecord {
     pub sid: String,
     pub service_sid: String,
     pub account_sid: String,
+    /// The number, or its redacted form when the account redacts numbers.
     pub to_number: String,
+    /// A keyed hash of the service and the full number (finds it again).
+    pub to_key: String,
     pub channel: String,
     /// `pending`, `approved`, `canceled`, `max_attempts_reached`, `expired`.
     pub status: String,

@@ -544,15 +544,15 @@ macro_rules! impl_store {
             async fn put_verification(&self, r: &VerificationRecord) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO verifications (sid, service_sid, account_sid, to_number, channel, status, code_hash, \
-                     send_attempts, checks, expires_at, date_created, date_updated) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (sid) DO UPDATE SET \
+                     send_attempts, checks, expires_at, date_created, date_updated, to_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (sid) DO UPDATE SET \
                      channel = excluded.channel, status = excluded.status, code_hash = excluded.code_hash, \
                      send_attempts = excluded.send_attempts, checks = excluded.checks, expires_at = excluded.expires_at, \
                      date_updated = excluded.date_updated",
                 )
                 .bind(&r.sid).bind(&r.service_sid).bind(&r.account_sid).bind(&r.to_number).bind(&r.channel)
                 .bind(&r.status).bind(&r.code_hash).bind(&r.send_attempts).bind(r.checks).bind(r.expires_at)
-                .bind(r.date_created).bind(r.date_updated)
+                .bind(r.date_created).bind(r.date_updated).bind(&r.to_key)
                 .execute(&self.pool).await?;
                 Ok(())
             }

@@ -949,6 +949,7 @@ async fn verify_contract(store: &dyn Store) {
         service_sid: "VA1".into(),
         account_sid: "ACsub2".into(),
         to_number: "+14155550100".into(),
+        to_key: "k1".into(),
         channel: "sms".into(),
         status: "pending".into(),
         code_hash: vec![1, 2, 3],

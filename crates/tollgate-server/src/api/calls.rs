@@ -141,7 +141,7 @@ pub async fn create(
             record.rule = Some(rule.clone());
             record.error_code = i32::try_from(error.spec.code).ok();
             app.writer
-                .write(WriteOp::InsertCall(record.clone()))
+                .write(WriteOp::InsertCall(stored_form(&app, &record)))
                 .await?;
             tracing::info!(sid = %record.sid, account = %account.sid, rule, "call blocked");
             Err(error)
@@ -156,10 +156,15 @@ pub async fn create(
                         .map_err(|_| ApiError::internal())?,
                 );
             }
+            let stored = stored_form(&app, &record);
             app.writer
                 .write(WriteOp::Group(vec![
-                    WriteOp::InsertCall(record.clone()),
-                    crate::in_flight::call_taken(&app, &record),
+                    WriteOp::InsertCall(stored.clone()),
+                    crate::in_flight::call_taken(
+                        &app,
+                        &record,
+                        stored.to_number != record.to_number,
+                    ),
                 ]))
                 .await?;
             let delta = tollgate_policy::triggers::Usage {
@@ -171,10 +176,24 @@ pub async fn create(
                 ..Default::default()
             };
             app.triggers.observe(&app, &account.sid, &delta).await;
-            app.carrier.start_call(&app, record.clone());
-            Ok((StatusCode::CREATED, Json(render(&record))))
+            app.carrier.start_call(&app, record);
+            Ok((StatusCode::CREATED, Json(render(&stored))))
         }
     }
+}
+
+/// The form of `call` that may touch the disk: the number called redacted
+/// when the account redacts numbers (the carrier keeps it in memory).
+fn stored_form(app: &App, call: &CallRecord) -> CallRecord {
+    let mut stored = call.clone();
+    if app
+        .snapshot()
+        .settings_of(&call.account_sid)
+        .redact_phone_numbers
+    {
+        stored.to_number = crate::api::messages::mask_number(&call.to_number);
+    }
+    stored
 }
 
 /// Records a status change; on completion bills the minutes after the first

@@ -136,6 +136,10 @@ pub fn into_stored(mut m: MessageRecord, privacy: Privacy) -> MessageRecord {
         } else {
             m.to_number = mask_number(&m.to_number);
         }
+        // An error may quote the number (21408, 21211).
+        m.error_message = m
+            .error_message
+            .map(|text| crate::alerts::mask_numbers(&text));
     }
     m
 }

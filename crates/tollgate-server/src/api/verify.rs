@@ -237,6 +237,8 @@ pub async fn delete_service(
 // ---- verifications ----
 
 fn render_verification(app: &App, r: &VerificationRecord) -> Value {
+    // As stored: an account that redacts numbers sees them redacted.
+    let r = &stored_verification(app, r);
     let attempts: Value = serde_json::from_str(&r.send_attempts).unwrap_or_else(|_| json!([]));
     json!({
         "sid": r.sid,
@@ -462,6 +464,7 @@ pub async fn create_verification(
             service_sid: service.sid.clone(),
             account_sid: account.sid.clone(),
             to_number: e164.clone(),
+            to_key: app.verify.number_key(&service.sid, &e164),
             channel: channel_name.to_owned(),
             status: "pending".into(),
             code_hash: Vec::new(),
@@ -536,7 +539,9 @@ pub async fn create_verification(
     record.channel = channel_name.to_owned();
     record.code_hash = app.verify.hash_code(&record.sid, &code);
     record.date_updated = now;
-    app.store.put_verification(&record).await?;
+    app.store
+        .put_verification(&stored_verification(&app, &record))
+        .await?;
     app.verify.keep(
         Live {
             record: record.clone(),
@@ -744,6 +749,16 @@ pub async fn update_verification(
     Ok(Json(render_verification(&app, &record)))
 }
 
+/// `record` as it may rest on disk: its number redacted when the account
+/// redacts numbers.
+fn stored_verification(app: &App, record: &VerificationRecord) -> VerificationRecord {
+    let redact = app
+        .snapshot()
+        .settings_of(&record.account_sid)
+        .redact_phone_numbers;
+    crate::verify::Verify::stored_form(record, redact)
+}
+
 /// Writes a verification's new state; an approval teaches Fraud Guard and
 /// makes the number "known" to the account (`RecipientPolicy=known`).
 async fn finish(
@@ -752,7 +767,9 @@ async fn finish(
     record: VerificationRecord,
     now: i64,
 ) -> ApiResult<()> {
-    app.store.put_verification(&record).await?;
+    app.store
+        .put_verification(&stored_verification(&app, &record))
+        .await?;
     let last_send = app
         .verify
         .with_live(&record.sid, |l| l.last_send.clone())
@@ -820,7 +837,9 @@ pub async fn check(
         record.status = "approved".into();
         finish(&app, &service, record.clone(), now).await?;
     } else {
-        app.store.put_verification(&record).await?;
+        app.store
+            .put_verification(&stored_verification(&app, &record))
+            .await?;
         let r = record.clone();
         app.verify.with_live(&sid, move |l| l.record = r);
     }
