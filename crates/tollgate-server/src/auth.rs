@@ -16,7 +16,7 @@ use tollgate_types::AccountStatus;
 use tollgate_types::error_code as codes;
 
 use crate::app::App;
-use crate::auth_throttle::{AuthLimits, AuthThrottle, Engaged, Name, Source, Throttled};
+use crate::auth_throttle::{AuthLimits, AuthThrottle, Budget, Engaged, Name, Source, Throttled};
 use crate::error::{ApiError, ApiResult};
 use crate::random::OsRandom;
 use crate::snapshot::{AccountEntry, KeyEntry, Snapshot};
@@ -173,7 +173,7 @@ impl AuthGuard {
 
     fn check(&self, source: Source, name: &str, now: i64) -> Result<Name, Throttled> {
         let throttle = self.throttle.read().map_err(|_| Throttled {
-            by: "source",
+            by: Budget::Source,
             retry_after_ms: 1000,
         })?;
         let name = throttle.name(name);
@@ -331,32 +331,7 @@ async fn authenticate_with(
             let target = failed_account(&snapshot, &user);
             app.audit.auth_failure(&target, attempt.ip);
             if let Some(by) = app.auth.failed(source, name, now) {
-                let source_text = attempt
-                    .ip
-                    .map_or_else(|| "an unknown source".to_owned(), |ip| ip.to_string());
-                let text = match by {
-                    "source" => format!(
-                        "Authentication throttled: {} failed attempts within {} s from {source_text}",
-                        app.auth.limits.failures_per_source,
-                        app.auth.limits.window_ms / 1000
-                    ),
-                    _ => format!(
-                        "Authentication throttled: {} failed attempts within {} s as {user} (latest from {source_text})",
-                        app.auth.limits.failures_per_name,
-                        app.auth.limits.window_ms / 1000
-                    ),
-                };
-                tracing::warn!(account = %target, by, source = %source_text, "authentication throttled");
-                crate::alerts::record(
-                    app,
-                    &target,
-                    codes::AUTH_THROTTLED.code,
-                    "warning",
-                    &text,
-                    None,
-                    None,
-                    None,
-                );
+                alert_throttled(app, &target, by, &user, attempt.ip);
             }
             fail_after_floor(app, started).await;
             return Err(ApiError::authenticate());
@@ -368,6 +343,33 @@ async fn authenticate_with(
         snapshot,
         ip: attempt.ip,
     })
+}
+
+/// The alert (99020) for a budget used up just now, on the account named
+/// (an alarm on 99020 watches brute force).
+fn alert_throttled(app: &Arc<App>, account: &str, by: Budget, user: &str, ip: Option<IpAddr>) {
+    let source = ip.map_or_else(|| "an unknown source".to_owned(), |ip| ip.to_string());
+    // The name as presented, shortened to what a SID can be.
+    let user: String = user
+        .chars()
+        .filter(char::is_ascii_graphic)
+        .take(40)
+        .collect();
+    let limits = &app.auth.limits;
+    let seconds = limits.window_ms / 1000;
+    let text = match by {
+        Budget::Source => format!(
+            "Authentication throttled: {} failed attempts within {seconds} s from {source}",
+            limits.failures_per_source
+        ),
+        Budget::Name => format!(
+            "Authentication throttled: {} failed attempts within {seconds} s as {user} (latest from {source})",
+            limits.failures_per_name
+        ),
+    };
+    tracing::warn!(%account, ?by, %source, "authentication throttled");
+    let code = codes::AUTH_THROTTLED.code;
+    crate::alerts::record(app, account, code, "warning", &text, None, None, None);
 }
 
 /// Waits until the failure floor has passed since `started`.

@@ -59,18 +59,26 @@ impl Source {
     }
 }
 
+/// Which budget of failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// The source's (an IPv4 address or an IPv6 /64).
+    Source,
+    /// The SID's presented.
+    Name,
+}
+
 /// Why an attempt is refused before its credentials are checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Throttled {
-    /// "source" or "name".
-    pub by: &'static str,
+    pub by: Budget,
     /// Milliseconds until the next attempt would be allowed.
     pub retry_after_ms: i64,
 }
 
-/// What a failure did: `Some` when it took a bucket over its budget just now
-/// (the moment to raise an alert), naming which.
-pub type Engaged = Option<&'static str>;
+/// What a failure did: `Some` when it used up a budget just now (the moment
+/// to raise an alert), naming which.
+pub type Engaged = Option<Budget>;
 
 /// A leaky bucket of failures: `level` drains by `limit` per window.
 #[derive(Debug, Clone, Copy)]
@@ -205,7 +213,7 @@ impl AuthThrottle {
         };
         if let Some(wait) = over(self.sources.get(&source), limits.failures_per_source) {
             return Err(Throttled {
-                by: "source",
+                by: Budget::Source,
                 retry_after_ms: wait,
             });
         }
@@ -213,7 +221,7 @@ impl AuthThrottle {
             && let Some(wait) = over(self.names.get(&name), limits.failures_per_name)
         {
             return Err(Throttled {
-                by: "name",
+                by: Budget::Name,
                 retry_after_ms: wait,
             });
         }
@@ -243,9 +251,9 @@ impl AuthThrottle {
         let by_name = !self.is_good(limits, name, source, now)
             && self.names.add(name, limits.failures_per_name, window, now);
         if by_source {
-            Some("source")
+            Some(Budget::Source)
         } else if by_name {
-            Some("name")
+            Some(Budget::Name)
         } else {
             None
         }
@@ -304,9 +312,13 @@ mod tests {
             assert!(t.check(&l, a, ac1, i).is_ok());
             assert_eq!(t.failed(&l, a, ac1, i), None);
         }
-        assert_eq!(t.failed(&l, a, ac1, 4), Some("source"), "fifth engages");
+        assert_eq!(
+            t.failed(&l, a, ac1, 4),
+            Some(Budget::Source),
+            "fifth engages"
+        );
         let refused = t.check(&l, a, ac2, 5).unwrap_err();
-        assert_eq!(refused.by, "source");
+        assert_eq!(refused.by, Budget::Source);
         assert!(refused.retry_after_ms > 0 && refused.retry_after_ms <= 12_000);
         // Another source is not affected.
         assert!(t.check(&l, ip("198.51.100.7"), ac1, 5).is_ok());
@@ -326,7 +338,7 @@ mod tests {
             t.failed(&l, attacker, ac1, 100 + i);
         }
         let fresh = ip("198.51.100.9");
-        assert_eq!(t.check(&l, fresh, ac1, 200).unwrap_err().by, "name");
+        assert_eq!(t.check(&l, fresh, ac1, 200).unwrap_err().by, Budget::Name);
         assert!(t.check(&l, user, ac1, 200).is_ok(), "a known source passes");
         assert!(t.check(&l, fresh, ac2, 200).is_ok(), "other names pass");
         // A known source's own mistakes do not count against the name.
