@@ -2,13 +2,20 @@
 when Tollgate dies are resumed at start-up, each settles once, and each of
 its status callbacks arrives (with one idempotency token per status)."""
 
+import os
 import random
+import shutil
 import signal
 import threading
 import time
+import uuid
+from contextlib import contextmanager
 from urllib.parse import parse_qsl
 
+import pytest
+
 from conftest import Gateway
+from test_cli import psql
 from test_messaging import env
 from webhook_receiver import Receiver
 
@@ -22,12 +29,39 @@ def posted(receiver):
                 for r in receiver.requests]
 
 
-def test_kill_9_during_send_bursts_every_acknowledged_send_settles_once_with_its_callbacks(tmp_dir):
+PG_URL = os.environ.get("TOLLGATE_TEST_POSTGRES_URL")
+
+
+@contextmanager
+def database(kind):
+    """Gateway arguments for a fresh database of `kind`."""
+    if kind == "sqlite":
+        yield []
+        return
+    if not PG_URL or not shutil.which("psql"):
+        pytest.skip("TOLLGATE_TEST_POSTGRES_URL and psql are needed")
+    schema = f"tollgate_crash_{uuid.uuid4().hex[:10]}"
+    assert psql(PG_URL, f"CREATE SCHEMA {schema}").returncode == 0
+    try:
+        sep = "&" if "?" in PG_URL else "?"
+        yield ["--database-url", f"{PG_URL}{sep}options=-c%20search_path%3D{schema}"]
+    finally:
+        psql(PG_URL, f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_kill_9_during_send_bursts_every_acknowledged_send_settles_once_with_its_callbacks(tmp_dir, kind):
+    with database(kind) as args:
+        kill_9_during_send_bursts(tmp_dir, args)
+
+
+def kill_9_during_send_bursts(tmp_dir, args):
     receiver = Receiver()
     rng = random.Random(11)
     # Sends take 2 x 300 ms in the sandbox and calls 1 s: many are in flight at each kill.
-    gw = Gateway(tmp_dir / "data", env=env(TOLLGATE_SANDBOX_STEP_MS=300, TOLLGATE_SANDBOX_CALL_SECONDS=1,
-                                           TOLLGATE_WEBHOOK_RETRY_BASE_MS=50)).init().start()
+    gw = Gateway(tmp_dir / "data", extra_args=args,
+                 env=env(TOLLGATE_SANDBOX_STEP_MS=300, TOLLGATE_SANDBOX_CALL_SECONDS=1,
+                         TOLLGATE_WEBHOOK_RETRY_BASE_MS=50)).init().start()
     messages, calls = [], []
     lock = threading.Lock()
     try:
