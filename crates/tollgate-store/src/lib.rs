@@ -202,7 +202,13 @@ pub trait Store: Send + Sync + 'static {
         sid: &str,
         audit: &[NewAuditEvent],
     ) -> Result<bool>;
-    async fn list_numbers(&self, account_sid: &str, page: &PageQuery) -> Result<Vec<NumberRecord>>;
+    /// An account's numbers; `like` is a SQL `LIKE` pattern on the number.
+    async fn list_numbers(
+        &self,
+        account_sid: &str,
+        like: Option<&str>,
+        page: &PageQuery,
+    ) -> Result<Vec<NumberRecord>>;
     async fn all_numbers(&self) -> Result<Vec<NumberRecord>>;
 
     async fn insert_message(&self, message: &MessageRecord) -> Result<()>;

@@ -21,7 +21,7 @@ use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_ordered_sid};
-use crate::wire::{PageRequest, Params, json_segment, page_2010};
+use crate::wire::{PageRequest, Params, json_segment};
 
 pub fn render(record: &CallRecord) -> Value {
     let base = format!(
@@ -302,13 +302,11 @@ pub async fn list(
     let page = PageRequest::from_params(&params)?;
     let query = traffic_query(&account.sid, &params, "StartTime")?;
     let rows = app.store.list_calls(&query, &page.store_query()).await?;
-    Ok(Json(page_2010(
+    let page = page.settle(rows, |c| (c.date_created, c.sid.clone()));
+    Ok(Json(page.twilio_2010(
         "calls",
         &format!("/2010-04-01/Accounts/{}/Calls.json", account.sid),
-        &[("To", params.get("To")), ("From", params.get("From"))],
-        &page,
-        rows,
-        |c| c.sid.clone(),
+        &params,
         render,
     )))
 }

@@ -30,7 +30,7 @@ use crate::random::{OsRandom, new_ordered_sid};
 use crate::snapshot::AccountEntry;
 use crate::traffic::SendKeys;
 use crate::webhooks::{NewWebhook, enqueue};
-use crate::wire::{PageRequest, Params, json_response, json_segment, page_2010};
+use crate::wire::{PageRequest, Params, json_response, json_segment};
 
 /// A message in Twilio's JSON shape (keys in alphabetical order, as
 /// serde_json's maps give them elsewhere).
@@ -750,13 +750,11 @@ pub async fn list(
         .into_iter()
         .map(|m| app.sandbox.current(m))
         .collect();
-    Ok(Json(page_2010(
+    let page = page.settle(rows, |m| (m.date_created, m.sid.clone()));
+    Ok(Json(page.twilio_2010(
         "messages",
         &format!("/2010-04-01/Accounts/{}/Messages.json", account.sid),
-        &[("To", params.get("To")), ("From", params.get("From"))],
-        &page,
-        rows,
-        |m| m.sid.clone(),
+        &params,
         render,
     )))
 }

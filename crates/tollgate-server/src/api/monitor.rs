@@ -17,7 +17,7 @@ use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
-use crate::wire::{PageRequest, Params, iso_date, page_v1};
+use crate::wire::{Order, PageRequest, Params, iso_date};
 
 fn render_alert(app: &App, a: &AlertRecord) -> Value {
     json!({
@@ -50,38 +50,20 @@ pub async fn list_alerts(
     params: Params,
 ) -> ApiResult<Json<Value>> {
     let page = PageRequest::from_params(&params)?;
-    let before = match &page.after {
-        Some(sid) => {
-            let a = app
-                .store
-                .alert(sid)
-                .await?
-                .ok_or_else(|| ApiError::invalid("PageToken", "no such alert"))?;
-            Some((a.date_created, a.sid))
-        }
-        None => None,
-    };
     let query = AlertQuery {
         account_sids: principal.visible_accounts(),
         log_level: params.get("LogLevel").map(str::to_owned),
         date_from: iso_date(&params, "StartDate")?,
         date_before: iso_date(&params, "EndDate")?,
-        before,
-        limit: page.size.saturating_add(1),
+        page: page.store_query(),
     };
     let rows = app.store.alerts(&query).await?;
-    Ok(Json(page_v1(
+    let page = page.settle(rows, |a| (a.date_created, a.sid.clone()));
+    Ok(Json(page.twilio_v1(
         "alerts",
         &app.public_url,
         "/v1/Alerts",
-        &[
-            ("LogLevel", params.get("LogLevel")),
-            ("StartDate", params.get("StartDate")),
-            ("EndDate", params.get("EndDate")),
-        ],
-        &page,
-        rows,
-        |a| a.sid.clone(),
+        &params,
         |a| render_alert(&app, a),
     )))
 }
@@ -222,17 +204,27 @@ async fn own_alarms(app: &App, principal: &Principal) -> ApiResult<Vec<AlarmReco
         .collect())
 }
 
-/// `GET /v2/Alarms`
+/// `GET /v2/Alarms` (`SortOrder` `asc`, the default, or `desc` by creation).
 pub async fn list_alarms(
     State(app): State<Arc<App>>,
     principal: Principal,
+    params: Params,
 ) -> ApiResult<Json<Value>> {
-    let rows: Vec<Value> = own_alarms(&app, &principal)
-        .await?
-        .iter()
-        .map(|a| render_alarm(&app, a))
-        .collect();
-    Ok(Json(json!({"alarms": rows, "meta": {"key": "alarms"}})))
+    let page = PageRequest::from_params(&params)?;
+    let order = match params.get("SortOrder") {
+        None | Some("asc") => Order::Ascending,
+        Some("desc") => Order::Descending,
+        Some(_) => return Err(ApiError::invalid("SortOrder", "must be asc or desc")),
+    };
+    let rows = own_alarms(&app, &principal).await?;
+    let page = page.slice(rows, order, |a| (a.date_created, a.sid.clone()));
+    Ok(Json(page.twilio_v1(
+        "alarms",
+        &app.public_url,
+        "/v2/Alarms",
+        &params,
+        |a| render_alarm(&app, a),
+    )))
 }
 
 /// `GET /v2/Alarms/{Sid}`

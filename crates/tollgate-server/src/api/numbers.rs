@@ -20,7 +20,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
 use crate::snapshot::NumberEntry;
-use crate::wire::{PageRequest, Params, friendly_name, json_segment, page_2010};
+use crate::wire::{PageRequest, Params, friendly_name, json_segment};
 
 fn shown(url: &Option<String>) -> Value {
     match url {
@@ -193,29 +193,41 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let account = principal.account(&account)?;
     let page = PageRequest::from_params(&params)?;
-    let mut rows = app
+    // Part of a number, `*` for any one digit (Twilio's filter).
+    let like = params.get("PhoneNumber").map(|f| {
+        let part: String = f
+            .chars()
+            .filter_map(|c| match c {
+                '0'..='9' | '+' => Some(c),
+                '*' => Some('_'),
+                _ => None,
+            })
+            .collect();
+        format!("%{part}%")
+    });
+    let rows = app
         .store
-        .list_numbers(&account.sid, &page.store_query())
+        .list_numbers(&account.sid, like.as_deref(), &page.store_query())
         .await?;
-    if let Some(filter) = params.get("PhoneNumber") {
-        rows.retain(|r| r.phone_number.contains(filter.trim()));
-    }
+    let page = page.settle(rows, |r| (r.date_created, r.sid.clone()));
     let snapshot = app.snapshot();
-    let entries: Vec<Arc<NumberEntry>> = rows
-        .iter()
-        .filter_map(|r| snapshot.numbers.get(&r.phone_number).cloned())
-        .collect();
-    Ok(Json(page_2010(
+    Ok(Json(page.twilio_2010(
         "incoming_phone_numbers",
         &format!(
             "/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json",
             account.sid
         ),
-        &[("PhoneNumber", params.get("PhoneNumber"))],
-        &page,
-        entries,
-        |e| e.record.sid.clone(),
-        |e| render(e),
+        &params,
+        |r| match snapshot.numbers.get(&r.phone_number) {
+            Some(entry) => render(entry),
+            // Removed since the page was read.
+            None => render(&NumberEntry {
+                record: r.clone(),
+                sms_url: None,
+                voice_url: None,
+                status_callback: None,
+            }),
+        },
     )))
 }
 

@@ -18,7 +18,7 @@ use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
-use crate::wire::{PageRequest, Params, friendly_name, json_segment, page_2010};
+use crate::wire::{Order, PageRequest, Params, friendly_name, json_segment};
 
 fn base(account: &str) -> String {
     format!("/2010-04-01/Accounts/{account}/Usage/Triggers")
@@ -223,18 +223,11 @@ pub async fn list(
                 .is_none_or(|c| t.usage_category == c)
         })
         .collect();
-    let rows = crate::wire::page_in_memory(rows, &page, |t| t.sid.as_str());
-    Ok(Json(page_2010(
+    let page = page.slice(rows, Order::Ascending, |t| (t.date_created, t.sid.clone()));
+    Ok(Json(page.twilio_2010(
         "usage_triggers",
         &format!("{}.json", base(&account.sid)),
-        &[
-            ("Recurring", params.get("Recurring")),
-            ("TriggerBy", params.get("TriggerBy")),
-            ("UsageCategory", params.get("UsageCategory")),
-        ],
-        &page,
-        rows,
-        |t| t.sid.clone(),
+        &params,
         |t| render(&app, t),
     )))
 }
