@@ -654,7 +654,7 @@ mod tests {
         let first = PageRequest::<String>::from_params(&params("PageSize=2"))
             .unwrap()
             .slice(keys.clone(), Order::Ascending, Clone::clone);
-        let body = first.twilio_2010("accounts", "/A.json", &filters, |s| json_of(s));
+        let body = first.twilio_2010("accounts", "/A.json", &filters, |s| serde_json::json!(s));
         assert_eq!(body["accounts"], serde_json::json!(["AC1", "AC2"]));
         assert_eq!(
             body["next_page_uri"],
@@ -669,7 +669,7 @@ mod tests {
         let second = PageRequest::<String>::from_params(&follow(next))
             .unwrap()
             .slice(keys.clone(), Order::Ascending, Clone::clone);
-        let body = second.twilio_2010("accounts", "/A.json", &filters, |s| json_of(s));
+        let body = second.twilio_2010("accounts", "/A.json", &filters, |s| serde_json::json!(s));
         assert_eq!(body["accounts"], serde_json::json!(["AC3", "AC4"]));
         assert_eq!(
             body["previous_page_uri"],
@@ -691,7 +691,7 @@ mod tests {
             "http://h",
             "/v1/Events",
             &Params::default(),
-            |s| json_of(s),
+            |s| serde_json::json!(s),
         );
         assert_eq!(v1["meta"]["key"], "events");
         assert_eq!(
@@ -707,10 +707,6 @@ mod tests {
             .unwrap()
             .slice(keys, Order::Ascending, Clone::clone);
         assert!(last.next.is_none());
-    }
-
-    fn json_of(s: &String) -> serde_json::Value {
-        serde_json::json!(s)
     }
 
     /// Walks a list by its next links, re-reading `items_at(step)` for each

@@ -394,6 +394,8 @@ pub trait Store: Send + Sync + 'static {
     async fn alerts(&self, query: &AlertQuery) -> Result<Vec<AlertRecord>>;
     async fn alert(&self, sid: &str) -> Result<Option<AlertRecord>>;
     async fn insert_alarm(&self, alarm: &AlarmRecord, audit: &[NewAuditEvent]) -> Result<()>;
+    /// Replaces an alarm's settings (all but its SID, account and creation). False if absent.
+    async fn update_alarm(&self, alarm: &AlarmRecord, audit: &[NewAuditEvent]) -> Result<bool>;
     async fn delete_alarm(
         &self,
         account_sid: &str,

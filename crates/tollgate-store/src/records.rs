@@ -461,6 +461,7 @@ pub struct AlarmRecord {
     pub sid: String,
     pub account_sid: String,
     pub friendly_name: Option<String>,
+    pub description: Option<String>,
     /// `ERROR_CODE`, `LOG_LEVEL` or `ALL`.
     pub query_type: String,
     pub query: Option<String>,

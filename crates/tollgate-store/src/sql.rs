@@ -435,15 +435,32 @@ macro_rules! impl_store {
                 $crate::sql::audited!(self, audit, tx => {
                     sqlx::query(
                         "INSERT INTO alarms (sid, account_sid, friendly_name, query_type, query, trigger_value, time_window, \
-                         webhook_sealed, enabled, action, date_created, date_updated) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                         webhook_sealed, enabled, action, date_created, date_updated, description) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                     )
                     .bind(&a.sid).bind(&a.account_sid).bind(&a.friendly_name).bind(&a.query_type).bind(&a.query)
                     .bind(a.trigger_value).bind(&a.time_window).bind(&a.webhook_sealed).bind(a.enabled)
-                    .bind(&a.action).bind(a.date_created).bind(a.date_updated)
+                    .bind(&a.action).bind(a.date_created).bind(a.date_updated).bind(&a.description)
                     .execute(&mut *tx)
                     .await?;
                     Ok(())
+                })
+            }
+
+            async fn update_alarm(&self, a: &AlarmRecord, audit: &[NewAuditEvent]) -> Result<bool> {
+                $crate::sql::audited!(self, audit, tx => {
+                    let n = sqlx::query(
+                        "UPDATE alarms SET friendly_name = $3, description = $4, query_type = $5, query = $6, \
+                         trigger_value = $7, time_window = $8, webhook_sealed = $9, enabled = $10, action = $11, \
+                         date_updated = $12 WHERE account_sid = $1 AND sid = $2",
+                    )
+                    .bind(&a.account_sid).bind(&a.sid).bind(&a.friendly_name).bind(&a.description)
+                    .bind(&a.query_type).bind(&a.query).bind(a.trigger_value).bind(&a.time_window)
+                    .bind(&a.webhook_sealed).bind(a.enabled).bind(&a.action).bind(a.date_updated)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    Ok(n == 1)
                 })
             }
 

@@ -815,6 +815,35 @@ async fn contract(store: &dyn Store) {
     assert!(store.enqueue_webhook(&hook("WD3", 50), 2).await.unwrap());
     assert_eq!(store.next_webhook_due().await.unwrap(), Some(50));
 
+    // Alarms: replaced in place, description kept.
+    let mut alarm = tollgate_store::AlarmRecord {
+        sid: "AKone".into(),
+        account_sid: "ACsub2".into(),
+        friendly_name: Some("geo".into()),
+        description: Some("blocked sends".into()),
+        query_type: "ERROR_CODE".into(),
+        query: Some("21408".into()),
+        trigger_value: 3,
+        time_window: "FIVE_MINS".into(),
+        webhook_sealed: None,
+        enabled: true,
+        action: "none".into(),
+        date_created: 10,
+        date_updated: 10,
+    };
+    store.insert_alarm(&alarm, &[]).await.unwrap();
+    alarm.description = Some("changed".into());
+    alarm.trigger_value = 5;
+    alarm.enabled = false;
+    alarm.date_updated = 11;
+    assert!(store.update_alarm(&alarm, &[]).await.unwrap());
+    assert_eq!(store.all_alarms().await.unwrap(), vec![alarm.clone()]);
+    alarm.account_sid = "ACsub1".into();
+    assert!(
+        !store.update_alarm(&alarm, &[]).await.unwrap(),
+        "another account's alarm"
+    );
+
     verify_contract(store).await;
 }
 

@@ -73,17 +73,34 @@ pub async fn create(
     params: Params,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let account = principal.account(&account)?;
-    let to = params
-        .get("To")
-        .ok_or_else(|| ApiError::new(&codes::TO_REQUIRED, "A 'To' phone number is required."))?;
-    let from = params
-        .get("From")
-        .ok_or_else(|| ApiError::missing("From"))?;
+    let to = params.get("To").ok_or_else(|| {
+        ApiError::new(
+            &codes::CALLED_REQUIRED,
+            "Required parameter 'To' is missing: no called number specified",
+        )
+    })?;
+    let from = params.get("From").ok_or_else(|| {
+        ApiError::new(
+            &codes::CALLER_REQUIRED,
+            "Required parameter 'From' is missing: the caller phone number is required",
+        )
+    })?;
     if params.get("Url").is_none()
         && params.get("Twiml").is_none()
         && params.get("ApplicationSid").is_none()
     {
-        return Err(ApiError::missing("Url"));
+        return Err(ApiError::new(
+            &codes::URL_REQUIRED,
+            "One of Url, Twiml or ApplicationSid is required",
+        ));
+    }
+    if let Some(url) = params.get("Url")
+        && let Err(e) = tollgate_webhook::request::Target::parse(url)
+    {
+        return Err(ApiError::new(
+            &codes::URL_REQUIRED,
+            format!("Url is not valid: {e}"),
+        ));
     }
     let max = app.max_call_seconds;
     let time_limit = match params.get("TimeLimit") {

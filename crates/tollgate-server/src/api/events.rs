@@ -19,9 +19,15 @@ const PATH: &str = "/v1/Events";
 
 fn render(app: &App, e: &AuditEventRecord) -> Value {
     let data: Value = serde_json::from_str(&e.event_data).unwrap_or_else(|_| json!({}));
+    // Twilio's `actor_sid` is a user (`US…`) or an account (`AC…`); other
+    // actors (an API key) show as null there and in `tollgate_actor_sid`.
+    let twilio_actor = e
+        .actor_sid
+        .as_deref()
+        .filter(|s| s.starts_with("AC") || s.starts_with("US"));
     json!({
         "account_sid": e.account_sid,
-        "actor_sid": e.actor_sid,
+        "actor_sid": twilio_actor,
         "actor_type": e.actor_type,
         "description": null,
         "event_data": data,
@@ -35,6 +41,7 @@ fn render(app: &App, e: &AuditEventRecord) -> Value {
         "url": format!("{}{PATH}/{}", app.public_url, e.sid),
         "links": {},
         // Tollgate's addition: the event's place in the hash chain.
+        "tollgate_actor_sid": e.actor_sid,
         "tollgate_seq": e.seq,
         "tollgate_hash": hex::encode(&e.hash),
     })

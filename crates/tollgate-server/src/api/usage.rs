@@ -247,7 +247,8 @@ pub async fn records(
             "count_unit": category.count_unit,
             "description": category.description,
             "end_date": date(to - 1),
-            "price": price_text(price),
+            // A number in Twilio's usage records (a string elsewhere).
+            "price": price.unsigned_abs() as f64 / 1_000_000.0,
             "price_unit": "usd",
             "start_date": date(from),
             "subresource_uris": {},

@@ -48,7 +48,8 @@ fn render(app: &App, r: &UsageTriggerRecord) -> Value {
         "date_fired": r.date_fired.map(|t| Timestamp(t).rfc2822()),
         "date_updated": Timestamp(r.date_updated).rfc2822(),
         "friendly_name": r.friendly_name,
-        "recurring": r.recurring,
+        // Stored as "" when not recurring; the resource says `alltime`.
+        "recurring": if r.recurring.is_empty() { "alltime" } else { r.recurring.as_str() },
         "sid": r.sid,
         "trigger_by": r.trigger_by,
         "trigger_value": r.trigger_value,

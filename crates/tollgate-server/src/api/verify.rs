@@ -795,7 +795,12 @@ pub async fn check(
                 .pending_for(&service.sid, &e164, now)
                 .ok_or_else(not_found)?
         }
-        (None, None) => return Err(ApiError::missing("To")),
+        (None, None) => {
+            return Err(ApiError::new(
+                &codes::VERIFY_NO_TARGET,
+                "No target verification specified: give To or VerificationSid",
+            ));
+        }
     };
     let mut record = app
         .verify
