@@ -327,6 +327,8 @@ def test_sdk_attributes_come_back_set(gw):
     assert (number.voice_receive_mode, number.sms_fallback_method, number.voice_fallback_method) == (
         "voice", "POST", "POST")
     assert number.emergency_address_status == "unregistered" and number.trunk_sid is None
+    assert number.type == "local"
+    assert c.incoming_phone_numbers.create(phone_number="+18005550199").type == "toll-free"
     trigger = c.usage.triggers.create(callback_url="https://example.com/t", trigger_value="5", usage_category="sms")
     assert trigger.recurring == "alltime"
     assert [t.recurring for t in c.usage.triggers.list(recurring="alltime")] == ["alltime"]

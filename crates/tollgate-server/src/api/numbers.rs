@@ -33,7 +33,16 @@ fn shown(url: &Option<String>) -> Value {
     }
 }
 
-fn render(entry: &NumberEntry) -> Value {
+/// Twilio's number types (its Local, Mobile and TollFree subresources).
+fn number_type(app: &App, e164: &str) -> &'static str {
+    match app.classifier.classify(e164, None).number_type {
+        tollgate_numbering::NumberType::TollFree => "toll-free",
+        tollgate_numbering::NumberType::Mobile => "mobile",
+        _ => "local",
+    }
+}
+
+fn render(app: &App, entry: &NumberEntry) -> Value {
     let r = &entry.record;
     json!({
         "account_sid": r.account_sid,
@@ -62,6 +71,7 @@ fn render(entry: &NumberEntry) -> Value {
         "status_callback": shown(&entry.status_callback),
         "status_callback_method": r.status_callback_method,
         "trunk_sid": null,
+        "type": number_type(app, &r.phone_number),
         "uri": format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{}.json", r.account_sid, r.sid),
         "voice_application_sid": null,
         "voice_caller_id_lookup": false,
@@ -192,7 +202,7 @@ pub async fn create(
     tracing::info!(sid = %record.sid, account = %account.sid, "phone number added");
     Ok((
         StatusCode::CREATED,
-        Json(render(&*entry(&app, &record.sid)?)),
+        Json(render(&app, &*entry(&app, &record.sid)?)),
     ))
 }
 
@@ -231,14 +241,17 @@ pub async fn list(
         ),
         &params,
         |r| match snapshot.numbers.get(&r.phone_number) {
-            Some(entry) => render(entry),
+            Some(entry) => render(&app, entry),
             // Removed since the page was read.
-            None => render(&NumberEntry {
-                record: r.clone(),
-                sms_url: None,
-                voice_url: None,
-                status_callback: None,
-            }),
+            None => render(
+                &app,
+                &NumberEntry {
+                    record: r.clone(),
+                    sms_url: None,
+                    voice_url: None,
+                    status_callback: None,
+                },
+            ),
         },
     )))
 }
@@ -269,7 +282,10 @@ pub async fn fetch(
     principal: Principal,
     Path((account, segment)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(render(&*owned(&app, &principal, &account, &segment)?)))
+    Ok(Json(render(
+        &app,
+        &*owned(&app, &principal, &account, &segment)?,
+    )))
 }
 
 /// `POST …/IncomingPhoneNumbers/{Sid}.json`
@@ -297,7 +313,7 @@ pub async fn update(
     );
     app.store.update_number(&record, &event).await?;
     app.refresh(&write).await?;
-    Ok(Json(render(&*entry(&app, &record.sid)?)))
+    Ok(Json(render(&app, &*entry(&app, &record.sid)?)))
 }
 
 /// `DELETE …/IncomingPhoneNumbers/{Sid}.json`
