@@ -36,7 +36,7 @@ def test_alarm_on_21408_fires_once_after_n_blocked_sends_and_alerts_are_listed(g
         c.api.v2010.accounts(gw.account_sid).incoming_phone_numbers.create(phone_number=FROM)
         alarm = create_alarm(gw, gw.account_sid, gw.auth_token, friendlyName="geo blocks", queryType="ERROR_CODE",
                              query="21408", triggerValue=3, timeWindow="FIVE_MINS", webhook=receiver.base + "/alarm")
-        assert alarm["sid"].startswith("AL") and alarm["enabled"] is True
+        assert alarm["sid"].startswith("AK") and alarm["enabled"] is True
         for _ in range(2):
             blocked_send(c)
         time.sleep(0.5)

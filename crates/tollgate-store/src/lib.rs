@@ -227,7 +227,13 @@ pub trait Store: Send + Sync + 'static {
         sid: &str,
         audit: &[NewAuditEvent],
     ) -> Result<bool>;
-    async fn list_numbers(&self, account_sid: &str, page: &PageQuery) -> Result<Vec<NumberRecord>>;
+    /// An account's numbers; `like` is a SQL `LIKE` pattern on the number.
+    async fn list_numbers(
+        &self,
+        account_sid: &str,
+        like: Option<&str>,
+        page: &PageQuery,
+    ) -> Result<Vec<NumberRecord>>;
     async fn all_numbers(&self) -> Result<Vec<NumberRecord>>;
 
     async fn insert_message(&self, message: &MessageRecord) -> Result<()>;
@@ -415,6 +421,8 @@ pub trait Store: Send + Sync + 'static {
     async fn alerts(&self, query: &AlertQuery) -> Result<Vec<AlertRecord>>;
     async fn alert(&self, sid: &str) -> Result<Option<AlertRecord>>;
     async fn insert_alarm(&self, alarm: &AlarmRecord, audit: &[NewAuditEvent]) -> Result<()>;
+    /// Replaces an alarm's settings (all but its SID, account and creation). False if absent.
+    async fn update_alarm(&self, alarm: &AlarmRecord, audit: &[NewAuditEvent]) -> Result<bool>;
     async fn delete_alarm(
         &self,
         account_sid: &str,

@@ -16,7 +16,7 @@ use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
-use crate::wire::{PageRequest, Params, friendly_name, json_segment, page_2010};
+use crate::wire::{PageRequest, Params, friendly_name, json_segment};
 
 /// The subresources Tollgate serves under an account, as Twilio lists them.
 const SUBRESOURCES: &[(&str, &str)] = &[("keys", "Keys"), ("balance", "Balance")];
@@ -142,20 +142,15 @@ pub async fn list(
         status,
     };
     let rows = app.store.list_accounts(&query, &page.store_query()).await?;
-    let rendered: Vec<(String, Value)> = rows
+    let rendered: Vec<((i64, String), Value)> = rows
         .iter()
-        .map(|r| render(&app, r).map(|v| (r.sid.clone(), v)))
+        .map(|r| render(&app, r).map(|v| ((r.date_created, r.sid.clone()), v)))
         .collect::<ApiResult<_>>()?;
-    Ok(Json(page_2010(
+    let page = page.settle(rendered, |(key, _)| key.clone());
+    Ok(Json(page.twilio_2010(
         "accounts",
         "/2010-04-01/Accounts.json",
-        &[
-            ("FriendlyName", params.get("FriendlyName")),
-            ("Status", params.get("Status")),
-        ],
-        &page,
-        rendered,
-        |(sid, _)| sid.clone(),
+        &params,
         |(_, v)| v.clone(),
     )))
 }

@@ -21,7 +21,7 @@ use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_ordered_sid};
-use crate::wire::{PageRequest, Params, json_segment, page_2010};
+use crate::wire::{PageRequest, Params, json_segment};
 
 pub fn render(record: &CallRecord) -> Value {
     let base = format!(
@@ -73,17 +73,34 @@ pub async fn create(
     params: Params,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let account = principal.account(&account)?;
-    let to = params
-        .get("To")
-        .ok_or_else(|| ApiError::new(&codes::TO_REQUIRED, "A 'To' phone number is required."))?;
-    let from = params
-        .get("From")
-        .ok_or_else(|| ApiError::missing("From"))?;
+    let to = params.get("To").ok_or_else(|| {
+        ApiError::new(
+            &codes::CALLED_REQUIRED,
+            "Required parameter 'To' is missing: no called number specified",
+        )
+    })?;
+    let from = params.get("From").ok_or_else(|| {
+        ApiError::new(
+            &codes::CALLER_REQUIRED,
+            "Required parameter 'From' is missing: the caller phone number is required",
+        )
+    })?;
     if params.get("Url").is_none()
         && params.get("Twiml").is_none()
         && params.get("ApplicationSid").is_none()
     {
-        return Err(ApiError::missing("Url"));
+        return Err(ApiError::new(
+            &codes::URL_REQUIRED,
+            "One of Url, Twiml or ApplicationSid is required",
+        ));
+    }
+    if let Some(url) = params.get("Url")
+        && let Err(e) = tollgate_webhook::request::Target::parse(url)
+    {
+        return Err(ApiError::new(
+            &codes::URL_REQUIRED,
+            format!("Url is not valid: {e}"),
+        ));
     }
     let max = app.max_call_seconds;
     let time_limit = match params.get("TimeLimit") {
@@ -346,13 +363,11 @@ pub async fn list(
     let page = PageRequest::from_params(&params)?;
     let query = traffic_query(&account.sid, &params, "StartTime")?;
     let rows = app.store.list_calls(&query, &page.store_query()).await?;
-    Ok(Json(page_2010(
+    let page = page.settle(rows, |c| (c.date_created, c.sid.clone()));
+    Ok(Json(page.twilio_2010(
         "calls",
         &format!("/2010-04-01/Accounts/{}/Calls.json", account.sid),
-        &[("To", params.get("To")), ("From", params.get("From"))],
-        &page,
-        rows,
-        |c| c.sid.clone(),
+        &params,
         render,
     )))
 }

@@ -18,7 +18,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
 use crate::snapshot::AccountEntry;
-use crate::wire::{PageRequest, Params, friendly_name, json_segment, page_2010};
+use crate::wire::{PageRequest, Params, friendly_name, json_segment};
 
 fn render(key: &ApiKeyRecord) -> Value {
     json!({
@@ -115,13 +115,11 @@ pub async fn list(
         .store
         .list_api_keys(&account.sid, &page.store_query())
         .await?;
-    Ok(Json(page_2010(
+    let page = page.settle(rows, |k| (k.date_created, k.sid.clone()));
+    Ok(Json(page.twilio_2010(
         "keys",
         &format!("/2010-04-01/Accounts/{}/Keys.json", account.sid),
-        &[],
-        &page,
-        rows,
-        |k| k.sid.clone(),
+        &params,
         render,
     )))
 }

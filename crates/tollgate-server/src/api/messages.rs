@@ -28,7 +28,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_ordered_sid};
 use crate::snapshot::AccountEntry;
 use crate::traffic::SendKeys;
-use crate::wire::{PageRequest, Params, json_response, json_segment, page_2010};
+use crate::wire::{PageRequest, Params, json_response, json_segment};
 
 /// A message in Twilio's JSON shape (keys in alphabetical order, as
 /// serde_json's maps give them elsewhere).
@@ -670,6 +670,87 @@ pub async fn fetch(
     Ok(Json(render(&app.sandbox.current(record))))
 }
 
+/// Statuses after which a message changes no more.
+const FINAL_STATUSES: [&str; 6] = [
+    "delivered",
+    "undelivered",
+    "failed",
+    "received",
+    "read",
+    "canceled",
+];
+
+/// `POST …/Messages/{Sid}.json`: `Body=""` redacts the body of a message in
+/// a final state (20009 before); `Status=canceled` cancels a scheduled
+/// message, and Tollgate schedules none (30409).
+pub async fn update(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((account, segment)): Path<(String, String)>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let account = principal.account(&account)?;
+    let sid = json_segment(&segment).ok_or_else(|| not_found(&account.sid, &segment))?;
+    let record = app
+        .store
+        .message(&account.sid, sid)
+        .await?
+        .ok_or_else(|| not_found(&account.sid, sid))?;
+    match params.get("Status") {
+        None => {}
+        Some("canceled") => {
+            return Err(ApiError::new(
+                &codes::CANNOT_CANCEL,
+                "This message cannot be canceled: only a scheduled message can be, and it is not scheduled",
+            ));
+        }
+        Some(_) => return Err(ApiError::invalid("Status", "must be canceled")),
+    }
+    let current = app.sandbox.current(record);
+    match params.get("Body") {
+        None => return Ok(Json(render(&current))),
+        Some("") => {}
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "Body",
+                "may only be set to an empty string, which redacts the message",
+            ));
+        }
+    }
+    if !FINAL_STATUSES.contains(&current.status.as_str()) {
+        return Err(ApiError::new(
+            &codes::RESOURCE_NOT_COMPLETE,
+            format!(
+                "The message is {}: its body can be redacted once it is delivered, undelivered or failed",
+                current.status
+            ),
+        ));
+    }
+    if current.body.as_deref().is_none_or(str::is_empty) {
+        return Ok(Json(render(&current)));
+    }
+    let now = app.clock.now().0;
+    let redacted = MessageRecord {
+        body: Some(String::new()),
+        date_updated: now,
+        ..current
+    };
+    if !app.store.update_message(&redacted).await? {
+        return Err(not_found(&account.sid, sid));
+    }
+    let event = audit::by(
+        &principal,
+        now,
+        &account.sid,
+        "message.updated",
+        ("message", Some(sid)),
+        json!({"after": {"body": "[redacted]"}}),
+    );
+    app.store.append_audit(&event).await?;
+    app.audit.appended.notify_waiters();
+    Ok(Json(render(&redacted)))
+}
+
 /// `DELETE …/Messages/{Sid}.json`
 pub async fn delete(
     State(app): State<Arc<App>>,
@@ -750,13 +831,11 @@ pub async fn list(
         .into_iter()
         .map(|m| app.sandbox.current(m))
         .collect();
-    Ok(Json(page_2010(
+    let page = page.settle(rows, |m| (m.date_created, m.sid.clone()));
+    Ok(Json(page.twilio_2010(
         "messages",
         &format!("/2010-04-01/Accounts/{}/Messages.json", account.sid),
-        &[("To", params.get("To")), ("From", params.get("From"))],
-        &page,
-        rows,
-        |m| m.sid.clone(),
+        &params,
         render,
     )))
 }

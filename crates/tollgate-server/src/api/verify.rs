@@ -26,7 +26,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_ordered_sid, new_sid};
 use crate::verify::{BucketRefusal, Live, MAX_CHECKS, MAX_SENDS, seconds};
-use crate::wire::{PageRequest, Params, page_in_memory, page_v1};
+use crate::wire::{Order, PageRequest, Params};
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(&codes::VERIFY_INVALID_PARAMETER, message)
@@ -149,15 +149,12 @@ pub async fn list_services(
 ) -> ApiResult<Json<Value>> {
     let page = PageRequest::from_params(&params)?;
     let rows = app.verify.services_of(&principal.account.sid);
-    let rows = page_in_memory(rows, &page, |r| r.sid.as_str());
-    Ok(Json(page_v1(
+    let page = page.slice(rows, Order::Ascending, |r| (r.date_created, r.sid.clone()));
+    Ok(Json(page.twilio_v1(
         "services",
         &app.public_url,
         "/v2/Services",
-        &[],
-        &page,
-        rows,
-        |r| r.sid.clone(),
+        &params,
         |r| render_service(&app, r),
     )))
 }
@@ -817,7 +814,12 @@ pub async fn check(
                 .pending_for(&service.sid, &e164, now)
                 .ok_or_else(not_found)?
         }
-        (None, None) => return Err(ApiError::missing("To")),
+        (None, None) => {
+            return Err(ApiError::new(
+                &codes::VERIFY_NO_TARGET,
+                "No target verification specified: give To or VerificationSid",
+            ));
+        }
     };
     let mut record = app
         .verify
@@ -957,17 +959,14 @@ pub async fn list_rate_limits(
 ) -> ApiResult<Json<Value>> {
     let svc = owned_service(&app, &principal, &service_sid)?;
     let page = PageRequest::from_params(&params)?;
-    let rows = page_in_memory(app.verify.rate_limits_of(&svc.sid), &page, |r| {
-        r.sid.as_str()
+    let page = page.slice(app.verify.rate_limits_of(&svc.sid), Order::Ascending, |r| {
+        (r.date_created, r.sid.clone())
     });
-    Ok(Json(page_v1(
+    Ok(Json(page.twilio_v1(
         "rate_limits",
         &app.public_url,
         &format!("/v2/Services/{}/RateLimits", svc.sid),
-        &[],
-        &page,
-        rows,
-        |r| r.sid.clone(),
+        &params,
         |r| render_rate_limit(&app, r),
     )))
 }
@@ -1116,15 +1115,14 @@ pub async fn list_buckets(
 ) -> ApiResult<Json<Value>> {
     let (svc, rl) = owned_rate_limit(&app, &principal, &service_sid, &rate_limit_sid)?;
     let page = PageRequest::from_params(&params)?;
-    let rows = page_in_memory(app.verify.buckets_of(&rl.sid), &page, |r| r.sid.as_str());
-    Ok(Json(page_v1(
+    let page = page.slice(app.verify.buckets_of(&rl.sid), Order::Ascending, |r| {
+        (r.date_created, r.sid.clone())
+    });
+    Ok(Json(page.twilio_v1(
         "buckets",
         &app.public_url,
         &format!("/v2/Services/{}/RateLimits/{}/Buckets", svc.sid, rl.sid),
-        &[],
-        &page,
-        rows,
-        |r| r.sid.clone(),
+        &params,
         |r| render_bucket(&app, r),
     )))
 }
