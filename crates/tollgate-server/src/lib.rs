@@ -17,6 +17,7 @@ pub mod carrier;
 pub mod client_validation;
 pub mod clock;
 pub mod config;
+pub mod edge;
 pub mod error;
 pub mod inbound;
 pub mod lockdown;
