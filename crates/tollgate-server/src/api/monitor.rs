@@ -17,7 +17,7 @@ use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
-use crate::wire::{PageRequest, Params, iso_date, page_v1};
+use crate::wire::{PageRequest, Params, display_text, friendly_name, iso_date, page_v1};
 
 fn render_alert(app: &App, a: &AlertRecord) -> Value {
     json!({
@@ -142,10 +142,16 @@ pub async fn create_alarm(
             "must be ERROR_CODE, LOG_LEVEL or ALL",
         ));
     }
-    let query = text("query");
-    if query_type != "ALL" && query.as_deref().is_none_or(str::is_empty) {
+    let query = text("query")
+        .filter(|q| !q.is_empty())
+        .map(|q| display_text("query", &q, 64))
+        .transpose()?;
+    if query_type != "ALL" && query.is_none() {
         return Err(ApiError::missing("query"));
     }
+    let friendly_name = text("friendlyName")
+        .map(|n| friendly_name(&n))
+        .transpose()?;
     let trigger_value = body
         .get("triggerValue")
         .and_then(|v| {
@@ -187,7 +193,7 @@ pub async fn create_alarm(
     let record = AlarmRecord {
         sid,
         account_sid: principal.account.sid.clone(),
-        friendly_name: text("friendlyName"),
+        friendly_name,
         query_type,
         query,
         trigger_value,
