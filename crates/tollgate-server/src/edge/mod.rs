@@ -100,6 +100,35 @@ pub fn with_request_limits(router: Router, settings: &EdgeSettings) -> Router {
         .layer(axum::middleware::from_fn(requests::json_errors))
 }
 
+/// A warning logged at most once a minute, with how often it happened.
+struct Occasional {
+    last: Option<tokio::time::Instant>,
+    times: u64,
+}
+
+impl Occasional {
+    const PERIOD: Duration = Duration::from_secs(60);
+
+    fn new() -> Occasional {
+        Occasional {
+            last: None,
+            times: 0,
+        }
+    }
+
+    /// Counts one occurrence; `Some(count since the last log)` when it is
+    /// time to log.
+    fn due(&mut self) -> Option<u64> {
+        self.times = self.times.saturating_add(1);
+        let now = tokio::time::Instant::now();
+        if self.last.is_some_and(|last| now < last + Self::PERIOD) {
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.times))
+    }
+}
+
 /// Refusals answered at once at most; more are closed without an answer.
 const REFUSALS_IN_FLIGHT: usize = 64;
 
@@ -124,24 +153,24 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(settings.max_connections as usize));
     let sources = Arc::new(Sources::new(settings.max_connections_per_ip as usize));
     let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT));
+    let (mut at_cap, mut over_source_cap, mut accept_failed) =
+        (Occasional::new(), Occasional::new(), Occasional::new());
     loop {
         let permit = match slots.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
-                tracing::warn!(
-                    max_connections = settings.max_connections,
-                    "connection limit reached: new connections wait in the listen backlog until one closes"
-                );
-                let waited = tokio::time::Instant::now();
+                if let Some(times) = at_cap.due() {
+                    tracing::warn!(
+                        max_connections = settings.max_connections,
+                        times,
+                        "connection limit reached: new connections wait in the listen backlog until one closes"
+                    );
+                }
                 let permit = tokio::select! {
                     permit = slots.clone().acquire_owned() => permit,
                     _ = stop.wait_for(|s| *s) => break,
                 };
                 let Ok(permit) = permit else { break };
-                tracing::info!(
-                    waited_ms = u64::try_from(waited.elapsed().as_millis()).unwrap_or(u64::MAX),
-                    "connections below the limit again"
-                );
                 permit
             }
         };
@@ -154,7 +183,9 @@ pub async fn serve(
             Err(e) => {
                 // Out of file descriptors, or a connection reset before
                 // it was accepted: wait a little rather than spin.
-                tracing::warn!(error = %e, "accepting a connection failed");
+                if let Some(times) = accept_failed.due() {
+                    tracing::warn!(error = %e, times, "accepting a connection failed");
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -162,10 +193,11 @@ pub async fn serve(
         let slot = match sources.admit(remote.ip()) {
             Ok(slot) => slot,
             Err(refused) => {
-                if refused.first {
+                if let Some(times) = over_source_cap.due() {
                     tracing::warn!(
-                        source = %refused.source,
+                        source = %refused.0,
                         max_connections_per_ip = settings.max_connections_per_ip,
+                        times,
                         "a source reached its connection cap: more connections from it are refused with 429"
                     );
                 }
@@ -306,6 +338,16 @@ mod tests {
         assert_eq!(EdgeSettings::default_max_connections(Some(0)), 1);
         let d = EdgeSettings::defaults(Some(256));
         assert_eq!((d.max_connections, d.max_connections_per_ip), (192, 48));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn warnings_come_at_most_once_a_minute_with_a_count() {
+        let mut warn = Occasional::new();
+        assert_eq!(warn.due(), Some(1));
+        assert_eq!(warn.due(), None);
+        assert_eq!(warn.due(), None);
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert_eq!(warn.due(), Some(3));
     }
 
     #[test]

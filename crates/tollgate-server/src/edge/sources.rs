@@ -20,18 +20,11 @@ pub fn source_of(ip: IpAddr) -> IpAddr {
     }
 }
 
-#[derive(Debug, Default)]
-struct Entry {
-    open: usize,
-    /// A refusal was logged since the source was last under its cap.
-    warned: bool,
-}
-
 /// Counts open connections per source; `limit` 0 counts nothing.
 #[derive(Debug)]
 pub struct Sources {
     limit: usize,
-    open: Mutex<HashMap<IpAddr, Entry>>,
+    open: Mutex<HashMap<IpAddr, usize>>,
 }
 
 /// A connection counted against its source until dropped.
@@ -41,13 +34,9 @@ pub struct SourceSlot {
     source: IpAddr,
 }
 
-/// A connection over its source's cap.
+/// A connection over its source's cap, from this source.
 #[derive(Debug)]
-pub struct Refused {
-    pub source: IpAddr,
-    /// The first refusal since the source was last under its cap.
-    pub first: bool,
-}
+pub struct Refused(pub IpAddr);
 
 impl Sources {
     pub fn new(limit: usize) -> Sources {
@@ -64,13 +53,11 @@ impl Sources {
         }
         let source = source_of(ip);
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = open.entry(source).or_default();
-        if entry.open >= self.limit {
-            let first = !entry.warned;
-            entry.warned = true;
-            return Err(Refused { source, first });
+        let count = open.entry(source).or_default();
+        if *count >= self.limit {
+            return Err(Refused(source));
         }
-        entry.open += 1;
+        *count += 1;
         Ok(Some(SourceSlot {
             sources: self.clone(),
             source,
@@ -80,7 +67,7 @@ impl Sources {
     #[cfg(test)]
     fn open(&self, ip: IpAddr) -> usize {
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        open.get(&source_of(ip)).map_or(0, |e| e.open)
+        open.get(&source_of(ip)).copied().unwrap_or(0)
     }
 }
 
@@ -91,10 +78,9 @@ impl Drop for SourceSlot {
             .open
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = open.get_mut(&self.source) {
-            entry.open = entry.open.saturating_sub(1);
-            entry.warned = false;
-            if entry.open == 0 {
+        if let Some(count) = open.get_mut(&self.source) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
                 open.remove(&self.source);
             }
         }
@@ -112,14 +98,12 @@ mod tests {
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         let first = sources.admit(a).unwrap();
         let second = sources.admit(a).unwrap();
-        let refused = sources.admit(a).err().unwrap();
-        assert!(refused.first);
-        assert!(!sources.admit(a).err().unwrap().first);
+        assert_eq!(sources.admit(a).err().unwrap().0, a);
         assert!(sources.admit(b).unwrap().is_some());
         drop(first);
         assert_eq!(sources.open(a), 1);
         let again = sources.admit(a).unwrap();
-        assert!(sources.admit(a).err().unwrap().first);
+        assert!(sources.admit(a).is_err());
         drop((second, again));
         assert_eq!(sources.open(a), 0);
         assert!(sources.open.lock().unwrap().is_empty());
