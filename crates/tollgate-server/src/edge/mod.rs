@@ -92,12 +92,10 @@ pub fn open_file_limit() -> Option<u64> {
 
 /// `router` with the per-request limits every route meets.
 pub fn with_request_limits(router: Router, settings: &EdgeSettings) -> Router {
-    router
-        .layer(axum::middleware::from_fn_with_state(
-            settings.request_timeout,
-            requests::bounded,
-        ))
-        .layer(axum::middleware::from_fn(requests::json_errors))
+    router.layer(axum::middleware::from_fn_with_state(
+        settings.request_timeout,
+        requests::guard,
+    ))
 }
 
 /// A warning logged at most once a minute, with how often it happened.

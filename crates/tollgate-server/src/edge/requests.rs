@@ -34,9 +34,14 @@ fn closing(error: ApiError) -> Response {
     response
 }
 
-/// Middleware: the URI limit, then the body and the handler within the
-/// request timeout.
-pub async fn bounded(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+/// Middleware, the one every request meets: the limits of [`bounded`], then
+/// Twilio's JSON for an error answer that a handler did not shape.
+pub async fn guard(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+    shaped(bounded(timeout, request, next).await).await
+}
+
+/// The URI limit, then the body and the handler within the request timeout.
+async fn bounded(timeout: Duration, request: Request, next: Next) -> Response {
     let uri = request.uri();
     let uri_len = uri.path_and_query().map_or(0, |p| p.as_str().len())
         + uri.authority().map_or(0, |a| a.as_str().len());
@@ -101,11 +106,10 @@ async fn read_body(request: Request) -> Result<Request, ApiError> {
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
-/// Middleware: an error response that did not come from [`ApiError`] (an
-/// extractor's rejection, a framework default) becomes Twilio's JSON error
-/// for its status, keeping the text it had as the detail.
-pub async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+/// An error response that did not come from [`ApiError`] (an extractor's
+/// rejection, a framework default) becomes Twilio's JSON error for its
+/// status, keeping the text it had as the detail.
+async fn shaped(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
         || response.extensions().get::<ErrorInfo>().is_some()
@@ -155,8 +159,7 @@ mod tests {
                 get(|| async { tokio::time::sleep(Duration::from_secs(5)).await }),
             )
             .route("/teapot", get(|| async { StatusCode::IM_A_TEAPOT }))
-            .layer(axum::middleware::from_fn_with_state(timeout, bounded))
-            .layer(axum::middleware::from_fn(json_errors))
+            .layer(axum::middleware::from_fn_with_state(timeout, guard))
     }
 
     async fn send(request: Request) -> (StatusCode, Option<String>, serde_json::Value) {
