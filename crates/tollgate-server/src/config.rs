@@ -62,7 +62,7 @@ pub struct RawConfig {
     pub audit_syslog: Option<String>,
     /// Days audit events are kept (default 0: forever).
     pub audit_retention_days: Option<String>,
-    /// Open connections at most (default 1024, or 3/4 of the open-file limit if lower).
+    /// Open connections at most (default 1024, or 3/4 of the open-file limit if lower, leaving 64 files).
     pub max_connections: Option<String>,
     /// Open connections per client address, IPv6 per /64 (default max_connections/4; 0: no cap).
     pub max_connections_per_ip: Option<String>,

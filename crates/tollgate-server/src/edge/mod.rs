@@ -47,18 +47,18 @@ pub struct EdgeSettings {
     pub max_header_bytes: u32,
 }
 
-/// Open-file descriptors the process needs besides connections (database,
+/// Open files the process needs besides connections, at least (database,
 /// logs, webhook deliveries, refusals in progress).
-pub const RESERVED_FILES: u64 = 128;
+pub const RESERVED_FILES: u64 = 64;
 /// The default connection cap where the open-file limit allows it.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
 
 impl EdgeSettings {
     /// The default cap: 1024, or three quarters of the open-file limit
-    /// `nofile` when that is lower.
+    /// `nofile` when that is lower, leaving at least [`RESERVED_FILES`].
     pub fn default_max_connections(nofile: Option<u64>) -> u32 {
         let fits = nofile.map_or(u64::from(DEFAULT_MAX_CONNECTIONS), |n| {
-            n.saturating_mul(3) / 4
+            (n.saturating_mul(3) / 4).min(n.saturating_sub(RESERVED_FILES))
         });
         u32::try_from(fits.min(u64::from(DEFAULT_MAX_CONNECTIONS)))
             .unwrap_or(DEFAULT_MAX_CONNECTIONS)
@@ -144,7 +144,7 @@ pub async fn serve(
         tracing::warn!(
             max_connections = settings.max_connections,
             open_file_limit = nofile,
-            "max_connections leaves fewer than {RESERVED_FILES} of the open-file limit for the database and webhooks; lower it or raise the limit (ulimit -n)"
+            "max_connections leaves fewer than {RESERVED_FILES} open files for the database, logs and webhooks; lower it or raise the open-file limit (ulimit -n)"
         );
     }
     let router = with_request_limits(router, &settings);
@@ -245,7 +245,8 @@ async fn serve_connection(
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .max_buf_size(settings.max_header_bytes as usize)
+        // hyper refuses less than 8192 (config validation does too).
+        .max_buf_size((settings.max_header_bytes as usize).max(8192))
         // One buffer per write, so hyper's own error answers can be
         // recognised and sent as JSON (conn::json_for_automatic_error).
         .writev(false)
@@ -333,7 +334,12 @@ mod tests {
         assert_eq!(EdgeSettings::default_max_connections(Some(1_048_576)), 1024);
         assert_eq!(EdgeSettings::default_max_connections(Some(1024)), 768);
         assert_eq!(EdgeSettings::default_max_connections(Some(256)), 192);
+        assert_eq!(EdgeSettings::default_max_connections(Some(128)), 64);
         assert_eq!(EdgeSettings::default_max_connections(Some(0)), 1);
+        for nofile in [100, 256, 1024, 4096, 1 << 20] {
+            let cap = u64::from(EdgeSettings::default_max_connections(Some(nofile)));
+            assert!(cap + RESERVED_FILES <= nofile, "{nofile}");
+        }
         let d = EdgeSettings::defaults(Some(256));
         assert_eq!((d.max_connections, d.max_connections_per_ip), (192, 48));
     }
