@@ -36,7 +36,7 @@ def test_alarm_on_21408_fires_once_after_n_blocked_sends_and_alerts_are_listed(g
         c.api.v2010.accounts(gw.account_sid).incoming_phone_numbers.create(phone_number=FROM)
         alarm = create_alarm(gw, gw.account_sid, gw.auth_token, friendlyName="geo blocks", queryType="ERROR_CODE",
                              query="21408", triggerValue=3, timeWindow="FIVE_MINS", webhook=receiver.base + "/alarm")
-        assert alarm["sid"].startswith("AL") and alarm["enabled"] is True
+        assert alarm["sid"].startswith("AK") and alarm["enabled"] is True
         for _ in range(2):
             blocked_send(c)
         time.sleep(0.5)
@@ -91,3 +91,25 @@ def test_bad_alarm_bodies_get_twilio_errors(gw):
     assert r.status_code == 400 and set(r.json()) == {"code", "message", "more_info", "status"}
     r = requests.post(f"{gw.url}/v2/Alarms", data=b"{not json", auth=(gw.account_sid, gw.auth_token), timeout=10)
     assert r.status_code == 400
+
+
+def test_an_api_key_can_neither_set_nor_remove_an_action_that_takes_an_account_down(gw):
+    main = gw.client()
+    sub = main.api.v2010.accounts.create(friendly_name="tenant")
+    key = gw.client(sub.sid, sub.auth_token).new_keys.create(friendly_name="app")
+    body = {"queryType": "ERROR_CODE", "query": "21408", "triggerValue": 1}
+    for action in ("suspend", "lockdown", "SUSPEND"):
+        r = requests.post(f"{gw.url}/v2/Alarms", json={**body, "action": action}, auth=(key.sid, key.secret),
+                          timeout=10)
+        assert r.status_code == 401 and r.json()["code"] == 20003, (action, r.text)
+    # An alarm that only notifies is the key's to make and remove.
+    plain = requests.post(f"{gw.url}/v2/Alarms", json=body, auth=(key.sid, key.secret), timeout=10)
+    assert plain.status_code == 201, plain.text
+    assert requests.delete(f"{gw.url}/v2/Alarms/{plain.json()['sid']}", auth=(key.sid, key.secret),
+                           timeout=10).status_code == 204
+    # One that suspends, made with the account's token, the key cannot remove.
+    acting = create_alarm(gw, sub.sid, sub.auth_token, **body, action="suspend")
+    r = requests.delete(f"{gw.url}/v2/Alarms/{acting['sid']}", auth=(key.sid, key.secret), timeout=10)
+    assert r.status_code == 401, r.text
+    listed = requests.get(f"{gw.url}/v2/Alarms", auth=(sub.sid, sub.auth_token), timeout=10).json()
+    assert [a["sid"] for a in listed["alarms"]] == [acting["sid"]]

@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+import requests
 from twilio.base.exceptions import TwilioRestException
 
 from conftest import run
@@ -95,3 +96,110 @@ def test_cli_lockdown_reaches_the_running_server(gw):
     assert refused(lambda: main.api.v2010.accounts(gw.account_sid).fetch()) == 401
     events = new.monitor.v1.events.list(event_type="tollgate-lockdown.created")
     assert events and events[0].source == "cli" and events[0].actor_type == "user"
+
+
+def unlock(gw, username, password, sid, **headers):
+    return requests.delete(f"{gw.url}/tollgate/v1/Accounts/{sid}/Lockdown", auth=(username, password),
+                           headers=headers, timeout=10)
+
+
+def wait_suspended(main, sid, timeout=5):
+    deadline = time.monotonic() + timeout
+    while main.api.v2010.accounts(sid).fetch().status != "suspended":
+        assert time.monotonic() < deadline, f"{sid} was not suspended"
+        time.sleep(0.05)
+
+
+def test_a_suspended_account_cannot_undo_a_suspension_with_its_own_credentials(gw):
+    """The class: every suspension that is not the account's own lockdown
+    (by its parent, a usage trigger, an alarm) stays until the parent acts."""
+    main = gw.client()
+    parent_suspended = main.api.v2010.accounts.create(friendly_name="by parent")
+    main.api.v2010.accounts(parent_suspended.sid).update(status="suspended")
+
+    by_trigger = main.api.v2010.accounts.create(friendly_name="by trigger")
+    t = gw.client(by_trigger.sid, by_trigger.auth_token)
+    t.api.v2010.accounts(by_trigger.sid).incoming_phone_numbers.create(phone_number="+12015550124")
+    r = t.request("POST", f"{gw.url}/2010-04-01/Accounts/{by_trigger.sid}/Usage/Triggers.json",
+                  data={"CallbackUrl": "https://example.com/t", "TriggerValue": "1", "UsageCategory": "sms",
+                        "TriggerBy": "count", "Action": "suspend"})
+    assert r.status_code == 201, r.text
+    t.messages.create(to="+12015551200", from_="+12015550124", body="crosses")
+    wait_suspended(main, by_trigger.sid)
+
+    by_alarm = main.api.v2010.accounts.create(friendly_name="by alarm")
+    a = gw.client(by_alarm.sid, by_alarm.auth_token)
+    a.api.v2010.accounts(by_alarm.sid).incoming_phone_numbers.create(phone_number="+12015550125")
+    r = requests.post(f"{gw.url}/v2/Alarms", auth=(by_alarm.sid, by_alarm.auth_token), timeout=10,
+                      json={"queryType": "ERROR_CODE", "query": "21408", "triggerValue": 1, "action": "suspend"})
+    assert r.status_code == 201, r.text
+    with pytest.raises(TwilioRestException):
+        a.messages.create(to="+447400123456", from_="+12015550125", body="geo blocked")
+    wait_suspended(main, by_alarm.sid)
+
+    for account in (parent_suspended, by_trigger, by_alarm):
+        r = unlock(gw, account.sid, account.auth_token, account.sid)
+        assert r.status_code == 401, (account.friendly_name, r.status_code, r.text)
+        assert r.json()["code"] == 20003
+        assert main.api.v2010.accounts(account.sid).fetch().status == "suspended", account.friendly_name
+        # Its parent finds no lockdown to undo: a plain suspension is undone by a status change.
+        r = unlock(gw, gw.account_sid, gw.auth_token, account.sid)
+        assert r.status_code == 404 and r.json()["code"] == 20404, r.text
+        assert main.api.v2010.accounts(account.sid).fetch().status == "suspended"
+
+
+def test_only_the_lockdown_token_undoes_a_lockdown_and_only_until_the_parent_acts(gw):
+    main = gw.client()
+    sub = main.api.v2010.accounts.create(friendly_name="tenant")
+    lock = lambda: json.loads(main.request("POST", f"{gw.url}/tollgate/v1/Accounts/{sub.sid}/Lockdown", data={}).text)  # noqa: E731
+    new_token = lock()["new_auth_tokens"][sub.sid]
+    # The old token and a made-up one do nothing.
+    assert unlock(gw, sub.sid, sub.auth_token, sub.sid).status_code == 401
+    assert unlock(gw, sub.sid, "0" * 32, sub.sid).status_code == 401
+    # The parent suspends it again on top of the lockdown: the lockdown's own
+    # token no longer undoes it; the parent's credentials still do.
+    main.api.v2010.accounts(sub.sid).update(status="suspended")
+    r = unlock(gw, sub.sid, new_token, sub.sid)
+    assert r.status_code == 401, r.text
+    assert main.api.v2010.accounts(sub.sid).fetch().status == "suspended"
+    r = unlock(gw, gw.account_sid, gw.auth_token, sub.sid)
+    assert r.status_code == 200, r.text
+    assert main.api.v2010.accounts(sub.sid).fetch().status == "active"
+    # Undone once: a second undo finds no lockdown.
+    assert unlock(gw, gw.account_sid, gw.auth_token, sub.sid).status_code == 404
+    # A fresh lockdown's token undoes it, once.
+    token = lock()["new_auth_tokens"][sub.sid]
+    assert unlock(gw, sub.sid, token, sub.sid).status_code == 200
+    # Its seal is spent: the account's own credentials undo nothing now.
+    assert unlock(gw, sub.sid, token, sub.sid).status_code == 401
+    assert main.api.v2010.accounts(sub.sid).fetch().status == "active"
+    # Another subaccount's credentials never reach it.
+    other = main.api.v2010.accounts.create(friendly_name="neighbour")
+    lock()
+    assert unlock(gw, other.sid, other.auth_token, sub.sid).status_code == 401
+
+
+def test_undo_runs_client_validation(gw):
+    from test_client_validation import keypair, pointed
+    from twilio.http.validation_client import ValidationClient
+    from twilio.rest import Client
+
+    main = gw.client()
+    sub = main.api.v2010.accounts.create(friendly_name="validated")
+    s = gw.client(sub.sid, sub.auth_token)
+    private_pem, public_pem = keypair()
+    credential = s.accounts.v1.credentials.public_key.create(public_key=public_pem)
+    r = requests.post(f"{gw.url}/tollgate/v1/Accounts/{sub.sid}/Settings", auth=(sub.sid, sub.auth_token),
+                      data={"RequireClientValidation": "true"}, timeout=10)
+    assert r.status_code == 200, r.text
+    r = main.request("POST", f"{gw.url}/tollgate/v1/Accounts/{sub.sid}/Lockdown", data={})
+    token = json.loads(r.text)["new_auth_tokens"][sub.sid]
+    r = unlock(gw, sub.sid, token, sub.sid)
+    assert r.status_code == 401 and r.json()["code"] == 70052, r.text
+    assert main.api.v2010.accounts(sub.sid).fetch().status == "suspended"
+    # With a signed request it goes through.
+    http = ValidationClient(sub.sid, sub.sid, credential.sid, private_pem)
+    signed = pointed(Client(sub.sid, token, http_client=http), gw)
+    r = signed.request("DELETE", f"{gw.url}/tollgate/v1/Accounts/{sub.sid}/Lockdown")
+    assert r.status_code == 200, r.text
+    assert main.api.v2010.accounts(sub.sid).fetch().status == "active"

@@ -182,3 +182,22 @@ def test_kill_9_during_crossings_yields_exactly_one_callback_each(tmp_dir):
     finally:
         receiver.close()
         gw.stop()
+
+
+def test_an_api_key_cannot_set_or_remove_a_trigger_that_suspends(gw):
+    main = gw.client()
+    sub = main.api.v2010.accounts.create(friendly_name="tenant")
+    key = gw.client(sub.sid, sub.auth_token).new_keys.create(friendly_name="app")
+    keyed = gw.client(key.sid, key.secret, sub.sid)
+    url = f"{gw.url}/2010-04-01/Accounts/{sub.sid}/Usage/Triggers.json"
+    params = {"CallbackUrl": "https://example.com/u", "TriggerValue": "5", "UsageCategory": "sms"}
+    r = keyed.request("POST", url, data={**params, "Action": "suspend"})
+    assert r.status_code == 401, r.text
+    r = keyed.request("POST", url, data=params)
+    assert r.status_code == 201, r.text
+    keyed.api.v2010.accounts(sub.sid).usage.triggers(__import__("json").loads(r.text)["sid"]).delete()
+    acting = create_trigger(gw, sub.sid, **params, Action="suspend")
+    with pytest.raises(TwilioRestException) as err:
+        keyed.api.v2010.accounts(sub.sid).usage.triggers(acting.sid).delete()
+    assert err.value.status == 401
+    assert [t.sid for t in main.api.v2010.accounts(sub.sid).usage.triggers.list()] == [acting.sid]

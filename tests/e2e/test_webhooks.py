@@ -315,3 +315,48 @@ def test_queue_survives_a_restart_and_is_bounded(tmp_dir):
     finally:
         late.close()
         assert gw.stop() == 0
+
+
+SPELLINGS = ["127.1", "2130706433", "0x7f000001", "0x7F.0.0.1", "0177.0.0.1", "127.0.0.1.", "%31%32%37.0.0.1",
+             "127.0.1", "0x7f.1", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "LocalHost.", "api.localhost"]
+
+
+def test_no_spelling_of_a_private_address_reaches_it_from_any_webhook_kind(tmp_dir, receiver):
+    """The HTTP client reads hosts by the WHATWG URL rules; the guard decides
+    on that same reading and on every connection's peer address."""
+    gw = Gateway(tmp_dir / "strict", env=env(TOLLGATE_SANDBOX_STEP_MS="0")).init().start()
+    try:
+        for host in SPELLINGS:
+            r = send(gw, Url=f"http://{host}:{receiver.port}/x")
+            assert r.status_code == 201, (host, r.text)
+            d = delivery(gw, r.json()["sid"])
+            assert d["status"] == "failed" and "refused" in d["error"], (host, d)
+            assert d["response_code"] is None, (host, d)
+        # Status callbacks, inbound relays (SmsUrl), usage-trigger callbacks and alarm webhooks share the guard.
+        c = gw.client()
+        number = "+12015550123"
+        c.api.v2010.accounts(gw.account_sid).incoming_phone_numbers.create(
+            phone_number=number, sms_url=f"http://0x7f.1:{receiver.port}/sms")
+        c.messages.create(to="+12015551234", from_=number, body="hi",
+                          status_callback=f"http://2130706433:{receiver.port}/status")
+        r = c.request("POST", f"{gw.url}/2010-04-01/Accounts/{gw.account_sid}/Usage/Triggers.json",
+                      data={"CallbackUrl": f"http://127.1:{receiver.port}/usage", "TriggerValue": "1",
+                            "UsageCategory": "sms", "TriggerBy": "count"})
+        assert r.status_code == 201, r.text
+        r = requests.post(f"{gw.url}/v2/Alarms", auth=(gw.account_sid, gw.auth_token), timeout=10,
+                          json={"queryType": "ERROR_CODE", "query": "21211", "triggerValue": 1,
+                                "webhook": f"http://0177.0.0.1:{receiver.port}/alarm"})
+        assert r.status_code == 201, r.text
+        r = requests.post(f"{gw.url}/sandbox/v1/Messages/Inbound.json", timeout=10, auth=(gw.account_sid, gw.auth_token),
+                          data={"From": "+12015559999", "To": number, "Body": "hello"})
+        assert r.status_code == 201, r.text
+        with pytest.raises(Exception):
+            c.messages.create(to="not a number", from_=number, body="x")
+        deadline = time.monotonic() + 5
+        while gw.logs().count("destination refused") < len(SPELLINGS) + 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert gw.logs().count("destination refused") >= len(SPELLINGS) + 4, gw.logs()[-4000:]
+        time.sleep(0.3)
+        assert receiver.requests == []
+    finally:
+        assert gw.stop() == 0

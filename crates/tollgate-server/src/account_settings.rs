@@ -48,6 +48,9 @@ pub struct AccountSettings {
     /// Set by a lockdown (not through Settings): inbound calls and texts to
     /// the account's numbers are refused.
     pub inbound_blocked: bool,
+    /// Set by a lockdown: what the account's own undo must match
+    /// ([`crate::lockdown::undo_seal`]).
+    pub lockdown_seal: Option<String>,
 }
 
 /// Every setting name, with how to validate its value.
@@ -143,6 +146,7 @@ pub fn from_rows(rows: &[SettingRecord]) -> HashMap<String, AccountSettings> {
             "RedactMessageBodies" => s.redact_message_bodies = on,
             "SmsPumpingProtection" => s.sms_pumping_protection = on,
             "LockdownInbound" => s.inbound_blocked = on,
+            "LockdownSeal" => s.lockdown_seal = Some(row.value.clone()),
             "InboundRatePerMinute" => s.inbound_rate_per_minute = row.value.parse().ok(),
             _ => {}
         }

@@ -203,7 +203,7 @@ async fn fire(app: &Arc<App>, alarm: &AlarmRecord, alert: &AlertRecord, count: u
             )
             .await;
             let _ = app.refresh(&write).await;
-            r.map(|_| ())
+            r.map(|_| ()).map_err(|e| e.to_string())
         }
         "suspend" => {
             let write = app.begin_write().await;

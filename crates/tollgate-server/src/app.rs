@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use tokio::sync::{Mutex, MutexGuard, Semaphore};
+use tokio::sync::{Mutex, MutexGuard};
 use tollgate_secrets::{MasterKey, RandomSource, SecretError};
 use tollgate_store::Store;
 use zeroize::Zeroizing;
@@ -24,8 +24,8 @@ pub struct App {
     snapshot: ArcSwap<Snapshot>,
     /// Serialises changes, so a snapshot never goes back in time.
     writes: Mutex<()>,
-    /// Bounds concurrent argon2 runs (each takes ~19 MiB and tens of ms).
-    pub argon2_permits: Semaphore,
+    /// Failed-authentication throttle and the bounded argon2 queue.
+    pub auth: crate::auth::AuthGuard,
     /// Per-process key for remembering verified key secrets.
     pub fingerprint_key: [u8; 32],
     /// Outbound webhooks: settings, HTTP client, dispatcher wake-up.
@@ -59,6 +59,7 @@ pub struct TrafficParts {
     pub sandbox: crate::carrier::Sandbox,
     pub max_call_seconds: u32,
     pub verify_code_ttl_ms: i64,
+    pub auth_limits: crate::auth_throttle::AuthLimits,
 }
 
 impl App {
@@ -87,7 +88,7 @@ impl App {
             master_key,
             snapshot: ArcSwap::from_pointee(snapshot),
             writes: Mutex::new(()),
-            argon2_permits: Semaphore::new(2),
+            auth: crate::auth::AuthGuard::new(traffic.auth_limits),
             fingerprint_key,
             webhooks,
             classifier,

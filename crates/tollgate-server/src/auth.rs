@@ -1,17 +1,24 @@
 //! HTTP Basic authentication against the snapshot: `AccountSid:AuthToken`
-//! (primary or secondary) or `ApiKeySid:Secret`. No database read.
+//! (primary or secondary) or `ApiKeySid:Secret`. No database read. Failed
+//! attempts are throttled per source and per name ([`crate::auth_throttle`]).
 
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
-use tollgate_secrets::{ct_eq, fingerprint, verify_secret};
+use tokio::sync::Semaphore;
+use tollgate_secrets::{RandomSource, ct_eq, fingerprint, verify_secret};
 use tollgate_types::AccountStatus;
+use tollgate_types::error_code as codes;
 
 use crate::app::App;
+use crate::auth_throttle::{AuthLimits, AuthThrottle, Budget, Engaged, Name, Source, Throttled};
 use crate::error::{ApiError, ApiResult};
+use crate::random::OsRandom;
 use crate::snapshot::{AccountEntry, KeyEntry, Snapshot};
 
 /// How the caller proved who it is.
@@ -39,6 +46,19 @@ impl Principal {
         match self.credential {
             Credential::AuthToken => Ok(()),
             Credential::ApiKey { .. } => Err(ApiError::authenticate()),
+        }
+    }
+
+    /// A rule whose `action` suspends or locks down an account (an alarm's
+    /// `suspend`/`lockdown`, a usage trigger's `suspend`) is created, changed
+    /// or deleted only with account credentials, as status changes and
+    /// Lockdown are: an API key may neither take an account down nor remove
+    /// what would.
+    pub fn require_for_action(&self, action: &str) -> ApiResult<()> {
+        if action.eq_ignore_ascii_case("none") {
+            Ok(())
+        } else {
+            self.require_account_credentials()
         }
     }
 
@@ -98,124 +118,341 @@ fn token_matches(account: &AccountEntry, password: &str) -> bool {
 /// SID costs about as much as a wrong token.
 const DECOY: &[u8; 32] = b"00000000000000000000000000000000";
 
-async fn key_matches(app: &App, key: &KeyEntry, password: &str) -> bool {
+/// argon2 runs that may wait for one of the two running at once; more get a
+/// 429 at once instead of queueing behind an attack.
+pub const ARGON2_QUEUE: usize = 32;
+
+/// Authentication's shared state: the failure throttle and the bounded
+/// argon2 queue (first uses of API keys since start-up, key creation).
+pub struct AuthGuard {
+    pub limits: AuthLimits,
+    throttle: RwLock<AuthThrottle>,
+    argon2: Semaphore,
+    argon2_waiting: AtomicUsize,
+    /// An argon2 hash of a random secret: what an unknown key SID is checked
+    /// against, so it costs what a known one does.
+    decoy_hash: String,
+}
+
+/// Why an argon2 run did not happen.
+#[derive(Debug)]
+pub struct Argon2Busy;
+
+impl AuthGuard {
+    pub fn new(limits: AuthLimits) -> AuthGuard {
+        let mut secret = [0u8; 32];
+        OsRandom.fill(&mut secret);
+        let decoy_hash =
+            tollgate_secrets::hash_secret(&hex::encode(secret), &mut OsRandom).unwrap_or_default();
+        AuthGuard {
+            limits,
+            throttle: RwLock::new(AuthThrottle::default()),
+            argon2: Semaphore::new(2),
+            argon2_waiting: AtomicUsize::new(0),
+            decoy_hash,
+        }
+    }
+
+    /// Runs `work` (an argon2 hash or check) on a blocking thread, at most
+    /// two at once and [`ARGON2_QUEUE`] waiting.
+    pub async fn argon2<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Argon2Busy> {
+        if self.argon2_waiting.fetch_add(1, Ordering::AcqRel) >= ARGON2_QUEUE {
+            self.argon2_waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(Argon2Busy);
+        }
+        let permit = self.argon2.acquire().await;
+        self.argon2_waiting.fetch_sub(1, Ordering::AcqRel);
+        let _permit = permit.map_err(|_| Argon2Busy)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|_| Argon2Busy)
+    }
+
+    fn check(&self, source: Source, name: &str, now: i64) -> Result<Name, Throttled> {
+        let throttle = self.throttle.read().map_err(|_| Throttled {
+            by: Budget::Source,
+            retry_after_ms: 1000,
+        })?;
+        let name = throttle.name(name);
+        throttle.check(&self.limits, source, name, now)?;
+        Ok(name)
+    }
+
+    fn failed(&self, source: Source, name: Name, now: i64) -> Engaged {
+        self.throttle
+            .write()
+            .ok()
+            .and_then(|mut t| t.failed(&self.limits, source, name, now))
+    }
+
+    fn succeeded(&self, source: Source, name: Name, now: i64) {
+        let needed = self
+            .throttle
+            .read()
+            .is_ok_and(|t| t.needs_success(&self.limits, source, name, now));
+        if needed && let Ok(mut t) = self.throttle.write() {
+            t.succeeded(&self.limits, source, name, now);
+        }
+    }
+}
+
+/// 429 for a throttled attempt or a full argon2 queue.
+fn too_many(retry_after_ms: i64, why: &str) -> ApiError {
+    let mut e = ApiError::new(&codes::AUTH_THROTTLED, why.to_owned());
+    e.retry_after = Some(
+        u64::try_from(retry_after_ms.max(1))
+            .unwrap_or(1)
+            .div_ceil(1000),
+    );
+    e
+}
+
+/// What checking a credential found.
+enum Checked {
+    Valid(Arc<AccountEntry>, Credential),
+    Wrong,
+    Busy,
+}
+
+async fn key_matches(app: &App, key: &KeyEntry, password: &str) -> Option<bool> {
     let presented = fingerprint(&app.fingerprint_key, password.as_bytes());
     if let Some(known) = key.verified.get() {
-        return ct_eq(known, &presented);
+        return Some(ct_eq(known, &presented));
     }
-    // First use since start-up: one argon2 run, bounded in concurrency.
-    let Ok(_permit) = app.argon2_permits.acquire().await else {
-        return false;
-    };
+    // First use since start-up: one argon2 run, in the bounded queue.
     let hash = key.secret_hash.clone();
     let secret = zeroize::Zeroizing::new(password.to_owned());
-    let ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
+    let ok = app
+        .auth
+        .argon2(move || verify_secret(&secret, &hash))
         .await
-        .unwrap_or(false);
+        .ok()?;
     if ok {
         let _ = key.verified.set(presented);
     }
-    ok
+    Some(ok)
 }
 
-/// Authenticates a request's `Authorization` header.
-pub async fn authenticate(app: &App, header: Option<&[u8]>) -> ApiResult<Principal> {
-    let (user, password) = header
+/// Checks a user and password against the snapshot, whatever the account's status.
+async fn check_credentials(app: &App, snapshot: &Snapshot, user: &str, password: &str) -> Checked {
+    if user.starts_with("SK") {
+        let Some(key) = snapshot.keys.get(user) else {
+            // As much work as a key never used since start-up.
+            let decoy = app.auth.decoy_hash.clone();
+            let secret = zeroize::Zeroizing::new(password.to_owned());
+            return match app
+                .auth
+                .argon2(move || verify_secret(&secret, &decoy))
+                .await
+            {
+                Ok(_) => Checked::Wrong,
+                Err(Argon2Busy) => Checked::Busy,
+            };
+        };
+        return match key_matches(app, key, password).await {
+            None => Checked::Busy,
+            Some(false) => Checked::Wrong,
+            Some(true) => match snapshot.accounts.get(&key.account_sid) {
+                Some(account) => Checked::Valid(
+                    account.clone(),
+                    Credential::ApiKey {
+                        sid: key.sid.clone(),
+                    },
+                ),
+                None => Checked::Wrong,
+            },
+        };
+    }
+    let Some(account) = snapshot.accounts.get(user) else {
+        let _ = ct_eq(DECOY, password.as_bytes());
+        return Checked::Wrong;
+    };
+    if token_matches(account, password) {
+        Checked::Valid(account.clone(), Credential::AuthToken)
+    } else {
+        Checked::Wrong
+    }
+}
+
+/// How a request presents itself: its `Authorization` header and peer.
+#[derive(Clone, Copy)]
+pub struct Attempt<'a> {
+    pub header: Option<&'a [u8]>,
+    pub ip: Option<IpAddr>,
+}
+
+/// Authenticates an attempt: throttled sources and names get a 429 before
+/// any check; a wrong credential counts against both, is answered no sooner
+/// than the failure floor, and raises an alert when it engages the
+/// throttle. `accept` says which valid credentials may act (it sees the
+/// account whatever its status); a refusal there is an ordinary 401.
+async fn authenticate_with(
+    app: &Arc<App>,
+    attempt: Attempt<'_>,
+    accept: impl FnOnce(&Snapshot, &AccountEntry, &Credential, &str) -> bool,
+) -> ApiResult<Principal> {
+    let started = tokio::time::Instant::now();
+    let (user, password) = attempt
+        .header
         .and_then(parse_basic)
         .ok_or_else(ApiError::authenticate)?;
-    let snapshot = app.snapshot();
-    let (account, credential) = if user.starts_with("SK") {
-        let Some(key) = snapshot.keys.get(&user) else {
-            let _ = ct_eq(DECOY, password.as_bytes());
-            return Err(ApiError::authenticate());
-        };
-        if !key_matches(app, key, &password).await {
-            return Err(ApiError::authenticate());
+    let source = Source::of(attempt.ip);
+    let now = app.clock.now().0;
+    let name = match app.auth.check(source, &user, now) {
+        Ok(name) => name,
+        Err(t) => {
+            return Err(too_many(
+                t.retry_after_ms,
+                "Too many failed authentications; try again later",
+            ));
         }
-        let account = snapshot.accounts.get(&key.account_sid).cloned();
-        (
-            account,
-            Credential::ApiKey {
-                sid: key.sid.clone(),
-            },
-        )
-    } else {
-        let Some(account) = snapshot.accounts.get(&user) else {
-            let _ = ct_eq(DECOY, password.as_bytes());
-            return Err(ApiError::authenticate());
-        };
-        if !token_matches(account, &password) {
-            return Err(ApiError::authenticate());
-        }
-        (Some(account.clone()), Credential::AuthToken)
     };
-    match account {
-        Some(account) if account.status == AccountStatus::Active => Ok(Principal {
-            account,
-            credential,
-            snapshot,
-            ip: None,
-        }),
-        _ => Err(ApiError::authenticate()),
-    }
+    let snapshot = app.snapshot();
+    let (account, credential) = match check_credentials(app, &snapshot, &user, &password).await {
+        Checked::Valid(account, credential) => {
+            app.auth.succeeded(source, name, now);
+            if accept(&snapshot, &account, &credential, &password) {
+                (account, credential)
+            } else {
+                fail_after_floor(app, started).await;
+                return Err(ApiError::authenticate());
+            }
+        }
+        Checked::Busy => {
+            return Err(too_many(
+                1000,
+                "Too many authentications at once; try again",
+            ));
+        }
+        Checked::Wrong => {
+            let target = failed_account(&snapshot, &user);
+            app.audit.auth_failure(&target, attempt.ip);
+            if let Some(by) = app.auth.failed(source, name, now) {
+                alert_throttled(app, &target, by, &user, attempt.ip);
+            }
+            fail_after_floor(app, started).await;
+            return Err(ApiError::authenticate());
+        }
+    };
+    Ok(Principal {
+        account,
+        credential,
+        snapshot,
+        ip: attempt.ip,
+    })
+}
+
+/// The alert (99020) for a budget used up just now, on the account named
+/// (an alarm on 99020 watches brute force).
+fn alert_throttled(app: &Arc<App>, account: &str, by: Budget, user: &str, ip: Option<IpAddr>) {
+    let source = ip.map_or_else(|| "an unknown source".to_owned(), |ip| ip.to_string());
+    // The name as presented, shortened to what a SID can be.
+    let user: String = user
+        .chars()
+        .filter(char::is_ascii_graphic)
+        .take(40)
+        .collect();
+    let limits = &app.auth.limits;
+    let seconds = limits.window_ms / 1000;
+    let text = match by {
+        Budget::Source => format!(
+            "Authentication throttled: {} failed attempts within {seconds} s from {source}",
+            limits.failures_per_source
+        ),
+        Budget::Name => format!(
+            "Authentication throttled: {} failed attempts within {seconds} s as {user} (latest from {source})",
+            limits.failures_per_name
+        ),
+    };
+    tracing::warn!(%account, ?by, %source, "authentication throttled");
+    let code = codes::AUTH_THROTTLED.code;
+    crate::alerts::record(app, account, code, "warning", &text, None, None, None);
+}
+
+/// Waits until the failure floor has passed since `started`.
+async fn fail_after_floor(app: &App, started: tokio::time::Instant) {
+    let floor = std::time::Duration::from_millis(app.auth.limits.failure_floor_ms);
+    tokio::time::sleep_until(started + floor).await;
+}
+
+/// Authenticates an ordinary request: valid credentials of an active account.
+pub async fn authenticate(app: &Arc<App>, attempt: Attempt<'_>) -> ApiResult<Principal> {
+    authenticate_with(app, attempt, |_, account, _, _| {
+        account.status == AccountStatus::Active
+    })
+    .await
 }
 
 /// The account a failed authentication was aimed at: the one named by the
 /// Basic user (an account or one of its keys), else the main account.
-fn failed_account(app: &App, header: Option<&[u8]>) -> String {
-    let snapshot = app.snapshot();
-    let named = header.and_then(parse_basic).and_then(|(user, _)| {
-        if let Some(a) = snapshot.accounts.get(&user) {
-            return Some(a.sid.clone());
-        }
-        snapshot.keys.get(&user).map(|k| k.account_sid.clone())
-    });
-    named.unwrap_or_else(|| {
-        snapshot
-            .accounts
-            .values()
-            .find(|a| a.is_main())
-            .map(|a| a.sid.clone())
-            .unwrap_or_default()
-    })
+fn failed_account(snapshot: &Snapshot, user: &str) -> String {
+    if let Some(a) = snapshot.accounts.get(user) {
+        return a.sid.clone();
+    }
+    if let Some(k) = snapshot.keys.get(user) {
+        return k.account_sid.clone();
+    }
+    snapshot.main_account_sid.clone().unwrap_or_default()
 }
 
-/// For undoing a lockdown of `target`: the target's own auth token (its new
-/// one) even though it is suspended, or the active parent's auth token.
-/// API keys never (the lockdown revoked them).
+/// For undoing a lockdown of `target`: an active account's auth token when
+/// `target` is the account or one of its subaccounts; or, from the target
+/// itself whatever its status, only the token the lockdown issued while the
+/// account is as the lockdown left it (checked against the lockdown's seal).
+/// Never an API key. Client validation applies as on every request.
 pub async fn authenticate_for_unlock(
-    app: &App,
-    header: Option<&[u8]>,
+    app: &Arc<App>,
+    parts: &Parts,
     target: &str,
 ) -> ApiResult<Principal> {
-    let (user, password) = header
+    let attempt = attempt_of(parts);
+    // The row is read only when the target presents its own credentials.
+    let from_target = attempt
+        .header
         .and_then(parse_basic)
-        .ok_or_else(ApiError::authenticate)?;
-    let snapshot = app.snapshot();
-    let Some(account) = snapshot.accounts.get(&user).cloned() else {
-        let _ = ct_eq(DECOY, password.as_bytes());
-        return Err(ApiError::authenticate());
+        .is_some_and(|(user, _)| user == target);
+    let record = if from_target {
+        app.store.account(target).await?
+    } else {
+        None
     };
-    if !token_matches(&account, &password) {
-        app.audit.auth_failure(&account.sid, None);
-        return Err(ApiError::authenticate());
-    }
-    let allowed = account.status != AccountStatus::Closed
-        && (account.sid == target
-            || (account.status == AccountStatus::Active
-                && snapshot
-                    .accounts
-                    .get(target)
-                    .is_some_and(|t| t.owner_account_sid == account.sid)));
-    if !allowed {
-        return Err(ApiError::authenticate());
-    }
-    Ok(Principal {
-        account,
-        credential: Credential::AuthToken,
-        snapshot,
-        ip: None,
+    let seal = app.snapshot().settings_of(target).lockdown_seal.clone();
+    let principal = authenticate_with(app, attempt, |snapshot, account, credential, password| {
+        if *credential != Credential::AuthToken || account.status == AccountStatus::Closed {
+            return false;
+        }
+        if account.sid == target {
+            return match (&record, &seal) {
+                (Some(record), Some(seal)) => ct_eq(
+                    crate::lockdown::undo_seal(app.master_key(), record, password).as_bytes(),
+                    seal.as_bytes(),
+                ),
+                _ => false,
+            };
+        }
+        account.status == AccountStatus::Active
+            && snapshot
+                .accounts
+                .get(target)
+                .is_some_and(|t| t.owner_account_sid == account.sid)
     })
+    .await?;
+    crate::client_validation::enforce(app, parts, &principal)?;
+    Ok(principal)
+}
+
+/// The attempt a request makes.
+fn attempt_of(parts: &Parts) -> Attempt<'_> {
+    Attempt {
+        header: parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes()),
+        ip: parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip()),
+    }
 }
 
 impl FromRequestParts<Arc<App>> for Principal {
@@ -225,19 +462,7 @@ impl FromRequestParts<Arc<App>> for Principal {
         parts: &mut Parts,
         app: &Arc<App>,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
-        let ip = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
-        let mut principal = match authenticate(app, header).await {
-            Ok(p) => p,
-            Err(e) => {
-                app.audit.auth_failure(&failed_account(app, header), ip);
-                return Err(e);
-            }
-        };
-        principal.ip = ip;
+        let principal = authenticate(app, attempt_of(parts)).await?;
         if let Some(slot) = parts.extensions.get::<crate::alerts::AlertSlot>() {
             let _ = slot.0.set(principal.account.sid.clone());
         }

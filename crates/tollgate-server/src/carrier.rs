@@ -419,7 +419,8 @@ const PAUSED_AT_MOST_MS: i64 = 86_400_000;
 /// How often a paused send looks whether its account is active again.
 const PAUSED_RECHECK: Duration = Duration::from_millis(200);
 
-/// Hands a recorded call to the sandbox.
+/// Hands a recorded call to the sandbox, from its status: a new call rings
+/// first; one resumed after a restart goes on from where it was.
 fn start_call(app: Arc<App>, mut call: CallRecord) {
     let signal = Arc::new(Notify::new());
     if let Ok(mut calls) = app.sandbox.calls.lock() {
@@ -427,27 +428,38 @@ fn start_call(app: Arc<App>, mut call: CallRecord) {
     }
     tokio::spawn(async move {
         let sandbox = &app.sandbox;
-        sandbox.step().await;
-        call.status = "ringing".into();
-        call.date_updated = app.clock.now().0;
-        crate::api::calls::record_status(&app, &call).await;
-        sandbox.step().await;
-        if !sandbox.is_reachable(&call.to_number) || !sandbox.is_reachable(&call.from_number) {
-            call.status = "failed".into();
-            call.error_code = Some(30008);
+        if call.status == "queued" {
+            sandbox.step().await;
+            call.status = "ringing".into();
             call.date_updated = app.clock.now().0;
-        } else {
-            let start = app.clock.now().0;
-            call.status = "in-progress".into();
-            call.start_time = Some(start);
-            call.date_updated = start;
             crate::api::calls::record_status(&app, &call).await;
-            let limit = u32::try_from(call.time_limit)
-                .unwrap_or(0)
-                .min(sandbox.settings.call_seconds);
+        }
+        if call.status == "ringing" {
+            sandbox.step().await;
+            if !sandbox.is_reachable(&call.to_number) || !sandbox.is_reachable(&call.from_number) {
+                call.status = "failed".into();
+                call.error_code = Some(30008);
+                call.date_updated = app.clock.now().0;
+            } else {
+                let start = app.clock.now().0;
+                call.status = "in-progress".into();
+                call.start_time = Some(start);
+                call.date_updated = start;
+                crate::api::calls::record_status(&app, &call).await;
+            }
+        }
+        if call.status == "in-progress" {
+            let start = call.start_time.unwrap_or(call.date_updated);
+            let limit_ms = i64::from(
+                u32::try_from(call.time_limit)
+                    .unwrap_or(0)
+                    .min(sandbox.settings.call_seconds),
+            ) * 1000;
+            // A resumed call has already run part of its time.
+            let left = (start + limit_ms - app.clock.now().0).max(0);
             tokio::select! {
                 _ = signal.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(u64::from(limit))) => {}
+                _ = tokio::time::sleep(Duration::from_millis(u64::try_from(left).unwrap_or(0))) => {}
             }
             let end = app.clock.now().0;
             call.status = "completed".into();

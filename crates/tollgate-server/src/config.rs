@@ -74,6 +74,12 @@ pub struct RawConfig {
     pub request_timeout_ms: Option<String>,
     /// Request line and headers at most, in bytes (default 16384).
     pub max_header_bytes: Option<String>,
+    /// Failed authentications one source (IPv4 address, IPv6 /64) may make per minute (default 20).
+    pub auth_failures_per_source: Option<String>,
+    /// Failed authentications against one SID per minute, from sources it has not seen succeed (default 50).
+    pub auth_failures_per_name: Option<String>,
+    /// Wrong credentials are answered no sooner than this, in ms (default 100).
+    pub auth_failure_floor_ms: Option<String>,
     /// Only from `TOLLGATE_MASTER_KEY`, never from a file or the command line.
     #[serde(skip)]
     pub master_key: Option<String>,
@@ -118,6 +124,11 @@ impl RawConfig {
             idle_timeout_ms: self.idle_timeout_ms.or(other.idle_timeout_ms),
             request_timeout_ms: self.request_timeout_ms.or(other.request_timeout_ms),
             max_header_bytes: self.max_header_bytes.or(other.max_header_bytes),
+            auth_failures_per_source: self
+                .auth_failures_per_source
+                .or(other.auth_failures_per_source),
+            auth_failures_per_name: self.auth_failures_per_name.or(other.auth_failures_per_name),
+            auth_failure_floor_ms: self.auth_failure_floor_ms.or(other.auth_failure_floor_ms),
             master_key: self.master_key.or(other.master_key),
         }
     }
@@ -161,6 +172,9 @@ impl RawConfig {
             idle_timeout_ms: lookup("TOLLGATE_IDLE_TIMEOUT_MS"),
             request_timeout_ms: lookup("TOLLGATE_REQUEST_TIMEOUT_MS"),
             max_header_bytes: lookup("TOLLGATE_MAX_HEADER_BYTES"),
+            auth_failures_per_source: lookup("TOLLGATE_AUTH_FAILURES_PER_SOURCE"),
+            auth_failures_per_name: lookup("TOLLGATE_AUTH_FAILURES_PER_NAME"),
+            auth_failure_floor_ms: lookup("TOLLGATE_AUTH_FAILURE_FLOOR_MS"),
             master_key: lookup("TOLLGATE_MASTER_KEY"),
         }
     }
@@ -188,6 +202,7 @@ pub struct Config {
     pub audit: crate::audit_tasks::AuditSettings,
     /// Connection limits and timeouts.
     pub edge: crate::edge::EdgeSettings,
+    pub auth: crate::auth_throttle::AuthLimits,
 }
 
 /// Reads a prefix table file into `table`, or records why not.
@@ -528,6 +543,31 @@ impl Config {
                 &mut errors,
             ),
         };
+        let auth_defaults = crate::auth_throttle::AuthLimits::default();
+        let auth = crate::auth_throttle::AuthLimits {
+            failures_per_source: parse_number(
+                "auth failures per source",
+                raw.auth_failures_per_source.as_deref(),
+                auth_defaults.failures_per_source,
+                |n| (1..=1_000_000).contains(n),
+                &mut errors,
+            ),
+            failures_per_name: parse_number(
+                "auth failures per name",
+                raw.auth_failures_per_name.as_deref(),
+                auth_defaults.failures_per_name,
+                |n| (1..=1_000_000).contains(n),
+                &mut errors,
+            ),
+            window_ms: auth_defaults.window_ms,
+            failure_floor_ms: parse_number(
+                "auth failure floor ms",
+                raw.auth_failure_floor_ms.as_deref(),
+                auth_defaults.failure_floor_ms,
+                |n| *n <= 5_000,
+                &mut errors,
+            ),
+        };
         let home_country = raw
             .home_country
             .as_deref()
@@ -588,6 +628,7 @@ impl Config {
                     sandbox,
                     audit,
                     edge,
+                    auth,
                 })
             }
             _ => Err(errors),

@@ -4,7 +4,7 @@
 //! the old token or keys.
 
 use serde_json::json;
-use tollgate_secrets::{MasterKey, generate_auth_token};
+use tollgate_secrets::{MasterKey, fingerprint, generate_auth_token};
 use tollgate_store::{AccountRecord, Store};
 use tollgate_types::AccountStatus;
 use zeroize::Zeroizing;
@@ -57,15 +57,54 @@ impl Report {
     }
 }
 
-/// The account and, with `include_subaccounts`, its subaccounts.
+/// Why a lockdown or its undo did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum LockdownError {
+    #[error("no account {0}")]
+    NoAccount(String),
+    #[error("account {0} is not under lockdown")]
+    NotLocked(String),
+    #[error("{0}")]
+    Store(String),
+}
+
+impl From<tollgate_store::StoreError> for LockdownError {
+    fn from(e: tollgate_store::StoreError) -> Self {
+        LockdownError::Store(e.to_string())
+    }
+}
+
+/// What a lockdown's own token must match to undo it: a keyed hash of the
+/// account, the token and the account row as the lockdown left it. Any
+/// later change to the account (its parent, a usage trigger or an alarm
+/// suspending it again) changes the row, so only the parent can undo then.
+pub fn undo_seal(key: &MasterKey, account: &AccountRecord, token: &str) -> String {
+    let mut input = Vec::with_capacity(128);
+    for part in [
+        account.sid.as_bytes(),
+        token.as_bytes(),
+        account.status.as_str().as_bytes(),
+        account.date_updated.to_string().as_bytes(),
+    ] {
+        input.extend_from_slice(part);
+        input.push(0);
+    }
+    hex::encode(fingerprint(&key.derive(UNDO_SEAL_KEY), &input))
+}
+
+/// The purpose the undo seal's key is derived for.
+const UNDO_SEAL_KEY: &str = "tollgate lockdown undo seal";
+
+/// The account and, with `include_subaccounts`, its subaccounts (never a
+/// closed one).
 async fn targets(
     store: &dyn Store,
     account: &str,
     include_subaccounts: bool,
-) -> Result<Vec<AccountRecord>, String> {
-    let all = store.all_accounts().await.map_err(|e| e.to_string())?;
+) -> Result<Vec<AccountRecord>, LockdownError> {
+    let all = store.all_accounts().await?;
     if !all.iter().any(|a| a.sid == account) {
-        return Err(format!("no account {account}"));
+        return Err(LockdownError::NoAccount(account.to_owned()));
     }
     Ok(all
         .into_iter()
@@ -85,20 +124,22 @@ pub async fn lock(
     account: &str,
     include_subaccounts: bool,
     actor: &Actor,
-) -> Result<Report, String> {
+) -> Result<Report, LockdownError> {
     let mut accounts = targets(store, account, include_subaccounts).await?;
     let mut report = Report::default();
     let mut events = Vec::new();
+    let mut seals = Vec::with_capacity(accounts.len());
     for a in &mut accounts {
         let token = generate_auth_token(&mut OsRandom);
         a.auth_token_sealed = key
             .seal(&a.sid, token.as_bytes(), &mut OsRandom)
-            .map_err(|_| "cannot seal the new token".to_owned())?;
+            .map_err(|_| LockdownError::Store("cannot seal the new token".to_owned()))?;
         a.secondary_token_sealed = None;
         a.secondary_token_created = None;
         let before = a.status;
         a.status = AccountStatus::Suspended;
         a.date_updated = now;
+        seals.push(undo_seal(key, a, &token));
         for (event_type, resource, data) in [
             (
                 "account.updated",
@@ -127,29 +168,42 @@ pub async fn lock(
         report.new_tokens.push((a.sid.clone(), token));
     }
     report.keys_revoked = store
-        .apply_lockdown(&accounts, true, true, &events)
-        .await
-        .map_err(|e| e.to_string())?;
+        .apply_lockdown(&accounts, true, Some(&seals), &events)
+        .await?;
     Ok(report)
 }
 
-/// Undoes a lockdown: reactivates and unblocks. Tokens and keys stay as the
-/// lockdown left them.
+/// Undoes a lockdown: reactivates and unblocks the accounts under lockdown
+/// (an account suspended for another reason stays suspended). Tokens and
+/// keys stay as the lockdown left them. [`LockdownError::NotLocked`] if
+/// `account` itself is not under lockdown.
 pub async fn unlock(
     store: &dyn Store,
     now: i64,
     account: &str,
     include_subaccounts: bool,
     actor: &Actor,
-) -> Result<Report, String> {
+) -> Result<Report, LockdownError> {
+    let locked: std::collections::HashSet<String> = store
+        .all_settings()
+        .await?
+        .into_iter()
+        .filter(|s| s.name == "LockdownInbound" && s.value == "true")
+        .map(|s| s.account_sid)
+        .collect();
+    if !locked.contains(account) {
+        return Err(LockdownError::NotLocked(account.to_owned()));
+    }
     let mut accounts = targets(store, account, include_subaccounts).await?;
+    accounts.retain(|a| locked.contains(&a.sid));
     let mut events = Vec::new();
     let mut report = Report::default();
     for a in &mut accounts {
+        let before = a.status;
         a.status = AccountStatus::Active;
         a.date_updated = now;
         events.push(actor.event(now, &a.sid, "account.updated", ("account", Some(&a.sid)),
-            json!({"before": {"status": "suspended"}, "after": {"status": "active"}, "reason": "lockdown undone"})));
+            json!({"before": {"status": before.as_str()}, "after": {"status": "active"}, "reason": "lockdown undone"})));
         events.push(actor.event(
             now,
             &a.sid,
@@ -160,9 +214,8 @@ pub async fn unlock(
         report.accounts.push(a.sid.clone());
     }
     store
-        .apply_lockdown(&accounts, false, false, &events)
-        .await
-        .map_err(|e| e.to_string())?;
+        .apply_lockdown(&accounts, false, None, &events)
+        .await?;
     Ok(report)
 }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
@@ -58,7 +58,9 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/2010-04-01/Accounts/{account}/Messages/{sid}",
-            get(messages::fetch).delete(messages::delete),
+            get(messages::fetch)
+                .post(messages::update)
+                .delete(messages::delete),
         )
         .route(
             "/2010-04-01/Accounts/{account}/Calls.json",
@@ -115,8 +117,11 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/v2/Alarms/{sid}",
-            get(monitor::fetch_alarm).delete(monitor::delete_alarm),
-        );
+            get(monitor::fetch_alarm)
+                .put(monitor::update_alarm)
+                .delete(monitor::delete_alarm),
+        )
+        .route("/v2/Alarms/{sid}/status", put(monitor::update_alarm_status));
     // voice domain, v1: dialing permissions.
     let voice_v1 = Router::new()
         .route("/v1/DialingPermissions/Countries", get(geo::list_countries))

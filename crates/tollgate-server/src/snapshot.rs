@@ -111,6 +111,8 @@ pub struct Snapshot {
     /// Allowlisted recipients by account.
     pub recipients: HashMap<String, std::collections::HashSet<String>>,
     pub accounts: HashMap<String, Arc<AccountEntry>>,
+    /// The main account's SID (once one exists).
+    pub main_account_sid: Option<String>,
     pub keys: HashMap<String, Arc<KeyEntry>>,
     pub public_keys: HashMap<String, Arc<PublicKeyEntry>>,
     /// Each account's own geo permissions (absent: everything off).
@@ -145,6 +147,9 @@ impl Snapshot {
                 require_client_validation: record.require_client_validation,
                 dialing_permissions_inheritance: record.dialing_permissions_inheritance,
             };
+            if entry.is_main() {
+                snapshot.main_account_sid = Some(record.sid.clone());
+            }
             snapshot
                 .accounts
                 .insert(record.sid.clone(), Arc::new(entry));

@@ -212,7 +212,7 @@ pub async fn run_lockdown(
         )
         .await
     }
-    .map_err(StartError::Runtime)?;
+    .map_err(|e| StartError::Runtime(e.to_string()))?;
     Ok(report.to_json(undo))
 }
 
@@ -256,6 +256,7 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
             sandbox: crate::carrier::Sandbox::new(config.sandbox),
             max_call_seconds: config.max_call_seconds,
             verify_code_ttl_ms: i64::from(config.verify_code_ttl_seconds) * 1000,
+            auth_limits: config.auth,
         },
     )
     .await
@@ -354,6 +355,8 @@ pub async fn serve(
         app.clone(),
         stopped(stop_rx.clone()),
     ));
+    // What a 201 promised before a crash goes on now, once.
+    crate::in_flight::resume(&app).await;
     crate::edge::serve(listener, crate::routes::router(app), config.edge, stop_rx).await;
     let _ = dispatcher.await;
     for task in audit_tasks {

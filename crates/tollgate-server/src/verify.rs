@@ -63,6 +63,7 @@ struct State {
 pub struct Verify {
     state: Mutex<State>,
     code_key: Zeroizing<[u8; 32]>,
+    number_key: Zeroizing<[u8; 32]>,
     pub code_ttl_ms: i64,
 }
 
@@ -125,6 +126,7 @@ impl Verify {
         Verify {
             state: Mutex::new(State::default()),
             code_key: master_key.derive("verify-code"),
+            number_key: master_key.derive("verify-number"),
             code_ttl_ms,
         }
     }
@@ -152,8 +154,14 @@ impl Verify {
             s.buckets.insert(r.sid.clone(), r);
         }
         for r in live {
+            let key = if r.to_key.is_empty() {
+                // Written before numbers were keyed: never redacted.
+                self.number_key(&r.service_sid, &r.to_number)
+            } else {
+                r.to_key.clone()
+            };
             s.pending
-                .insert((r.service_sid.clone(), r.to_number.clone()), r.sid.clone());
+                .insert((r.service_sid.clone(), key), r.sid.clone());
             s.live.insert(
                 r.sid.clone(),
                 Live {
@@ -363,6 +371,25 @@ impl Verify {
         .to_vec()
     }
 
+    /// A keyed hash of `to` in `service`: how a pending verification is
+    /// found by its number, also when the number is stored redacted.
+    pub fn number_key(&self, service: &str, to: &str) -> String {
+        hex::encode(tollgate_secrets::fingerprint(
+            &self.number_key,
+            format!("{service}\0{to}").as_bytes(),
+        ))
+    }
+
+    /// `record` as it may be stored for an account that redacts numbers
+    /// (or as it is).
+    pub fn stored_form(record: &VerificationRecord, redact_numbers: bool) -> VerificationRecord {
+        let mut stored = record.clone();
+        if redact_numbers {
+            stored.to_number = crate::api::messages::mask_number(&record.to_number);
+        }
+        stored
+    }
+
     /// Compares in constant time.
     pub fn code_matches(&self, record: &VerificationRecord, code: &str) -> bool {
         tollgate_secrets::ct_eq(&self.hash_code(&record.sid, code), &record.code_hash)
@@ -370,8 +397,9 @@ impl Verify {
 
     /// The pending verification of `to` in `service`, unless expired.
     pub fn pending_for(&self, service: &str, to: &str, now_ms: i64) -> Option<String> {
+        let key = self.number_key(service, to);
         let s = self.state();
-        let sid = s.pending.get(&(service.to_owned(), to.to_owned()))?;
+        let sid = s.pending.get(&(service.to_owned(), key))?;
         let live = s.live.get(sid)?;
         (live.record.status == "pending" && live.record.expires_at > now_ms).then(|| sid.clone())
     }
@@ -390,10 +418,7 @@ impl Verify {
             let State { live, pending, .. } = &mut *s;
             pending.retain(|_, sid| live.contains_key(sid));
         }
-        let key = (
-            live.record.service_sid.clone(),
-            live.record.to_number.clone(),
-        );
+        let key = (live.record.service_sid.clone(), live.record.to_key.clone());
         if live.record.status == "pending" {
             s.pending.insert(key, live.record.sid.clone());
         } else if s.pending.get(&key) == Some(&live.record.sid) {
@@ -591,6 +616,7 @@ mod tests {
             service_sid: "VA1".into(),
             account_sid: "AC1".into(),
             to_number: "+14155550100".into(),
+            to_key: String::new(),
             channel: "sms".into(),
             status: "pending".into(),
             code_hash: v.hash_code("VE1", "123456"),

@@ -6,16 +6,17 @@
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hyper_util::client::legacy::connect::{Connection, HttpInfo};
 use tokio::sync::{Notify, Semaphore};
 use tollgate_secrets::RandomSource;
 use tollgate_store::{DeliveryStatus, WebhookRecord};
 use tollgate_types::error_code as codes;
 use tollgate_types::{SidPrefix, Timestamp};
-use tollgate_webhook::address::forbidden_reason;
+use tollgate_webhook::address::{forbidden_reason, refused};
 use tollgate_webhook::digest::{
     Challenge, basic_authorization, digest_authorization, parse_challenges,
 };
@@ -105,6 +106,9 @@ fn client(settings: &WebhookSettings, connect_timeout_ms: u64) -> Result<reqwest
         .dns_resolver(Arc::new(GuardedResolver {
             allow_private: settings.allow_private,
         }));
+    if !settings.allow_private && settings.proxy.is_none() {
+        builder = builder.connector_layer(GuardConnections);
+    }
     builder = match &settings.proxy {
         Some(url) => builder.proxy(reqwest::Proxy::all(url).map_err(|e| e.to_string())?),
         None => builder.no_proxy(),
@@ -153,8 +157,13 @@ pub fn shown_url(app: &App, aad: &str, sealed: &[u8]) -> Option<String> {
 /// The delivery record for `hook`, sealed, not yet stored (for writes that
 /// must queue it in their own transaction).
 pub fn prepare(app: &App, hook: NewWebhook<'_>) -> ApiResult<WebhookRecord> {
+    prepare_as(app, hook, new_sid(SidPrefix::WebhookDelivery).to_string())
+}
+
+/// [`prepare`] with the delivery SID given (one derived from what it
+/// reports, so writing it twice queues it once).
+pub fn prepare_as(app: &App, hook: NewWebhook<'_>, sid: String) -> ApiResult<WebhookRecord> {
     let target = Target::parse(hook.url).map_err(|e| ApiError::invalid("Url", &e.to_string()))?;
-    let sid = new_sid(SidPrefix::WebhookDelivery).to_string();
     let url_sealed = app
         .master_key()
         .seal(&sid, hook.url.as_bytes(), &mut OsRandom)
@@ -459,16 +468,12 @@ fn classify(error: reqwest::Error) -> Outcome {
     Outcome::NoAnswer(format!("{kind}: {error}"))
 }
 
-/// Why `target` may not be reached, checked before sending: literal
-/// addresses always; names too when a proxy resolves them for us.
+/// Why `target` may not be reached, checked before sending on the host as
+/// the client reads it: addresses and `localhost` always; names too when a
+/// proxy resolves them for us (else the guarded resolver checks them).
 async fn refused_destination(settings: &WebhookSettings, target: &Target) -> Option<String> {
-    if let Ok(ip) = target.host.parse::<IpAddr>() {
-        return forbidden_reason(ip).map(|r| format!("destination refused: {ip} is a {r}"));
-    }
-    if target.host.eq_ignore_ascii_case("localhost")
-        || target.host.to_ascii_lowercase().ends_with(".localhost")
-    {
-        return Some(format!("destination refused: {} is loopback", target.host));
+    if let Some(reason) = refused(&target.destination) {
+        return Some(reason);
     }
     if settings.proxy.is_some() {
         match tokio::net::lookup_host((target.host.as_str(), target.port)).await {
@@ -487,6 +492,68 @@ async fn refused_destination(settings: &WebhookSettings, target: &Target) -> Opt
         }
     }
     None
+}
+
+/// A connector layer that checks the address each new connection reached,
+/// so no path (an address literal, a resolver, a retry) reaches a forbidden
+/// one: the connection is dropped before a byte of the request is written.
+/// Installed only without a proxy (with one, the peer is the proxy).
+#[derive(Clone, Copy)]
+struct GuardConnections;
+
+impl<S> tower::Layer<S> for GuardConnections {
+    type Service = Guarded<S>;
+
+    fn layer(&self, inner: S) -> Guarded<S> {
+        Guarded { inner }
+    }
+}
+
+#[derive(Clone)]
+struct Guarded<S> {
+    inner: S,
+}
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+impl<S, R> tower::Service<R> for Guarded<S>
+where
+    S: tower::Service<R, Error = BoxError>,
+    S::Response: Connection + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, BoxError>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        let connecting = self.inner.call(request);
+        Box::pin(async move {
+            let conn = connecting.await?;
+            let mut extras = axum::http::Extensions::new();
+            conn.connected().get_extras(&mut extras);
+            let Some(peer) = extras.get::<HttpInfo>().map(|i| i.remote_addr().ip()) else {
+                return Err(
+                    Box::new(Blocked("the connection's peer address is unknown".into()))
+                        as BoxError,
+                );
+            };
+            if let Some(r) = forbidden_reason(peer) {
+                return Err(Box::new(Blocked(format!(
+                    "destination refused: connected to {peer}, a {r}"
+                ))) as BoxError);
+            }
+            Ok(conn)
+        })
+    }
 }
 
 /// A resolver that drops forbidden addresses, so a name cannot smuggle a
@@ -561,4 +628,64 @@ pub fn render(app: &App, record: &WebhookRecord) -> serde_json::Value {
             app.public_url, record.account_sid, record.sid
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// The last line of defence: whatever the URL says and whatever the
+    /// pre-send check missed, a connection whose peer is forbidden is dropped
+    /// before the request is written.
+    #[tokio::test]
+    async fn the_client_drops_connections_to_forbidden_peers_before_writing() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = received.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 64];
+                    if let Ok(n) = socket.read(&mut buf).await {
+                        seen.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        let client = client(&WebhookSettings::default(), 2000).unwrap();
+        for url in [
+            format!("http://127.0.0.1:{port}/"),
+            format!("http://127.1:{port}/"),
+            format!("http://0x7f000001:{port}/x"),
+            format!("http://localhost:{port}/"),
+        ] {
+            let err = client.post(&url).body("x").send().await.unwrap_err();
+            assert!(
+                matches!(classify(err), Outcome::Refused(ref why) if why.contains("refused")),
+                "{url}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), 0);
+        // With private delivery allowed the same client settings connect.
+        let open = WebhookSettings {
+            allow_private: true,
+            ..WebhookSettings::default()
+        };
+        let _ = client_for_test(&open)
+            .post(format!("http://127.1:{port}/"))
+            .body("x")
+            .timeout(Duration::from_millis(300))
+            .send()
+            .await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(received.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    }
+
+    fn client_for_test(settings: &WebhookSettings) -> reqwest::Client {
+        client(settings, 2000).unwrap()
+    }
 }

@@ -197,228 +197,421 @@ pub fn iso_date(params: &Params, name: &str) -> ApiResult<Option<i64>> {
         .transpose()
 }
 
-/// A requested page: `PageSize`, `Page` and `PageToken` (`PA` + the SID of
-/// the last row of the previous page).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageRequest {
-    pub size: u32,
-    pub page: u64,
-    pub after: Option<String>,
+// ---- Paging, shared by every list ----
+//
+// A list has one stable order, given by a unique key per row. A page is
+// `PageSize` rows after a key (`PageToken=PA…`, the next page) or before it
+// (`PageToken=PB…`, the previous page); the first page has no token. The key
+// is the row's place in the order, not a reference to a row, so a walk goes
+// on when rows are added or removed between pages: a row present throughout
+// comes exactly once. `Page` is only the page's label, as in Twilio.
+
+/// A row's place in its list's order, carried by a `PageToken`.
+pub trait PageKey: Ord + Clone + Sized {
+    /// URL-safe text.
+    fn encode(&self) -> String;
+    fn decode(text: &str) -> Option<Self>;
 }
 
-pub const DEFAULT_PAGE_SIZE: u32 = 50;
-pub const MAX_PAGE_SIZE: u32 = 1000;
+/// The longest key text a token may carry.
+const MAX_KEY_LEN: usize = 160;
 
-impl PageRequest {
-    /// For lists keyed by SID.
-    pub fn from_params(params: &Params) -> ApiResult<PageRequest> {
-        PageRequest::from_params_keyed(params, |key| {
-            key.len() == 34 && key.bytes().all(|b| b.is_ascii_alphanumeric())
-        })
+fn key_text(text: &str) -> Option<&str> {
+    (!text.is_empty()
+        && text.len() <= MAX_KEY_LEN
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-_.~:/".contains(&b)))
+    .then_some(text)
+}
+
+/// Text keys: SIDs, ISO codes, prefixes, numbers.
+impl PageKey for String {
+    fn encode(&self) -> String {
+        self.clone()
     }
-
-    /// For lists keyed by something else (`is_key` says what a key looks like).
-    pub fn from_params_keyed(
-        params: &Params,
-        is_key: impl Fn(&str) -> bool,
-    ) -> ApiResult<PageRequest> {
-        let size = match params.get("PageSize") {
-            None => DEFAULT_PAGE_SIZE,
-            Some(v) => match v.parse::<u32>() {
-                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
-                Ok(_) => {
-                    return Err(ApiError::new(
-                        &codes::PAGE_SIZE_TOO_LARGE,
-                        "PageSize must be between 1 and 1000",
-                    ));
-                }
-                Err(_) => return Err(ApiError::invalid("PageSize", "not a whole number")),
-            },
-        };
-        let page = match params.get("Page") {
-            None => 0,
-            Some(v) => v
-                .parse::<u64>()
-                .map_err(|_| ApiError::invalid("Page", "not a whole number"))?,
-        };
-        let after = match params.get("PageToken") {
-            None => None,
-            Some(token) => Some(
-                token
-                    .strip_prefix("PA")
-                    .filter(|key| is_key(key))
-                    .ok_or_else(|| {
-                        ApiError::new(
-                            &codes::INVALID_PAGE_TOKEN,
-                            "The PageToken in the requested URL was not valid",
-                        )
-                    })?
-                    .to_owned(),
-            ),
-        };
-        Ok(PageRequest { size, page, after })
+    fn decode(text: &str) -> Option<Self> {
+        key_text(text).map(str::to_owned)
     }
+}
 
-    /// The store query: one row more than the page, to learn if a next page exists.
-    pub fn store_query(&self) -> tollgate_store::PageQuery {
-        let offset = if self.after.is_some() {
-            0
-        } else {
-            self.page.saturating_mul(u64::from(self.size))
-        };
-        tollgate_store::PageQuery {
-            size: self.size.saturating_add(1),
-            after: self.after.clone(),
-            offset,
+/// Positions and sequence numbers.
+impl PageKey for i64 {
+    fn encode(&self) -> String {
+        self.to_string()
+    }
+    fn decode(text: &str) -> Option<Self> {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        text.parse().ok()
+    }
+}
+
+/// `(date_created, sid)`: the order of most lists.
+impl PageKey for (i64, String) {
+    fn encode(&self) -> String {
+        format!("{}_{}", self.0, self.1)
+    }
+    fn decode(text: &str) -> Option<Self> {
+        let (time, sid) = text.split_once('_')?;
+        Some((i64::decode(time)?, String::decode(sid)?))
+    }
+}
+
+/// The direction of a list's order by its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Ascending,
+    Descending,
+}
+
+impl Order {
+    fn cmp<K: Ord>(self, a: &K, b: &K) -> std::cmp::Ordering {
+        match self {
+            Order::Ascending => a.cmp(b),
+            Order::Descending => b.cmp(a),
         }
     }
 }
 
-/// One page of an in-memory list sorted by key: the rows after the
-/// `PageToken` key (or at the `Page` offset), plus one to tell if more follow.
-pub fn page_in_memory<T>(
-    items: Vec<T>,
-    request: &PageRequest,
-    key_of: impl Fn(&T) -> &str,
-) -> Vec<T> {
-    let size = usize::try_from(request.size).unwrap_or(usize::MAX);
-    let skip = match &request.after {
-        Some(after) => items
-            .iter()
-            .take_while(|i| key_of(i) <= after.as_str())
-            .count(),
-        None => usize::try_from(request.page.saturating_mul(u64::from(request.size)))
-            .unwrap_or(usize::MAX),
-    };
-    items
-        .into_iter()
-        .skip(skip)
-        .take(size.saturating_add(1))
-        .collect()
+/// Where a page starts: after a key (next pages) or before it (previous).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor<K> {
+    After(K),
+    Before(K),
 }
 
-/// The links of one page of a list: shared by both of Twilio's page shapes.
-struct PageLinks {
+impl<K: PageKey> Cursor<K> {
+    fn token(&self) -> String {
+        match self {
+            Cursor::After(k) => format!("PA{}", k.encode()),
+            Cursor::Before(k) => format!("PB{}", k.encode()),
+        }
+    }
+
+    fn parse(token: &str) -> Option<Cursor<K>> {
+        if let Some(k) = token.strip_prefix("PA") {
+            K::decode(k).map(Cursor::After)
+        } else {
+            token
+                .strip_prefix("PB")
+                .and_then(K::decode)
+                .map(Cursor::Before)
+        }
+    }
+}
+
+/// A requested page: `PageSize`, `Page` (a label) and `PageToken`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest<K> {
+    pub size: u32,
+    pub page: u32,
+    pub cursor: Option<Cursor<K>>,
+}
+
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Twilio's `Page` is a 32-bit integer.
+pub const MAX_PAGE: u32 = i32::MAX as u32;
+
+/// A whole number written as plain digits (no sign, no spaces); `None`
+/// otherwise. Digit strings too long for a u64 count as `u64::MAX`.
+fn plain_number(v: &str) -> Option<u64> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(v.parse().unwrap_or(u64::MAX))
+}
+
+impl<K: PageKey> PageRequest<K> {
+    pub fn from_params(params: &Params) -> ApiResult<PageRequest<K>> {
+        let size = match params.get("PageSize") {
+            None => DEFAULT_PAGE_SIZE,
+            Some(v) => match plain_number(v) {
+                Some(n) if n > u64::from(MAX_PAGE_SIZE) => {
+                    return Err(ApiError::new(
+                        &codes::PAGE_SIZE_TOO_LARGE,
+                        format!("PageSize must be at most {MAX_PAGE_SIZE}"),
+                    ));
+                }
+                Some(n) if n >= 1 => u32::try_from(n).unwrap_or(MAX_PAGE_SIZE),
+                _ => {
+                    return Err(ApiError::invalid(
+                        "PageSize",
+                        "must be a whole number from 1 to 1000",
+                    ));
+                }
+            },
+        };
+        let page = match params.get("Page") {
+            None => 0,
+            Some(v) => plain_number(v)
+                .filter(|n| *n <= u64::from(MAX_PAGE))
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    ApiError::invalid("Page", "must be a whole number from 0 to 2147483647")
+                })?,
+        };
+        let cursor = match params.get("PageToken") {
+            None => None,
+            Some(token) => Some(Cursor::parse(token).ok_or_else(|| {
+                ApiError::new(
+                    &codes::INVALID_PAGE_TOKEN,
+                    "The PageToken in the requested URL was not valid",
+                )
+            })?),
+        };
+        if page > 0 && cursor.is_none() {
+            return Err(ApiError::new(
+                &codes::MISSING_PARAMETER,
+                "PageToken is required for paging",
+            ));
+        }
+        Ok(PageRequest { size, page, cursor })
+    }
+
+    /// How many rows to fetch: one more than the page, to learn whether more follow.
+    pub fn limit(&self) -> u32 {
+        self.size.saturating_add(1)
+    }
+
+    /// The store's query for this page.
+    pub fn store_query(&self) -> tollgate_store::PageQuery<K> {
+        let (key, backward) = match &self.cursor {
+            None => (None, false),
+            Some(Cursor::After(k)) => (Some(k.clone()), false),
+            Some(Cursor::Before(k)) => (Some(k.clone()), true),
+        };
+        tollgate_store::PageQuery {
+            limit: self.limit(),
+            key,
+            backward,
+        }
+    }
+
+    /// Pages a list held in memory: orders `items` by key (rows with equal
+    /// keys are one row) and takes the page.
+    pub fn slice<T>(&self, mut items: Vec<T>, order: Order, key_of: impl Fn(&T) -> K) -> Page<T> {
+        items.sort_by_cached_key(&key_of);
+        if order == Order::Descending {
+            items.reverse();
+        }
+        items.dedup_by(|a, b| key_of(a) == key_of(b));
+        let limit = usize::try_from(self.limit()).unwrap_or(usize::MAX);
+        let fetched: Vec<T> = match &self.cursor {
+            None => items.into_iter().take(limit).collect(),
+            Some(Cursor::After(k)) => {
+                let start = items.partition_point(|i| order.cmp(&key_of(i), k).is_le());
+                items.into_iter().skip(start).take(limit).collect()
+            }
+            Some(Cursor::Before(k)) => {
+                let end = items.partition_point(|i| order.cmp(&key_of(i), k).is_lt());
+                items.truncate(end);
+                items.into_iter().rev().take(limit).collect()
+            }
+        };
+        self.settle(fetched, key_of)
+    }
+
+    /// Cuts rows fetched for this page (nearest the cursor first, at most
+    /// [`PageRequest::limit`], as [`PageRequest::store_query`] returns them)
+    /// to the page in list order, with its links.
+    pub fn settle<T>(&self, mut fetched: Vec<T>, key_of: impl Fn(&T) -> K) -> Page<T> {
+        let size = usize::try_from(self.size).unwrap_or(usize::MAX);
+        let more = fetched.len() > size;
+        fetched.truncate(size);
+        let at = |row: Option<&T>, cursor: fn(K) -> Cursor<K>| row.map(|r| cursor(key_of(r)));
+        let next_label = self.page.saturating_add(1).min(MAX_PAGE);
+        let previous_label = self.page.saturating_sub(1);
+        let (next, previous) = match &self.cursor {
+            Some(Cursor::Before(_)) => {
+                fetched.reverse();
+                let previous = if more {
+                    at(fetched.first(), Cursor::Before).map(|c| Link::at(previous_label, c))
+                } else {
+                    None
+                };
+                // Nothing before this page: the rows after it start the list.
+                let next = Some(match at(fetched.last(), Cursor::After) {
+                    Some(c) => Link::at(next_label, c),
+                    None => Link::first(),
+                });
+                (next, previous)
+            }
+            cursor => {
+                let next = if more {
+                    at(fetched.last(), Cursor::After).map(|c| Link::at(next_label, c))
+                } else {
+                    None
+                };
+                let previous = match cursor {
+                    Some(Cursor::After(k)) => Some(Link::at(
+                        previous_label,
+                        at(fetched.first(), Cursor::Before)
+                            .unwrap_or_else(|| Cursor::Before(k.clone())),
+                    )),
+                    _ => None,
+                };
+                (next, previous)
+            }
+        };
+        Page {
+            rows: fetched,
+            page: self.page,
+            size: self.size,
+            token: self.cursor.as_ref().map(Cursor::token),
+            next,
+            previous,
+        }
+    }
+}
+
+/// A page link: its label and token (none for the first page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Link {
+    page: u32,
+    token: Option<String>,
+}
+
+impl Link {
+    fn first() -> Link {
+        Link {
+            page: 0,
+            token: None,
+        }
+    }
+
+    fn at<K: PageKey>(page: u32, cursor: Cursor<K>) -> Link {
+        Link {
+            page,
+            token: Some(cursor.token()),
+        }
+    }
+}
+
+/// One page of a list, in list order, with what its links need.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    page: u32,
+    size: u32,
+    token: Option<String>,
+    next: Option<Link>,
+    previous: Option<Link>,
+}
+
+/// The links of a page, relative to the host.
+struct Links {
     first: String,
     next: Option<String>,
     previous: Option<String>,
     current: String,
 }
 
-impl PageLinks {
-    /// `filters` are echoed into every link, as Twilio does. `last_sid` is the
-    /// last row shown when a next page exists.
-    fn new(
-        path: &str,
-        filters: &[(&str, Option<&str>)],
-        request: &PageRequest,
-        last_sid: Option<String>,
-    ) -> PageLinks {
-        let mut base = form_urlencoded::Serializer::new(String::new());
-        for (name, value) in filters {
-            if let Some(value) = value {
-                base.append_pair(name, value);
+impl<T> Page<T> {
+    /// The request's parameters other than paging (its filters) are echoed
+    /// into every link, as Twilio does, so every page has the same filters.
+    fn links(&self, path: &str, params: &Params) -> Links {
+        let link = |page: u32, token: Option<&str>| {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            for (name, value) in &params.0 {
+                if !matches!(name.as_str(), "PageSize" | "Page" | "PageToken") {
+                    q.append_pair(name, value);
+                }
             }
-        }
-        base.append_pair("PageSize", &request.size.to_string());
-        let base = base.finish();
-        let link = |page: u64, token: Option<&str>| {
-            let mut q = format!("{path}?{base}&Page={page}");
+            q.append_pair("PageSize", &self.size.to_string());
+            q.append_pair("Page", &page.to_string());
             if let Some(token) = token {
-                q.push_str("&PageToken=PA");
-                q.push_str(token);
+                q.append_pair("PageToken", token);
             }
-            q
+            format!("{path}?{}", q.finish())
         };
-        PageLinks {
+        let of = |l: &Link| link(l.page, l.token.as_deref());
+        Links {
             first: link(0, None),
-            next: last_sid.map(|sid| link(request.page.saturating_add(1), Some(&sid))),
-            previous: request.page.checked_sub(1).map(|p| link(p, None)),
-            current: link(request.page, request.after.as_deref()),
+            next: self.next.as_ref().map(of),
+            previous: self.previous.as_ref().map(of),
+            current: link(self.page, self.token.as_deref()),
         }
     }
-}
 
-/// Cuts `rows` (fetched with [`PageRequest::store_query`], so possibly one
-/// row over) to the page, and returns the links.
-fn paginate<T>(
-    path: &str,
-    filters: &[(&str, Option<&str>)],
-    request: &PageRequest,
-    rows: &mut Vec<T>,
-    sid_of: impl Fn(&T) -> String,
-) -> PageLinks {
-    let size = usize::try_from(request.size).unwrap_or(usize::MAX);
-    let has_more = rows.len() > size;
-    rows.truncate(size);
-    let last = if has_more {
-        rows.last().map(&sid_of)
-    } else {
-        None
-    };
-    PageLinks::new(path, filters, request, last)
-}
-
-/// A 2010-04-01 list page: the rows under `key`, relative `*_page_uri` links,
-/// `page`, `page_size`, `start`, `end`, `uri`.
-pub fn page_2010<T>(
-    key: &str,
-    path: &str,
-    filters: &[(&str, Option<&str>)],
-    request: &PageRequest,
-    mut rows: Vec<T>,
-    sid_of: impl Fn(&T) -> String,
-    render: impl Fn(&T) -> serde_json::Value,
-) -> serde_json::Value {
-    let links = paginate(path, filters, request, &mut rows, sid_of);
-    let start = request.page.saturating_mul(u64::from(request.size));
-    let end = (start + rows.len() as u64).saturating_sub(1).max(start);
-    let mut page = serde_json::json!({
-        "first_page_uri": links.first,
-        "next_page_uri": links.next,
-        "previous_page_uri": links.previous,
-        "page": request.page,
-        "page_size": request.size,
-        "start": start,
-        "end": end,
-        "uri": links.current,
-    });
-    if let Some(map) = page.as_object_mut() {
-        map.insert(
-            key.to_owned(),
-            serde_json::Value::Array(rows.iter().map(render).collect()),
-        );
+    /// A 2010-04-01 list page: the rows under `key`, relative `*_page_uri`
+    /// links, `page`, `page_size`, `start`, `end`, `uri`.
+    pub fn twilio_2010(
+        &self,
+        key: &str,
+        path: &str,
+        params: &Params,
+        render: impl Fn(&T) -> serde_json::Value,
+    ) -> serde_json::Value {
+        let links = self.links(path, params);
+        let start = u64::from(self.page) * u64::from(self.size);
+        let end = (start + self.rows.len() as u64)
+            .saturating_sub(1)
+            .max(start);
+        let mut page = serde_json::json!({
+            "first_page_uri": links.first,
+            "next_page_uri": links.next,
+            "previous_page_uri": links.previous,
+            "page": self.page,
+            "page_size": self.size,
+            "start": start,
+            "end": end,
+            "uri": links.current,
+        });
+        if let Some(map) = page.as_object_mut() {
+            map.insert(
+                key.to_owned(),
+                serde_json::Value::Array(self.rows.iter().map(render).collect()),
+            );
+        }
+        page
     }
-    page
-}
 
-/// A v1/v2 list page: the rows under `key` and a `meta` object with absolute
-/// `*_page_url` links under `base_url`.
-#[allow(clippy::too_many_arguments)]
-pub fn page_v1<T>(
-    key: &str,
-    base_url: &str,
-    path: &str,
-    filters: &[(&str, Option<&str>)],
-    request: &PageRequest,
-    mut rows: Vec<T>,
-    sid_of: impl Fn(&T) -> String,
-    render: impl Fn(&T) -> serde_json::Value,
-) -> serde_json::Value {
-    let links = paginate(path, filters, request, &mut rows, sid_of);
-    let absolute = |link: String| format!("{base_url}{link}");
-    serde_json::json!({
-        key: rows.iter().map(render).collect::<Vec<_>>(),
-        "meta": {
-            "first_page_url": absolute(links.first),
-            "next_page_url": links.next.map(absolute),
-            "previous_page_url": links.previous.map(absolute),
-            "page": request.page,
-            "page_size": request.size,
-            "url": absolute(links.current),
-            "key": key,
-        },
-    })
+    /// A v1 list page with more top-level fields (Tollgate's own lists).
+    pub fn twilio_v1_with(
+        &self,
+        key: &str,
+        base_url: &str,
+        path: &str,
+        params: &Params,
+        render: impl Fn(&T) -> serde_json::Value,
+        extra: serde_json::Value,
+    ) -> serde_json::Value {
+        let mut page = self.twilio_v1(key, base_url, path, params, render);
+        if let (Some(map), serde_json::Value::Object(extra)) = (page.as_object_mut(), extra) {
+            map.extend(extra);
+        }
+        page
+    }
+
+    /// A v1/v2 list page: the rows under `key` and a `meta` object with
+    /// absolute `*_page_url` links under `base_url`.
+    pub fn twilio_v1(
+        &self,
+        key: &str,
+        base_url: &str,
+        path: &str,
+        params: &Params,
+        render: impl Fn(&T) -> serde_json::Value,
+    ) -> serde_json::Value {
+        let links = self.links(path, params);
+        let absolute = |link: String| format!("{base_url}{link}");
+        serde_json::json!({
+            key: self.rows.iter().map(render).collect::<Vec<_>>(),
+            "meta": {
+                "first_page_url": absolute(links.first),
+                "next_page_url": links.next.map(absolute),
+                "previous_page_url": links.previous.map(absolute),
+                "page": self.page,
+                "page_size": self.size,
+                "url": absolute(links.current),
+                "key": key,
+            },
+        })
+    }
 }
 
 #[cfg(test)]
@@ -436,6 +629,15 @@ mod tests {
 
     fn params(q: &str) -> Params {
         Params::parse(q.as_bytes())
+    }
+
+    type Created = (i64, String);
+
+    fn code(q: &str) -> u32 {
+        PageRequest::<Created>::from_params(&params(q))
+            .unwrap_err()
+            .spec
+            .code
     }
 
     #[test]
@@ -478,135 +680,278 @@ mod tests {
     #[test]
     fn page_requests_validate_like_twilio() {
         assert_eq!(
-            PageRequest::from_params(&params("")).unwrap(),
+            PageRequest::<Created>::from_params(&params("")).unwrap(),
             PageRequest {
                 size: 50,
                 page: 0,
-                after: None
+                cursor: None
             }
         );
         let sid = format!("AC{}", "a".repeat(32));
-        let r = PageRequest::from_params(&params(&format!("PageSize=2&Page=3&PageToken=PA{sid}")))
-            .unwrap();
+        let r = PageRequest::<Created>::from_params(&params(&format!(
+            "PageSize=2&Page=3&PageToken=PA1700000000000_{sid}"
+        )))
+        .unwrap();
         assert_eq!(
             r,
             PageRequest {
                 size: 2,
                 page: 3,
-                after: Some(sid)
+                cursor: Some(Cursor::After((1_700_000_000_000, sid.clone())))
             }
         );
-        assert_eq!(r.store_query().offset, 0);
-        assert_eq!(r.store_query().size, 3);
-        let offset = PageRequest::from_params(&params("PageSize=10&Page=2")).unwrap();
-        assert_eq!(offset.store_query().offset, 20);
         assert_eq!(
-            PageRequest::from_params(&params("PageSize=1001"))
-                .unwrap_err()
-                .spec
-                .code,
-            20007
+            r.store_query(),
+            tollgate_store::PageQuery {
+                limit: 3,
+                key: Some((1_700_000_000_000, sid)),
+                backward: false
+            }
         );
-        assert_eq!(
-            PageRequest::from_params(&params("PageSize=0"))
-                .unwrap_err()
-                .spec
-                .code,
-            20007
+        assert!(
+            PageRequest::<Created>::from_params(&params("PageToken=PB-5_x"))
+                .unwrap()
+                .store_query()
+                .backward
         );
-        assert_eq!(
-            PageRequest::from_params(&params("PageSize=x"))
-                .unwrap_err()
-                .spec
-                .code,
-            20422
-        );
-        assert_eq!(
-            PageRequest::from_params(&params("PageToken=nope"))
-                .unwrap_err()
-                .spec
-                .code,
-            21481
+        for q in ["PageSize=1001", "PageSize=99999999999999999999999"] {
+            assert_eq!(code(q), 20007, "{q}");
+        }
+        for q in [
+            "PageSize=0",
+            "PageSize=x",
+            "PageSize=%2B5",
+            "PageSize=-1",
+            "PageSize=",
+            "PageSize=%205",
+            "Page=-1",
+            "Page=%2B1",
+            "Page=2147483648",
+            "Page=999999999999",
+            "Page=1.0",
+        ] {
+            assert_eq!(code(q), 20422, "{q}");
+        }
+        assert_eq!(code("Page=2"), 20001, "Page needs a token, as in Twilio");
+        for q in [
+            "PageToken=nope",
+            "PageToken=PA",
+            "PageToken=PAx_y",
+            "PageToken=PA5",
+            "PageToken=PA5_",
+            "PageToken=PA5_a%20b",
+        ] {
+            assert_eq!(code(q), 21481, "{q}");
+        }
+        let long = format!("PageToken=PB1_{}", "a".repeat(MAX_KEY_LEN + 1));
+        assert_eq!(code(&long), 21481);
+        assert!(
+            PageRequest::<Created>::from_params(&params("Page=2147483647&PageToken=PA1_a")).is_ok()
         );
     }
 
+    /// The query of a link, as the next request's parameters.
+    fn follow(link: &str) -> Params {
+        params(link.split_once('?').map_or("", |(_, q)| q))
+    }
+
+    fn rows_of<T: Clone>(page: &Page<T>) -> Vec<T> {
+        page.rows.clone()
+    }
+
     #[test]
-    fn pages_link_forward_with_a_token_and_back_by_number() {
-        let request = PageRequest {
-            size: 2,
-            page: 1,
-            after: None,
-        };
-        let rows = vec!["AC1", "AC2", "AC3"];
-        let page = page_2010(
-            "accounts",
-            "/2010-04-01/Accounts.json",
-            &[("Status", Some("active")), ("FriendlyName", None)],
-            &request,
-            rows,
-            |s| s.to_string(),
-            |s| serde_json::json!({ "sid": s }),
-        );
-        assert_eq!(page["accounts"].as_array().unwrap().len(), 2);
+    fn pages_link_forward_and_back_with_tokens() {
+        let keys: Vec<String> = ["AC1", "AC2", "AC3", "AC4", "AC5"]
+            .map(String::from)
+            .to_vec();
+        let filters = params("Status=active&PageSize=9");
+        let first = PageRequest::<String>::from_params(&params("PageSize=2"))
+            .unwrap()
+            .slice(keys.clone(), Order::Ascending, Clone::clone);
+        let body = first.twilio_2010("accounts", "/A.json", &filters, |s| serde_json::json!(s));
+        assert_eq!(body["accounts"], serde_json::json!(["AC1", "AC2"]));
         assert_eq!(
-            page["next_page_uri"],
-            "/2010-04-01/Accounts.json?Status=active&PageSize=2&Page=2&PageToken=PAAC2"
+            body["next_page_uri"],
+            "/A.json?Status=active&PageSize=2&Page=1&PageToken=PAAC2"
+        );
+        assert!(body["previous_page_uri"].is_null());
+        assert_eq!(
+            body["first_page_uri"],
+            "/A.json?Status=active&PageSize=2&Page=0"
+        );
+        let next = body["next_page_uri"].as_str().unwrap();
+        let second = PageRequest::<String>::from_params(&follow(next))
+            .unwrap()
+            .slice(keys.clone(), Order::Ascending, Clone::clone);
+        let body = second.twilio_2010("accounts", "/A.json", &filters, |s| serde_json::json!(s));
+        assert_eq!(body["accounts"], serde_json::json!(["AC3", "AC4"]));
+        assert_eq!(
+            body["previous_page_uri"],
+            "/A.json?Status=active&PageSize=2&Page=0&PageToken=PBAC3"
         );
         assert_eq!(
-            page["previous_page_uri"],
-            "/2010-04-01/Accounts.json?Status=active&PageSize=2&Page=0"
-        );
-        assert_eq!(
-            page["first_page_uri"],
-            "/2010-04-01/Accounts.json?Status=active&PageSize=2&Page=0"
-        );
-        assert_eq!(
-            (page["start"].as_u64(), page["end"].as_u64()),
+            (body["start"].as_u64(), body["end"].as_u64()),
             (Some(2), Some(3))
         );
-        let last = page_2010(
-            "accounts",
-            "/x.json",
-            &[],
-            &request,
-            vec!["AC9"],
-            |s| s.to_string(),
-            |_| serde_json::json!({}),
+        let back = PageRequest::<String>::from_params(&follow(
+            body["previous_page_uri"].as_str().unwrap(),
+        ))
+        .unwrap()
+        .slice(keys.clone(), Order::Ascending, Clone::clone);
+        assert_eq!(rows_of(&back), ["AC1", "AC2"]);
+        assert!(back.previous.is_none());
+        let v1 = back.twilio_v1(
+            "events",
+            "http://h",
+            "/v1/Events",
+            &Params::default(),
+            |s| serde_json::json!(s),
         );
-        assert!(last["next_page_uri"].is_null());
+        assert_eq!(v1["meta"]["key"], "events");
+        assert_eq!(
+            v1["meta"]["next_page_url"],
+            "http://h/v1/Events?PageSize=2&Page=1&PageToken=PAAC2"
+        );
+        assert_eq!(
+            v1["meta"]["url"],
+            "http://h/v1/Events?PageSize=2&Page=0&PageToken=PBAC3"
+        );
+        // A full last page has no next link: no empty page after it.
+        let last = PageRequest::<String>::from_params(&params("PageSize=5"))
+            .unwrap()
+            .slice(keys, Order::Ascending, Clone::clone);
+        assert!(last.next.is_none());
     }
 
-    #[test]
-    fn v1_pages_carry_meta_with_absolute_urls() {
-        let request = PageRequest {
-            size: 1,
-            page: 0,
-            after: None,
+    /// Walks a list by its next links, re-reading `items_at(step)` for each
+    /// page. Returns the pages' rows; fails past `max_pages`.
+    fn walk<K: PageKey + std::fmt::Debug>(
+        size: u32,
+        order: Order,
+        max_pages: usize,
+        mut items_at: impl FnMut(usize) -> Vec<K>,
+    ) -> Vec<Vec<K>> {
+        let mut pages = Vec::new();
+        let mut query = params(&format!("PageSize={size}"));
+        loop {
+            assert!(pages.len() < max_pages, "paging does not end");
+            let request = PageRequest::<K>::from_params(&query).unwrap();
+            assert_eq!(request.page as usize, pages.len());
+            let page = request.slice(items_at(pages.len()), order, Clone::clone);
+            let next = page.links("/l", &Params::default()).next;
+            pages.push(page.rows);
+            match next {
+                Some(link) => query = follow(&link),
+                None => return pages,
+            }
+        }
+    }
+
+    fn sorted<K: Ord + Clone>(mut keys: Vec<K>, order: Order) -> Vec<K> {
+        keys.sort();
+        keys.dedup();
+        if order == Order::Descending {
+            keys.reverse();
+        }
+        keys
+    }
+
+    fn check_walk<K: PageKey + std::fmt::Debug>(
+        keys: Vec<K>,
+        size: u32,
+        order: Order,
+    ) -> Result<(), TestCaseError> {
+        let expected = sorted(keys.clone(), order);
+        let pages_expected = expected.len().div_ceil(size as usize).max(1);
+        let pages = walk(size, order, pages_expected, |_| keys.clone());
+        prop_assert_eq!(pages.len(), pages_expected);
+        prop_assert_eq!(pages.concat(), expected);
+        // Back from the last page by previous links, then the first link.
+        let mut query = {
+            let last = PageRequest::<K>::from_params(&params(&format!("PageSize={size}"))).unwrap();
+            let mut page = last.slice(keys.clone(), order, Clone::clone);
+            while let Some(next) = page.links("/l", &Params::default()).next {
+                page = PageRequest::<K>::from_params(&follow(&next))
+                    .unwrap()
+                    .slice(keys.clone(), order, Clone::clone);
+            }
+            page.links("/l", &Params::default())
+                .previous
+                .map(|l| follow(&l))
         };
-        let page = page_v1(
-            "events",
-            "http://127.0.0.1:8080",
-            "/v1/Events",
-            &[("EventType", Some("account.updated"))],
-            &request,
-            vec!["AE1", "AE2"],
-            |s| s.to_string(),
-            |s| serde_json::json!({ "sid": s }),
-        );
-        assert_eq!(page["events"], serde_json::json!([{ "sid": "AE1" }]));
-        assert_eq!(page["meta"]["key"], "events");
-        assert_eq!(
-            page["meta"]["next_page_url"],
-            "http://127.0.0.1:8080/v1/Events?EventType=account.updated&PageSize=1&Page=1&PageToken=PAAE1"
-        );
-        assert!(page["meta"]["previous_page_url"].is_null());
-        assert_eq!(
-            page["meta"]["url"],
-            "http://127.0.0.1:8080/v1/Events?EventType=account.updated&PageSize=1&Page=0"
-        );
+        let mut index = pages.len() - 1;
+        while let Some(q) = query {
+            prop_assert!(index > 0, "a previous link before the first page");
+            index -= 1;
+            let request = PageRequest::<K>::from_params(&q).unwrap();
+            prop_assert_eq!(request.page as usize, index);
+            let page = request.slice(keys.clone(), order, Clone::clone);
+            prop_assert_eq!(&page.rows, &pages[index]);
+            let links = page.links("/l", &Params::default());
+            let first = PageRequest::<K>::from_params(&follow(&links.first))
+                .unwrap()
+                .slice(keys.clone(), order, Clone::clone);
+            prop_assert_eq!(&first.rows, &pages[0]);
+            query = links.previous.map(|l| follow(&l));
+        }
+        prop_assert_eq!(index, 0, "previous links lead back to the first page");
+        Ok(())
+    }
+
+    fn created_key() -> impl Strategy<Value = Created> {
+        (-3i64..3_000_000_000_000, "[A-Za-z0-9]{1,6}")
+    }
+
+    fn orders() -> impl Strategy<Value = Order> {
+        prop_oneof![Just(Order::Ascending), Just(Order::Descending)]
     }
 
     proptest! {
+        #[test]
+        fn paging_returns_every_row_once_in_order_and_ends(
+            keys in proptest::collection::vec(created_key(), 0..60),
+            size in 1u32..12,
+            order in orders(),
+        ) {
+            check_walk(keys, size, order)?;
+        }
+
+        #[test]
+        fn paging_text_and_number_keys(
+            texts in proptest::collection::vec("[A-Za-z0-9+_.:/-]{1,8}", 0..40),
+            numbers in proptest::collection::vec(any::<i64>(), 0..40),
+            size in 1u32..9,
+            order in orders(),
+        ) {
+            check_walk(texts, size, order)?;
+            check_walk(numbers, size, order)?;
+        }
+
+        /// Rows that come and go between pages never make the walk repeat a
+        /// row, go back or fail to end; rows present throughout come once.
+        #[test]
+        fn paging_survives_changes_between_pages(
+            stable in proptest::collection::btree_set(0i64..200, 0..40),
+            volatile in proptest::collection::btree_set(0i64..200, 0..40),
+            present in proptest::collection::vec(any::<u64>(), 64),
+            size in 1u32..7,
+            order in orders(),
+        ) {
+            let volatile: Vec<i64> = volatile.difference(&stable).copied().collect();
+            let most = (stable.len() + volatile.len()) / size as usize + 2;
+            let pages = walk(size, order, most, |step| {
+                let mask = present.get(step).copied().unwrap_or(0);
+                let mut items: Vec<i64> = stable.iter().copied().collect();
+                items.extend(volatile.iter().enumerate().filter(|(i, _)| mask >> (i % 64) & 1 == 1).map(|(_, k)| *k));
+                items
+            });
+            let walked = pages.concat();
+            prop_assert!(walked.windows(2).all(|w| order.cmp(&w[0], &w[1]).is_lt()), "in order, no repeats");
+            for k in &stable {
+                prop_assert!(walked.contains(k));
+            }
+        }
+
         #[test]
         fn params_parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let p = Params::parse(&bytes);
@@ -614,8 +959,18 @@ mod tests {
         }
 
         #[test]
-        fn page_request_never_panics(q in "\\PC{0,80}") {
-            let _ = PageRequest::from_params(&params(&q));
+        fn page_request_never_panics(q in "\\PC{0,80}", token in "P[AB]\\PC{0,40}") {
+            let _ = PageRequest::<Created>::from_params(&params(&q));
+            let mut with_token = Params::default();
+            with_token.0.push(("PageToken".into(), token));
+            let _ = PageRequest::<Created>::from_params(&with_token);
+            let _ = PageRequest::<i64>::from_params(&with_token);
+            let _ = PageRequest::<String>::from_params(&with_token);
+        }
+
+        #[test]
+        fn page_keys_round_trip(key in created_key()) {
+            prop_assert_eq!(<Created as PageKey>::decode(&key.encode()), Some(key));
         }
 
         #[test]

@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ToSql};
 
-use crate::sql::{INSERT_ALERT, INSERT_CALL, INSERT_MESSAGE, UPDATE_CALL, UPDATE_MESSAGE};
-use crate::{AlertRecord, CallRecord, MessageRecord, Result, StoreError, WriteOp};
+use crate::sql::{
+    DELETE_IN_FLIGHT, INSERT_ALERT, INSERT_CALL, INSERT_IN_FLIGHT, INSERT_MESSAGE, INSERT_WEBHOOK,
+    UPDATE_CALL, UPDATE_MESSAGE,
+};
+use crate::{AlertRecord, CallRecord, MessageRecord, Result, StoreError, WebhookRecord, WriteOp};
 
 /// Writes batches of [`WriteOp`] in one transaction each. Blocking: run it on
 /// a thread of its own.
@@ -60,22 +63,70 @@ impl BatchWriter for SqliteBatchWriter {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
-        let ix = &mut self.indices;
-        for op in ops {
-            match op {
-                WriteOp::InsertMessage(m) => {
-                    execute(&tx, ix, INSERT_MESSAGE, &insert_message(m))?;
-                }
-                WriteOp::UpdateMessage(m) => {
-                    execute(&tx, ix, UPDATE_MESSAGE, &update_message(m))?;
-                }
-                WriteOp::InsertCall(c) => execute(&tx, ix, INSERT_CALL, &insert_call(c))?,
-                WriteOp::UpdateCall(c) => execute(&tx, ix, UPDATE_CALL, &update_call(c))?,
-                WriteOp::InsertAlert(a) => execute(&tx, ix, INSERT_ALERT, &insert_alert(a))?,
-            }
+        // One transaction: a group is as atomic inside it as alone.
+        for op in crate::flatten(ops) {
+            write_one(&tx, &mut self.indices, op)?;
         }
         tx.commit().map_err(backend)
     }
+}
+
+fn write_one(
+    tx: &rusqlite::Transaction<'_>,
+    ix: &mut std::collections::HashMap<usize, Vec<usize>>,
+    op: &WriteOp,
+) -> Result<()> {
+    match op {
+        WriteOp::InsertMessage(m) => execute(tx, ix, INSERT_MESSAGE, &insert_message(m)),
+        WriteOp::UpdateMessage(m) => execute(tx, ix, UPDATE_MESSAGE, &update_message(m)),
+        WriteOp::InsertCall(c) => execute(tx, ix, INSERT_CALL, &insert_call(c)),
+        WriteOp::UpdateCall(c) => execute(tx, ix, UPDATE_CALL, &update_call(c)),
+        WriteOp::InsertAlert(a) => execute(tx, ix, INSERT_ALERT, &insert_alert(a)),
+        WriteOp::InsertInFlight(f) => execute(
+            tx,
+            ix,
+            INSERT_IN_FLIGHT,
+            &[
+                &f.sid,
+                &f.kind,
+                &f.account_sid,
+                &f.node,
+                &f.sealed,
+                &f.date_created,
+            ],
+        ),
+        WriteOp::DeleteInFlight(sid) => execute(tx, ix, DELETE_IN_FLIGHT, &[sid]),
+        WriteOp::EnqueueWebhook(w) => execute(tx, ix, INSERT_WEBHOOK, &insert_webhook(w)),
+        WriteOp::Group(inner) => inner.iter().try_for_each(|op| write_one(tx, ix, op)),
+    }
+}
+
+fn status_sql(status: crate::DeliveryStatus) -> &'static dyn ToSql {
+    match status {
+        crate::DeliveryStatus::Queued => &"queued",
+        crate::DeliveryStatus::Delivered => &"delivered",
+        crate::DeliveryStatus::Failed => &"failed",
+    }
+}
+
+fn insert_webhook(w: &WebhookRecord) -> [&dyn ToSql; 15] {
+    [
+        &w.sid,
+        &w.account_sid,
+        &w.url_sealed,
+        &w.url_redacted,
+        &w.method,
+        &w.content_type,
+        &w.body,
+        status_sql(w.status),
+        &w.attempts,
+        &w.next_attempt_at,
+        &w.lease_until,
+        &w.last_response_code,
+        &w.last_error,
+        &w.date_created,
+        &w.date_updated,
+    ]
 }
 
 /// `$1`, `$2`, … : the shared SQL's placeholders, which SQLite treats as

@@ -28,10 +28,11 @@ use sqlx::sqlite::{
 pub use records::{
     AccountQuery, AccountRecord, AlarmRecord, AlertQuery, AlertRecord, ApiKeyRecord,
     AuditAnchorRecord, AuditEventRecord, AuditQuery, BlockRecord, CallRecord, DeliveryStatus,
-    FraudBlockRecord, GeoPermissionRecord, MessageRecord, NewAuditEvent, NumberRecord, PageQuery,
-    PublicKeyRecord, RateLimitRecord, SafeListRecord, ServiceRecord, SettingRecord,
-    SpendLimitRecord, TrafficQuery, UsageRow, UsageTriggerRecord, VerificationRecord,
-    VerifyBucketRecord, VerifyRateLimitRecord, VerifyServiceRecord, WebhookRecord,
+    FraudBlockRecord, GeoPermissionRecord, InFlightRecord, MessageRecord, NewAuditEvent,
+    NumberRecord, PageQuery, PublicKeyRecord, RateLimitRecord, SafeListRecord, ServiceRecord,
+    SettingRecord, SpendLimitRecord, TrafficQuery, UsageRow, UsageTriggerRecord,
+    VerificationRecord, VerifyBucketRecord, VerifyRateLimitRecord, VerifyServiceRecord,
+    WebhookRecord,
 };
 
 /// Why a store operation failed.
@@ -69,6 +70,28 @@ pub enum WriteOp {
     InsertCall(CallRecord),
     UpdateCall(CallRecord),
     InsertAlert(AlertRecord),
+    /// A send taken, until it settles ([`Store::sends_in_flight`]).
+    InsertInFlight(InFlightRecord),
+    /// A send settled.
+    DeleteInFlight(String),
+    /// A webhook delivery; one with the same SID already queued or sent is
+    /// kept as it is (a status callback written again after a restart).
+    EnqueueWebhook(WebhookRecord),
+    /// Writes that commit together or not at all, even when a batch falls
+    /// back to one write at a time.
+    Group(Vec<WriteOp>),
+}
+
+/// `ops` with every group's writes in its place, in order.
+pub(crate) fn flatten(ops: &[WriteOp]) -> Vec<&WriteOp> {
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        match op {
+            WriteOp::Group(inner) => out.extend(flatten(inner)),
+            op => out.push(op),
+        }
+    }
+    out
 }
 
 /// Whether a change happened, so its audit events are committed with it
@@ -180,6 +203,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies `ops` in one transaction (one commit for many writes): all or none.
     async fn write_batch(&self, ops: &[WriteOp]) -> Result<()>;
+    /// The sends `node` took and has not settled, oldest first.
+    async fn sends_in_flight(&self, node: &str) -> Result<Vec<InFlightRecord>>;
     /// A blocking writer on a connection of its own, for a dedicated writer
     /// thread, where that is faster than [`Store::write_batch`] (SQLite).
     fn batch_writer(&self) -> Result<Option<Box<dyn BatchWriter>>>;
@@ -202,7 +227,13 @@ pub trait Store: Send + Sync + 'static {
         sid: &str,
         audit: &[NewAuditEvent],
     ) -> Result<bool>;
-    async fn list_numbers(&self, account_sid: &str, page: &PageQuery) -> Result<Vec<NumberRecord>>;
+    /// An account's numbers; `like` is a SQL `LIKE` pattern on the number.
+    async fn list_numbers(
+        &self,
+        account_sid: &str,
+        like: Option<&str>,
+        page: &PageQuery,
+    ) -> Result<Vec<NumberRecord>>;
     async fn all_numbers(&self) -> Result<Vec<NumberRecord>>;
 
     async fn insert_message(&self, message: &MessageRecord) -> Result<()>;
@@ -370,15 +401,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool>;
 
     /// The incident checklist in one transaction: writes `accounts` (status
-    /// and tokens as given), deletes every API key of them when
-    /// `revoke_keys`, sets their `LockdownInbound` setting to
-    /// `inbound_blocked`, appends `audit` and bumps the state generation.
-    /// Returns how many keys were revoked.
+    /// and tokens as given) and deletes every API key of them when
+    /// `revoke_keys`. With `undo_seals` (one per account, in order) it puts
+    /// them under lockdown (`LockdownInbound` true, `LockdownSeal` set);
+    /// without, it ends their lockdown (both settings removed). Appends
+    /// `audit` and bumps the state generation. Returns how many keys were
+    /// revoked.
     async fn apply_lockdown(
         &self,
         accounts: &[AccountRecord],
         revoke_keys: bool,
-        inbound_blocked: bool,
+        undo_seals: Option<&[String]>,
         audit: &[NewAuditEvent],
     ) -> Result<u64>;
     /// A counter bumped by changes made outside the server (the CLI), so a
@@ -388,6 +421,8 @@ pub trait Store: Send + Sync + 'static {
     async fn alerts(&self, query: &AlertQuery) -> Result<Vec<AlertRecord>>;
     async fn alert(&self, sid: &str) -> Result<Option<AlertRecord>>;
     async fn insert_alarm(&self, alarm: &AlarmRecord, audit: &[NewAuditEvent]) -> Result<()>;
+    /// Replaces an alarm's settings (all but its SID, account and creation). False if absent.
+    async fn update_alarm(&self, alarm: &AlarmRecord, audit: &[NewAuditEvent]) -> Result<bool>;
     async fn delete_alarm(
         &self,
         account_sid: &str,

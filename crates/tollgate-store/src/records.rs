@@ -50,13 +50,38 @@ pub struct AccountQuery {
     pub status: Option<AccountStatus>,
 }
 
-/// One page: `size` rows after the row `after` (a SID), skipping `offset` rows.
-/// Callers ask for one row more than they show, to learn whether a next page exists.
+/// One page of a list, by keyset: up to `limit` rows after `key` in the
+/// list's order, in that order; with `backward`, up to `limit` rows before
+/// `key`, nearest first. The key is the row's place in the order itself
+/// (`(date_created, sid)` unless said otherwise), not a reference to a row,
+/// so a page goes on from a row that was deleted since. Callers ask for one
+/// row more than they show, to learn whether more follow.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageQuery {
-    pub size: u32,
-    pub after: Option<String>,
-    pub offset: u64,
+pub struct PageQuery<K = (i64, String)> {
+    pub limit: u32,
+    pub key: Option<K>,
+    pub backward: bool,
+}
+
+impl<K> Default for PageQuery<K> {
+    fn default() -> Self {
+        PageQuery {
+            limit: 50,
+            key: None,
+            backward: false,
+        }
+    }
+}
+
+impl<K> PageQuery<K> {
+    /// The SQL of the query's direction.
+    pub(crate) fn pick(&self, sql: crate::sql::Paged) -> &'static str {
+        if self.backward {
+            sql.backward
+        } else {
+            sql.forward
+        }
+    }
 }
 
 /// A registered public key for client validation (`CR…`). Public, so plain.
@@ -361,9 +386,8 @@ pub struct AuditQuery {
     pub source_ip_address: Option<String>,
     pub date_from: Option<i64>,
     pub date_before: Option<i64>,
-    /// Newest first: only events with a smaller `seq` (the page token).
-    pub before_seq: Option<i64>,
-    pub limit: u32,
+    /// Newest first, keyed by `seq`.
+    pub page: PageQuery<i64>,
 }
 
 /// Where the chain starts after pruning.
@@ -402,6 +426,20 @@ pub struct UsageTriggerRecord {
     pub date_updated: i64,
 }
 
+/// A send (a message or a call) a 201 promised that the carrier has not
+/// settled yet, and the node that took it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct InFlightRecord {
+    pub sid: String,
+    /// `message` or `call`.
+    pub kind: String,
+    pub account_sid: String,
+    pub node: String,
+    /// What the stored row redacts, sealed under the master key (AAD: the SID).
+    pub sealed: Option<Vec<u8>>,
+    pub date_created: i64,
+}
+
 /// An alert (`NO…`): an error Tollgate returned or observed.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AlertRecord {
@@ -426,9 +464,8 @@ pub struct AlertQuery {
     pub log_level: Option<String>,
     pub date_from: Option<i64>,
     pub date_before: Option<i64>,
-    /// Newest first: only alerts created before this one (the page token).
-    pub before: Option<(i64, String)>,
-    pub limit: u32,
+    /// Newest first.
+    pub page: PageQuery,
 }
 
 /// An alarm (`AL…`, Monitor v2 shape): fires its webhook when matching
@@ -438,6 +475,7 @@ pub struct AlarmRecord {
     pub sid: String,
     pub account_sid: String,
     pub friendly_name: Option<String>,
+    pub description: Option<String>,
     /// `ERROR_CODE`, `LOG_LEVEL` or `ALL`.
     pub query_type: String,
     pub query: Option<String>,
@@ -497,7 +535,10 @@ pub struct VerificationRecord {
     pub sid: String,
     pub service_sid: String,
     pub account_sid: String,
+    /// The number, or its redacted form when the account redacts numbers.
     pub to_number: String,
+    /// A keyed hash of the service and the full number (finds it again).
+    pub to_key: String,
     pub channel: String,
     /// `pending`, `approved`, `canceled`, `max_attempts_reached`, `expired`.
     pub status: String,

@@ -15,8 +15,81 @@ pub(crate) const INSERT_CALL: &str = "INSERT INTO calls (sid, account_sid, direc
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 pub(crate) const INSERT_ALERT: &str = "INSERT INTO alerts (sid, account_sid, error_code, log_level, alert_text, \
      request_method, request_url, resource_sid, date_created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+pub(crate) const INSERT_IN_FLIGHT: &str = "INSERT INTO sends_in_flight (sid, kind, account_sid, node, sealed, \
+     date_created) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sid) DO NOTHING";
+pub(crate) const DELETE_IN_FLIGHT: &str = "DELETE FROM sends_in_flight WHERE sid = $1";
+/// A delivery whose SID is already there is left as it is.
+pub(crate) const INSERT_WEBHOOK: &str = "INSERT INTO webhook_deliveries (sid, account_sid, url_sealed, \
+     url_redacted, method, content_type, body, status, attempts, next_attempt_at, lease_until, last_response_code, \
+     last_error, date_created, date_updated) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (sid) DO NOTHING";
 pub(crate) const UPDATE_CALL: &str = "UPDATE calls SET status = $3, duration = $4, start_time = $5, end_time = $6, \
      price_micros = $7, error_code = $8, date_updated = $9 WHERE account_sid = $1 AND sid = $2";
+
+/// A list query in both directions ([`crate::PageQuery`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Paged {
+    pub forward: &'static str,
+    pub backward: &'static str,
+}
+
+/// Keyset paging on `(date_created, sid)`: `$select` (which ends in its
+/// filters) then the key at `$d`, `$s` and the limit at `$l`. `asc` lists
+/// oldest first, `desc` newest first.
+macro_rules! by_created {
+    (asc, $select:literal, $d:literal, $s:literal, $l:literal) => {
+        $crate::sql::Paged {
+            forward: concat!(
+                $select,
+                " AND (",
+                $d,
+                " IS NULL OR (date_created, sid) > (",
+                $d,
+                ", ",
+                $s,
+                ")) ORDER BY date_created, sid LIMIT ",
+                $l
+            ),
+            backward: concat!(
+                $select,
+                " AND (",
+                $d,
+                " IS NULL OR (date_created, sid) < (",
+                $d,
+                ", ",
+                $s,
+                ")) ORDER BY date_created DESC, sid DESC LIMIT ",
+                $l
+            ),
+        }
+    };
+    (desc, $select:literal, $d:literal, $s:literal, $l:literal) => {
+        $crate::sql::Paged {
+            forward: concat!(
+                $select,
+                " AND (",
+                $d,
+                " IS NULL OR (date_created, sid) < (",
+                $d,
+                ", ",
+                $s,
+                ")) ORDER BY date_created DESC, sid DESC LIMIT ",
+                $l
+            ),
+            backward: concat!(
+                $select,
+                " AND (",
+                $d,
+                " IS NULL OR (date_created, sid) > (",
+                $d,
+                ", ",
+                $s,
+                ")) ORDER BY date_created, sid LIMIT ",
+                $l
+            ),
+        }
+    };
+}
 
 /// Runs `$body` in a transaction that first appends `$audit` to the audit
 /// chain, and commits only if the body changed something ([`crate::Changed`]):
@@ -140,6 +213,17 @@ macro_rules! impl_store {
                     WriteOp::UpdateMessage(m) => Self::update_message_query(m),
                     WriteOp::InsertCall(c) => Self::insert_call_query(c),
                     WriteOp::UpdateCall(c) => Self::update_call_query(c),
+                    WriteOp::InsertInFlight(f) => sqlx::query($crate::sql::INSERT_IN_FLIGHT)
+                        .bind(&f.sid).bind(&f.kind).bind(&f.account_sid).bind(&f.node).bind(&f.sealed)
+                        .bind(f.date_created),
+                    WriteOp::DeleteInFlight(sid) => sqlx::query($crate::sql::DELETE_IN_FLIGHT).bind(sid),
+                    WriteOp::EnqueueWebhook(w) => sqlx::query($crate::sql::INSERT_WEBHOOK)
+                        .bind(&w.sid).bind(&w.account_sid).bind(&w.url_sealed).bind(&w.url_redacted)
+                        .bind(&w.method).bind(&w.content_type).bind(&w.body).bind(w.status.as_str())
+                        .bind(w.attempts).bind(w.next_attempt_at).bind(w.lease_until).bind(w.last_response_code)
+                        .bind(&w.last_error).bind(w.date_created).bind(w.date_updated),
+                    // Flattened by `write_batch` before it gets here.
+                    WriteOp::Group(_) => sqlx::query("SELECT 1"),
                 }
             }
         }
@@ -149,6 +233,9 @@ macro_rules! impl_store {
             async fn write_batch(&self, ops: &[WriteOp]) -> Result<()> {
                 /// Rows per multi-row INSERT (18 parameters each, under SQLite's limit).
                 const ROWS: usize = 50;
+                // One transaction: a group is as atomic inside it as alone.
+                let flat = $crate::flatten(ops);
+                let ops = flat.as_slice();
                 let mut tx = self.pool.begin().await?;
                 let mut at = 0;
                 while at < ops.len() {
@@ -188,6 +275,15 @@ macro_rules! impl_store {
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn sends_in_flight(&self, node: &str) -> Result<Vec<InFlightRecord>> {
+                Ok(sqlx::query_as::<_, InFlightRecord>(
+                    "SELECT * FROM sends_in_flight WHERE node = $1 ORDER BY date_created, sid",
+                )
+                .bind(node)
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             async fn insert_usage_trigger(&self, t: &UsageTriggerRecord, audit: &[NewAuditEvent]) -> Result<()> {
@@ -297,13 +393,13 @@ macro_rules! impl_store {
                 &self,
                 accounts: &[AccountRecord],
                 revoke_keys: bool,
-                inbound_blocked: bool,
+                undo_seals: Option<&[String]>,
                 audit: &[NewAuditEvent],
             ) -> Result<u64> {
                 let mut tx = self.pool.begin().await?;
                 Self::append_audit_tx(&mut tx, audit).await?;
                 let mut revoked = 0;
-                for a in accounts {
+                for (i, a) in accounts.iter().enumerate() {
                     sqlx::query(
                         "UPDATE accounts SET status = $2, auth_token_sealed = $3, secondary_token_sealed = $4, \
                          secondary_token_created = $5, date_updated = $6 WHERE sid = $1",
@@ -320,16 +416,27 @@ macro_rules! impl_store {
                             .rows_affected();
                     }
                     sqlx::query(
-                        "INSERT INTO account_settings (account_sid, name, value, date_updated) \
-                         VALUES ($1, 'LockdownInbound', $2, $3) \
-                         ON CONFLICT (account_sid, name) DO UPDATE SET value = excluded.value, \
-                         date_updated = excluded.date_updated",
+                        "DELETE FROM account_settings WHERE account_sid = $1 \
+                         AND name IN ('LockdownInbound', 'LockdownSeal')",
                     )
                     .bind(&a.sid)
-                    .bind(if inbound_blocked { "true" } else { "false" })
-                    .bind(a.date_updated)
                     .execute(&mut *tx)
                     .await?;
+                    let seal = undo_seals.and_then(|s| s.get(i));
+                    if let Some(seal) = seal {
+                        for (name, value) in [("LockdownInbound", "true"), ("LockdownSeal", seal.as_str())] {
+                            sqlx::query(
+                                "INSERT INTO account_settings (account_sid, name, value, date_updated) \
+                                 VALUES ($1, $2, $3, $4)",
+                            )
+                            .bind(&a.sid)
+                            .bind(name)
+                            .bind(value)
+                            .bind(a.date_updated)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
                 }
                 sqlx::query("UPDATE state_generation SET generation = generation + 1 WHERE id = 1")
                     .execute(&mut *tx)
@@ -347,20 +454,14 @@ macro_rules! impl_store {
 
             async fn alerts(&self, q: &AlertQuery) -> Result<Vec<AlertRecord>> {
                 let accounts = format!(",{},", q.account_sids.join(","));
-                let (before_date, before_sid) = match &q.before {
-                    Some((d, s)) => (Some(*d), Some(s.clone())),
-                    None => (None, None),
-                };
-                Ok(sqlx::query_as::<_, AlertRecord>(
+                let (date, sid) = q.page.key.clone().unzip();
+                Ok(sqlx::query_as::<_, AlertRecord>(q.page.pick($crate::sql::by_created!(desc,
                     "SELECT * FROM alerts WHERE $1 LIKE '%,' || account_sid || ',%' \
                      AND ($2 IS NULL OR log_level = $2) \
                      AND ($3 IS NULL OR date_created >= $3) \
-                     AND ($4 IS NULL OR date_created < $4) \
-                     AND ($5 IS NULL OR (date_created, sid) < ($5, $6)) \
-                     ORDER BY date_created DESC, sid DESC LIMIT $7",
-                )
+                     AND ($4 IS NULL OR date_created < $4)", "$5", "$6", "$7")))
                 .bind(accounts).bind(&q.log_level).bind(q.date_from).bind(q.date_before)
-                .bind(before_date).bind(before_sid).bind(i64::from(q.limit))
+                .bind(date).bind(sid).bind(i64::from(q.page.limit))
                 .fetch_all(&self.pool)
                 .await?)
             }
@@ -376,15 +477,32 @@ macro_rules! impl_store {
                 $crate::sql::audited!(self, audit, tx => {
                     sqlx::query(
                         "INSERT INTO alarms (sid, account_sid, friendly_name, query_type, query, trigger_value, time_window, \
-                         webhook_sealed, enabled, action, date_created, date_updated) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                         webhook_sealed, enabled, action, date_created, date_updated, description) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                     )
                     .bind(&a.sid).bind(&a.account_sid).bind(&a.friendly_name).bind(&a.query_type).bind(&a.query)
                     .bind(a.trigger_value).bind(&a.time_window).bind(&a.webhook_sealed).bind(a.enabled)
-                    .bind(&a.action).bind(a.date_created).bind(a.date_updated)
+                    .bind(&a.action).bind(a.date_created).bind(a.date_updated).bind(&a.description)
                     .execute(&mut *tx)
                     .await?;
                     Ok(())
+                })
+            }
+
+            async fn update_alarm(&self, a: &AlarmRecord, audit: &[NewAuditEvent]) -> Result<bool> {
+                $crate::sql::audited!(self, audit, tx => {
+                    let n = sqlx::query(
+                        "UPDATE alarms SET friendly_name = $3, description = $4, query_type = $5, query = $6, \
+                         trigger_value = $7, time_window = $8, webhook_sealed = $9, enabled = $10, action = $11, \
+                         date_updated = $12 WHERE account_sid = $1 AND sid = $2",
+                    )
+                    .bind(&a.account_sid).bind(&a.sid).bind(&a.friendly_name).bind(&a.description)
+                    .bind(&a.query_type).bind(&a.query).bind(a.trigger_value).bind(&a.time_window)
+                    .bind(&a.webhook_sealed).bind(a.enabled).bind(&a.action).bind(a.date_updated)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    Ok(n == 1)
                 })
             }
 
@@ -502,15 +620,15 @@ macro_rules! impl_store {
             async fn put_verification(&self, r: &VerificationRecord) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO verifications (sid, service_sid, account_sid, to_number, channel, status, code_hash, \
-                     send_attempts, checks, expires_at, date_created, date_updated) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (sid) DO UPDATE SET \
+                     send_attempts, checks, expires_at, date_created, date_updated, to_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (sid) DO UPDATE SET \
                      channel = excluded.channel, status = excluded.status, code_hash = excluded.code_hash, \
                      send_attempts = excluded.send_attempts, checks = excluded.checks, expires_at = excluded.expires_at, \
                      date_updated = excluded.date_updated",
                 )
                 .bind(&r.sid).bind(&r.service_sid).bind(&r.account_sid).bind(&r.to_number).bind(&r.channel)
                 .bind(&r.status).bind(&r.code_hash).bind(&r.send_attempts).bind(r.checks).bind(r.expires_at)
-                .bind(r.date_created).bind(r.date_updated)
+                .bind(r.date_created).bind(r.date_updated).bind(&r.to_key)
                 .execute(&self.pool).await?;
                 Ok(())
             }
@@ -591,8 +709,8 @@ macro_rules! impl_store {
                 // The visible accounts are few (a family): bound as one
                 // comma-joined list, matched with a delimiter-safe test.
                 let accounts = format!(",{},", q.account_sids.join(","));
-                Ok(sqlx::query_as::<_, AuditEventRecord>(
-                    "SELECT * FROM audit_events \
+                Ok(sqlx::query_as::<_, AuditEventRecord>(q.page.pick($crate::sql::Paged {
+                    forward: "SELECT * FROM audit_events \
                      WHERE $1 LIKE '%,' || account_sid || ',%' \
                      AND ($2 IS NULL OR actor_sid = $2) \
                      AND ($3 IS NULL OR event_type = $3) \
@@ -602,7 +720,17 @@ macro_rules! impl_store {
                      AND ($7 IS NULL OR event_date < $7) \
                      AND ($8 IS NULL OR seq < $8) \
                      ORDER BY seq DESC LIMIT $9",
-                )
+                    backward: "SELECT * FROM audit_events \
+                     WHERE $1 LIKE '%,' || account_sid || ',%' \
+                     AND ($2 IS NULL OR actor_sid = $2) \
+                     AND ($3 IS NULL OR event_type = $3) \
+                     AND ($4 IS NULL OR resource_sid = $4) \
+                     AND ($5 IS NULL OR source_ip_address = $5) \
+                     AND ($6 IS NULL OR event_date >= $6) \
+                     AND ($7 IS NULL OR event_date < $7) \
+                     AND ($8 IS NULL OR seq > $8) \
+                     ORDER BY seq LIMIT $9",
+                }))
                 .bind(accounts)
                 .bind(&q.actor_sid)
                 .bind(&q.event_type)
@@ -610,8 +738,8 @@ macro_rules! impl_store {
                 .bind(&q.source_ip_address)
                 .bind(q.date_from)
                 .bind(q.date_before)
-                .bind(q.before_seq)
-                .bind(i64::from(q.limit))
+                .bind(q.page.key)
+                .bind(i64::from(q.page.limit))
                 .fetch_all(&self.pool)
                 .await?)
             }
@@ -798,21 +926,18 @@ macro_rules! impl_store {
             }
 
             async fn list_accounts(&self, q: &AccountQuery, page: &PageQuery) -> Result<Vec<AccountRecord>> {
-                Ok(sqlx::query_as::<_, AccountRecord>(
+                let (date, sid) = page.key.clone().unzip();
+                Ok(sqlx::query_as::<_, AccountRecord>(page.pick($crate::sql::by_created!(asc,
                     "SELECT * FROM accounts \
                      WHERE (sid = $1 OR owner_account_sid = $1) \
                      AND ($2 IS NULL OR friendly_name = $2) \
-                     AND ($3 IS NULL OR status = $3) \
-                     AND ($4 IS NULL OR (date_created, sid) > \
-                          (SELECT date_created, sid FROM accounts WHERE sid = $4)) \
-                     ORDER BY date_created, sid LIMIT $5 OFFSET $6",
-                )
+                     AND ($3 IS NULL OR status = $3)", "$4", "$5", "$6")))
                 .bind(&q.family_of)
                 .bind(&q.friendly_name)
                 .bind(q.status.map(|s| s.as_str()))
-                .bind(&page.after)
-                .bind(i64::from(page.size))
-                .bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+                .bind(date)
+                .bind(sid)
+                .bind(i64::from(page.limit))
                 .fetch_all(&self.pool)
                 .await?)
             }
@@ -880,16 +1005,13 @@ macro_rules! impl_store {
             }
 
             async fn list_api_keys(&self, account_sid: &str, page: &PageQuery) -> Result<Vec<ApiKeyRecord>> {
-                Ok(sqlx::query_as::<_, ApiKeyRecord>(
-                    "SELECT * FROM api_keys WHERE account_sid = $1 \
-                     AND ($2 IS NULL OR (date_created, sid) > \
-                          (SELECT date_created, sid FROM api_keys WHERE sid = $2)) \
-                     ORDER BY date_created, sid LIMIT $3 OFFSET $4",
-                )
+                let (date, sid) = page.key.clone().unzip();
+                Ok(sqlx::query_as::<_, ApiKeyRecord>(page.pick($crate::sql::by_created!(asc,
+                    "SELECT * FROM api_keys WHERE account_sid = $1", "$2", "$3", "$4")))
                 .bind(account_sid)
-                .bind(&page.after)
-                .bind(i64::from(page.size))
-                .bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+                .bind(date)
+                .bind(sid)
+                .bind(i64::from(page.limit))
                 .fetch_all(&self.pool)
                 .await?)
             }
@@ -946,16 +1068,13 @@ macro_rules! impl_store {
             }
 
             async fn list_public_keys(&self, account_sid: &str, page: &PageQuery) -> Result<Vec<PublicKeyRecord>> {
-                Ok(sqlx::query_as::<_, PublicKeyRecord>(
-                    "SELECT * FROM public_keys WHERE account_sid = $1 \
-                     AND ($2 IS NULL OR (date_created, sid) > \
-                          (SELECT date_created, sid FROM public_keys WHERE sid = $2)) \
-                     ORDER BY date_created, sid LIMIT $3 OFFSET $4",
-                )
+                let (date, sid) = page.key.clone().unzip();
+                Ok(sqlx::query_as::<_, PublicKeyRecord>(page.pick($crate::sql::by_created!(asc,
+                    "SELECT * FROM public_keys WHERE account_sid = $1", "$2", "$3", "$4")))
                 .bind(account_sid)
-                .bind(&page.after)
-                .bind(i64::from(page.size))
-                .bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+                .bind(date)
+                .bind(sid)
+                .bind(i64::from(page.limit))
                 .fetch_all(&self.pool)
                 .await?)
             }
@@ -1145,15 +1264,12 @@ macro_rules! impl_store {
                 })
             }
 
-            async fn list_numbers(&self, account_sid: &str, page: &PageQuery) -> Result<Vec<NumberRecord>> {
-                Ok(sqlx::query_as::<_, NumberRecord>(
+            async fn list_numbers(&self, account_sid: &str, like: Option<&str>, page: &PageQuery) -> Result<Vec<NumberRecord>> {
+                let (date, sid) = page.key.clone().unzip();
+                Ok(sqlx::query_as::<_, NumberRecord>(page.pick($crate::sql::by_created!(asc,
                     "SELECT * FROM incoming_phone_numbers WHERE account_sid = $1 \
-                     AND ($2 IS NULL OR (date_created, sid) > \
-                          (SELECT date_created, sid FROM incoming_phone_numbers WHERE sid = $2)) \
-                     ORDER BY date_created, sid LIMIT $3 OFFSET $4",
-                )
-                .bind(account_sid).bind(&page.after).bind(i64::from(page.size))
-                .bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+                     AND ($2 IS NULL OR phone_number LIKE $2)", "$3", "$4", "$5")))
+                .bind(account_sid).bind(like).bind(date).bind(sid).bind(i64::from(page.limit))
                 .fetch_all(&self.pool).await?)
             }
 
@@ -1185,16 +1301,14 @@ macro_rules! impl_store {
             }
 
             async fn list_messages(&self, q: &TrafficQuery, page: &PageQuery) -> Result<Vec<MessageRecord>> {
-                Ok(sqlx::query_as::<_, MessageRecord>(
+                let (date, sid) = page.key.clone().unzip();
+                Ok(sqlx::query_as::<_, MessageRecord>(page.pick($crate::sql::by_created!(desc,
                     "SELECT * FROM messages WHERE account_sid = $1 \
                      AND ($2 IS NULL OR to_number = $2) AND ($3 IS NULL OR from_number = $3) \
-                     AND ($4 IS NULL OR date_created >= $4) AND ($5 IS NULL OR date_created < $5) \
-                     AND ($6 IS NULL OR (date_created, sid) < (SELECT date_created, sid FROM messages WHERE sid = $6)) \
-                     ORDER BY date_created DESC, sid DESC LIMIT $7 OFFSET $8",
-                )
+                     AND ($4 IS NULL OR date_created >= $4) AND ($5 IS NULL OR date_created < $5)",
+                    "$6", "$7", "$8")))
                 .bind(&q.account_sid).bind(&q.to).bind(&q.from).bind(q.created_from).bind(q.created_before)
-                .bind(&page.after).bind(i64::from(page.size))
-                .bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+                .bind(date).bind(sid).bind(i64::from(page.limit))
                 .fetch_all(&self.pool).await?)
             }
 
@@ -1213,16 +1327,14 @@ macro_rules! impl_store {
             }
 
             async fn list_calls(&self, q: &TrafficQuery, page: &PageQuery) -> Result<Vec<CallRecord>> {
-                Ok(sqlx::query_as::<_, CallRecord>(
+                let (date, sid) = page.key.clone().unzip();
+                Ok(sqlx::query_as::<_, CallRecord>(page.pick($crate::sql::by_created!(desc,
                     "SELECT * FROM calls WHERE account_sid = $1 \
                      AND ($2 IS NULL OR to_number = $2) AND ($3 IS NULL OR from_number = $3) \
-                     AND ($4 IS NULL OR date_created >= $4) AND ($5 IS NULL OR date_created < $5) \
-                     AND ($6 IS NULL OR (date_created, sid) < (SELECT date_created, sid FROM calls WHERE sid = $6)) \
-                     ORDER BY date_created DESC, sid DESC LIMIT $7 OFFSET $8",
-                )
+                     AND ($4 IS NULL OR date_created >= $4) AND ($5 IS NULL OR date_created < $5)",
+                    "$6", "$7", "$8")))
                 .bind(&q.account_sid).bind(&q.to).bind(&q.from).bind(q.created_from).bind(q.created_before)
-                .bind(&page.after).bind(i64::from(page.size))
-                .bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+                .bind(date).bind(sid).bind(i64::from(page.limit))
                 .fetch_all(&self.pool).await?)
             }
 
@@ -1469,4 +1581,5 @@ macro_rules! impl_store {
 }
 
 pub(crate) use audited;
+pub(crate) use by_created;
 pub(crate) use impl_store;

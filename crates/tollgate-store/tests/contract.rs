@@ -53,11 +53,12 @@ fn key(sid: &str, account: &str, created: i64) -> ApiKeyRecord {
     }
 }
 
-fn page(size: u32, after: Option<&str>, offset: u64) -> PageQuery {
+/// `limit` rows after `key` (`(date_created, sid)`), or before it when `backward`.
+fn page(limit: u32, key: Option<(i64, &str)>, backward: bool) -> PageQuery {
     PageQuery {
-        size,
-        after: after.map(str::to_owned),
-        offset,
+        limit,
+        key: key.map(|(d, s)| (d, s.to_owned())),
+        backward,
     }
 }
 
@@ -96,7 +97,7 @@ async fn contract(store: &dyn Store) {
         status: None,
     };
     let all = store
-        .list_accounts(&family, &page(100, None, 0))
+        .list_accounts(&family, &page(100, None, false))
         .await
         .unwrap();
     let sids: Vec<&str> = all.iter().map(|a| a.sid.as_str()).collect();
@@ -105,19 +106,29 @@ async fn contract(store: &dyn Store) {
         ["ACmain", "ACsub0", "ACsub1", "ACsub2", "ACsub3", "ACsub4"]
     );
     let after = store
-        .list_accounts(&family, &page(2, Some("ACsub1"), 0))
+        .list_accounts(&family, &page(2, Some((2_001, "ACsub1")), false))
         .await
         .unwrap();
     assert_eq!(
         after.iter().map(|a| a.sid.as_str()).collect::<Vec<_>>(),
         ["ACsub2", "ACsub3"]
     );
-    let offset = store
-        .list_accounts(&family, &page(2, None, 4))
+    // Backward: the rows before the key, nearest first.
+    let before = store
+        .list_accounts(&family, &page(2, Some((2_004, "ACsub4")), true))
         .await
         .unwrap();
     assert_eq!(
-        offset.iter().map(|a| a.sid.as_str()).collect::<Vec<_>>(),
+        before.iter().map(|a| a.sid.as_str()).collect::<Vec<_>>(),
+        ["ACsub3", "ACsub2"]
+    );
+    // The key is a place in the order, not a row: one that never existed works.
+    let between = store
+        .list_accounts(&family, &page(10, Some((2_002, "ACsub2x")), false))
+        .await
+        .unwrap();
+    assert_eq!(
+        between.iter().map(|a| a.sid.as_str()).collect::<Vec<_>>(),
         ["ACsub3", "ACsub4"]
     );
     // A subaccount's family is only itself.
@@ -128,7 +139,7 @@ async fn contract(store: &dyn Store) {
     };
     assert_eq!(
         store
-            .list_accounts(&own, &page(10, None, 0))
+            .list_accounts(&own, &page(10, None, false))
             .await
             .unwrap()
             .len(),
@@ -149,7 +160,7 @@ async fn contract(store: &dyn Store) {
         ..family.clone()
     };
     let found = store
-        .list_accounts(&suspended, &page(10, None, 0))
+        .list_accounts(&suspended, &page(10, None, false))
         .await
         .unwrap();
     assert_eq!(found, vec![sub.clone()]);
@@ -159,7 +170,7 @@ async fn contract(store: &dyn Store) {
     };
     assert_eq!(
         store
-            .list_accounts(&by_name, &page(10, None, 0))
+            .list_accounts(&by_name, &page(10, None, false))
             .await
             .unwrap(),
         vec![sub]
@@ -190,7 +201,7 @@ async fn contract(store: &dyn Store) {
     assert!(store.update_api_key(&k, &[]).await.unwrap());
     assert_eq!(store.api_key("ACsub0", "SK1").await.unwrap(), Some(k));
     let keys = store
-        .list_api_keys("ACsub0", &page(10, None, 0))
+        .list_api_keys("ACsub0", &page(10, None, false))
         .await
         .unwrap();
     assert_eq!(
@@ -198,7 +209,7 @@ async fn contract(store: &dyn Store) {
         ["SK0", "SK1", "SK2"]
     );
     let next = store
-        .list_api_keys("ACsub0", &page(10, Some("SK0"), 0))
+        .list_api_keys("ACsub0", &page(10, Some((3_000, "SK0")), false))
         .await
         .unwrap();
     assert_eq!(next.len(), 2);
@@ -248,7 +259,7 @@ async fn contract(store: &dyn Store) {
     renamed.friendly_name = Some("laptop".into());
     assert!(store.update_public_key(&renamed, &[]).await.unwrap());
     let listed = store
-        .list_public_keys("ACsub2", &page(10, None, 0))
+        .list_public_keys("ACsub2", &page(10, None, false))
         .await
         .unwrap();
     assert_eq!(listed, vec![renamed, pk("CR2", "ACsub2", 5_001)]);
@@ -427,7 +438,7 @@ async fn contract(store: &dyn Store) {
     assert!(store.update_number(&renamed, &[]).await.unwrap());
     assert_eq!(
         store
-            .list_numbers("ACsub2", &page(10, None, 0))
+            .list_numbers("ACsub2", None, &page(10, None, false))
             .await
             .unwrap(),
         vec![renamed]
@@ -483,7 +494,7 @@ async fn contract(store: &dyn Store) {
         ..TrafficQuery::default()
     };
     let listed: Vec<String> = store
-        .list_messages(&to_one, &page(10, None, 0))
+        .list_messages(&to_one, &page(10, None, false))
         .await
         .unwrap()
         .into_iter()
@@ -491,13 +502,22 @@ async fn contract(store: &dyn Store) {
         .collect();
     assert_eq!(listed, ["SMblocked", "SM2", "SM0"]);
     let after: Vec<String> = store
-        .list_messages(&to_one, &page(10, Some("SM2"), 0))
+        .list_messages(&to_one, &page(10, Some((9_002, "SM2")), false))
         .await
         .unwrap()
         .into_iter()
         .map(|m| m.sid)
         .collect();
     assert_eq!(after, ["SM0"]);
+    // Newest first, so backward from SM0 is SM2 then the newer blocked one.
+    let before: Vec<String> = store
+        .list_messages(&to_one, &page(10, Some((9_000, "SM0")), true))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.sid)
+        .collect();
+    assert_eq!(before, ["SM2", "SMblocked"]);
     let mut sent = message("SM1", "+12015550002", 9_001, None);
     sent.status = "delivered".into();
     sent.date_sent = Some(9_500);
@@ -708,6 +728,101 @@ async fn contract(store: &dyn Store) {
         assert_eq!(store.backend(), tollgate_store::Backend::Postgres);
     }
 
+    // Sends in flight: recorded with the send, settled with its final
+    // status and callback, all or nothing; a callback written twice is one.
+    use tollgate_store::{InFlightRecord, WriteOp};
+    let in_flight = |sid: &str, node: &str| InFlightRecord {
+        sid: sid.into(),
+        kind: "message".into(),
+        account_sid: "ACsub2".into(),
+        node: node.into(),
+        sealed: Some(vec![1, 2, 3]),
+        date_created: 9_600,
+    };
+    let mut flying = message("SMf1", "+12015550012", 9_600, None);
+    store
+        .write_batch(&[WriteOp::Group(vec![
+            WriteOp::InsertMessage(flying.clone()),
+            WriteOp::InsertInFlight(in_flight("SMf1", "n1")),
+        ])])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sends_in_flight("n1").await.unwrap(),
+        vec![in_flight("SMf1", "n1")]
+    );
+    assert!(store.sends_in_flight("n2").await.unwrap().is_empty());
+    let failing = WriteOp::Group(vec![
+        WriteOp::InsertInFlight(in_flight("SMf2", "n1")),
+        WriteOp::InsertMessage(flying.clone()),
+    ]);
+    assert!(
+        store.write_batch(&[failing]).await.is_err(),
+        "a group is all or nothing"
+    );
+    assert_eq!(store.sends_in_flight("n1").await.unwrap().len(), 1);
+    flying.status = "delivered".into();
+    let mut callback = hook("WDcb1", 9_700);
+    let settle = WriteOp::Group(vec![
+        WriteOp::EnqueueWebhook(callback.clone()),
+        WriteOp::DeleteInFlight("SMf1".into()),
+        WriteOp::UpdateMessage(flying.clone()),
+    ]);
+    store
+        .write_batch(std::slice::from_ref(&settle))
+        .await
+        .unwrap();
+    callback.body = vec![9];
+    store
+        .write_batch(&[WriteOp::EnqueueWebhook(callback.clone())])
+        .await
+        .unwrap();
+    assert!(store.sends_in_flight("n1").await.unwrap().is_empty());
+    assert_eq!(
+        store.message("ACsub2", "SMf1").await.unwrap(),
+        Some(flying.clone())
+    );
+    let queued: Vec<_> = store
+        .due_webhooks(9_700, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|w| w.sid == "WDcb1")
+        .collect();
+    assert_eq!(queued.len(), 1);
+    assert_ne!(queued[0].body, vec![9], "the first write stands");
+    if let Some(mut writer) = store.batch_writer().unwrap() {
+        let mut second = message("SMf3", "+12015550013", 9_800, None);
+        writer
+            .write_batch(&[WriteOp::Group(vec![
+                WriteOp::InsertMessage(second.clone()),
+                WriteOp::InsertInFlight(in_flight("SMf3", "n1")),
+            ])])
+            .unwrap();
+        assert_eq!(store.sends_in_flight("n1").await.unwrap().len(), 1);
+        second.status = "delivered".into();
+        writer
+            .write_batch(&[WriteOp::Group(vec![
+                WriteOp::EnqueueWebhook(hook("WDcb3", 9_800)),
+                WriteOp::DeleteInFlight("SMf3".into()),
+                WriteOp::UpdateMessage(second.clone()),
+            ])])
+            .unwrap();
+        writer
+            .write_batch(&[WriteOp::EnqueueWebhook(hook("WDcb3", 9_800))])
+            .unwrap();
+        assert!(store.sends_in_flight("n1").await.unwrap().is_empty());
+        assert_eq!(store.message("ACsub2", "SMf3").await.unwrap(), Some(second));
+    }
+    // Delivered: the queue's bound below counts only what is still queued.
+    for w in store.due_webhooks(10_000, 100).await.unwrap() {
+        if w.sid.starts_with("WDcb") {
+            let mut done = w.clone();
+            done.status = DeliveryStatus::Delivered;
+            store.record_webhook_attempt(&done).await.unwrap();
+        }
+    }
+
     // Messaging services and their pools.
     let service = ServiceRecord {
         sid: "MG1".into(),
@@ -795,6 +910,35 @@ async fn contract(store: &dyn Store) {
     assert!(store.enqueue_webhook(&hook("WD3", 50), 2).await.unwrap());
     assert_eq!(store.next_webhook_due().await.unwrap(), Some(50));
 
+    // Alarms: replaced in place, description kept.
+    let mut alarm = tollgate_store::AlarmRecord {
+        sid: "AKone".into(),
+        account_sid: "ACsub2".into(),
+        friendly_name: Some("geo".into()),
+        description: Some("blocked sends".into()),
+        query_type: "ERROR_CODE".into(),
+        query: Some("21408".into()),
+        trigger_value: 3,
+        time_window: "FIVE_MINS".into(),
+        webhook_sealed: None,
+        enabled: true,
+        action: "none".into(),
+        date_created: 10,
+        date_updated: 10,
+    };
+    store.insert_alarm(&alarm, &[]).await.unwrap();
+    alarm.description = Some("changed".into());
+    alarm.trigger_value = 5;
+    alarm.enabled = false;
+    alarm.date_updated = 11;
+    assert!(store.update_alarm(&alarm, &[]).await.unwrap());
+    assert_eq!(store.all_alarms().await.unwrap(), vec![alarm.clone()]);
+    alarm.account_sid = "ACsub1".into();
+    assert!(
+        !store.update_alarm(&alarm, &[]).await.unwrap(),
+        "another account's alarm"
+    );
+
     verify_contract(store).await;
 }
 
@@ -854,6 +998,7 @@ async fn verify_contract(store: &dyn Store) {
         service_sid: "VA1".into(),
         account_sid: "ACsub2".into(),
         to_number: "+14155550100".into(),
+        to_key: "k1".into(),
         channel: "sms".into(),
         status: "pending".into(),
         code_hash: vec![1, 2, 3],
@@ -1053,17 +1198,38 @@ async fn audit_contract(store: std::sync::Arc<dyn Store>, exec: Exec) {
     let q = tollgate_store::AuditQuery {
         account_sids: vec!["ACw3".into()],
         source_ip_address: Some("192.0.2.1".into()),
-        limit: 5,
+        page: tollgate_store::PageQuery {
+            limit: 5,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let page = store.audit_events(&q).await.unwrap();
     assert_eq!(page.len(), 5);
     assert!(page.iter().all(|e| e.account_sid == "ACw3"));
     assert!(page.windows(2).all(|w| w[0].seq > w[1].seq));
+    // Pages by `seq`, both ways.
+    let (first, last) = (page[0].seq, page[4].seq);
+    let mut q2 = q.clone();
+    q2.page.key = Some(first);
+    let after = store.audit_events(&q2).await.unwrap();
+    assert_eq!(after.first().map(|e| e.seq), Some(page[1].seq));
+    q2.page = tollgate_store::PageQuery {
+        limit: 3,
+        key: Some(last),
+        backward: true,
+    };
+    let before: Vec<i64> = store
+        .audit_events(&q2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(before, [page[3].seq, page[2].seq, page[1].seq]);
     let none = tollgate_store::AuditQuery {
         account_sids: vec!["ACw3".into()],
         event_type: Some("account.updated".into()),
-        limit: 5,
         ..Default::default()
     };
     assert!(store.audit_events(&none).await.unwrap().is_empty());

@@ -34,6 +34,8 @@ codes! {
         "The account is suspended or closed, so this change is not possible.");
     PAGE_SIZE_TOO_LARGE = (20007, 400, "Page size too large",
         "PageSize must be between 1 and 1000.");
+    RESOURCE_NOT_COMPLETE = (20009, 400, "Cannot delete this resource before it is complete",
+        "The message is not in a final state yet (it is queued or being sent), so its body cannot be redacted; retry once it is delivered, undelivered or failed.");
     CV_AUTHENTICATION_FAILED = (20151, 401, "Authentication Failed",
         "Client validation: the Twilio-Client-Validation JWT's signature does not verify with the registered public key it names.");
     CV_INVALID_HEADER = (20152, 401, "Invalid Header",
@@ -64,10 +66,16 @@ codes! {
         "Tollgate is starting or shutting down, or its store is unreachable.");
     SUBACCOUNT_NESTING = (21101, 400, "Subaccounts cannot contain subaccounts",
         "Only a main account may create subaccounts.");
+    CALLED_REQUIRED = (21201, 400, "No Called number specified",
+        "A call needs To.");
+    URL_REQUIRED = (21205, 400, "Invalid URL",
+        "A call needs Url, Twiml or ApplicationSid, and Url must be a valid URL.");
     CALL_FROM_NOT_OWNED = (21210, 400, "'From' phone number not verified",
         "Calls may only come from a number of the account (IncomingPhoneNumbers).");
     INVALID_TO = (21211, 400, "Invalid 'To' Phone Number",
         "The 'To' number is not a valid phone number.");
+    CALLER_REQUIRED = (21213, 400, "Caller phone number is required",
+        "A call needs From.");
     CALL_NOT_PERMITTED = (21215, 400, "Geo Permission configuration is not permitting call",
         "Voice dialing permissions do not allow this destination: its country, or its high-risk tier, is not enabled.");
     SMS_NOT_PERMITTED = (21408, 400, "Permission to send an SMS has not been enabled for the region indicated by the 'To' number",
@@ -87,7 +95,7 @@ codes! {
     FROM_REQUIRED = (21603, 400, "A 'From' phone number is required.",
         "A message needs From or MessagingServiceSid.");
     TO_REQUIRED = (21604, 400, "A 'To' phone number is required.",
-        "A message or call needs To.");
+        "A message needs To.");
     SMS_FROM_NOT_OWNED = (21606, 400, "The From phone number is not a valid, SMS-capable inbound phone number or short code for your account.",
         "Messages may only come from a number of the account or of the messaging service's pool.");
     BODY_TOO_LONG = (21617, 400, "The concatenated message body exceeds the 1600 character limit.",
@@ -98,6 +106,8 @@ codes! {
         "A link in the body points to a domain the account's LinkPolicy blocks (any link with block, one outside LinkDomains with allowlist, a public URL shortener with allow).");
     URL_BLOCKLISTED = (30111, 400, "Url is on a deny list",
         "A link in the body points to a domain in the account's LinkBlocklist.");
+    CANNOT_CANCEL = (30409, 400, "This message cannot be canceled",
+        "Only a scheduled message can be canceled (Status=canceled); Tollgate sends every message at once, so none is scheduled.");
     SMS_PUMPING_BLOCKED = (30450, 403, "Message delivery blocked",
         "SMS Pumping Protection (account setting SmsPumpingProtection=true): Fraud Guard blocks the destination's number range; the error names the range and rule, /tollgate/v1/FraudGuard/Blocks shows the evidence.");
     VERIFY_INVALID_PARAMETER = (60200, 400, "Invalid parameter",
@@ -106,6 +116,8 @@ codes! {
         "The verification was checked 5 times without the right code; start a new one after it expires or is canceled.");
     VERIFY_MAX_SENDS = (60203, 429, "Max send attempts reached",
         "More than 5 sends for one verification without completing it; check it, cancel it, or wait for it to expire.");
+    VERIFY_NO_TARGET = (60221, 400, "No target verification specified",
+        "A VerificationCheck needs To or VerificationSid.");
     VERIFY_FRAUD_BLOCKED = (60410, 403, "Verification delivery attempt blocked",
         "Fraud Guard blocks the destination's number range (until 1 h after the last refused attempt); /tollgate/v1/FraudGuard/Blocks shows the range, rule and evidence.");
     SAFE_LIST_DUPLICATE = (60411, 400, "Phone number already in the Safe List",
@@ -145,6 +157,13 @@ pub const RECIPIENT_NOT_ALLOWED: ErrorSpec = ErrorSpec {
     explanation: "The account's RecipientPolicy does not allow this number: with allowlist only /tollgate/v1/Recipients, with known only numbers that have texted the account.",
 };
 
+pub const AUTH_THROTTLED: ErrorSpec = ErrorSpec {
+    code: 99020,
+    http_status: 429,
+    title: "Too many failed authentications",
+    explanation: "The source (an IPv4 address or IPv6 /64) or the account or key SID presented has had too many failed authentications in the last minute (auth_failures_per_source, auth_failures_per_name), or too many API key checks are waiting; nothing was checked. Retry-After says when to try again. A source that recently authenticated as the SID is not held back by the SID's budget.",
+};
+
 pub const MALFORMED_REQUEST: ErrorSpec = ErrorSpec {
     code: 99400,
     http_status: 400,
@@ -177,6 +196,7 @@ pub const HEADERS_TOO_LARGE: ErrorSpec = ErrorSpec {
 pub const TOLLGATE_CODES: &[ErrorSpec] = &[
     SPEND_CAP_EXCEEDED,
     RECIPIENT_NOT_ALLOWED,
+    AUTH_THROTTLED,
     WEBHOOK_QUEUE_FULL,
     MALFORMED_REQUEST,
     REQUEST_TIMEOUT,

@@ -31,7 +31,7 @@ pub enum SidPrefix {
     UsageTrigger,
     /// `NO`: an alert.
     Alert,
-    /// `AL`: an alarm.
+    /// `AK`: an alarm (Monitor v2; older alarms kept `AL`).
     Alarm,
     VerifyService,
     Verification,
@@ -58,7 +58,7 @@ impl SidPrefix {
             SidPrefix::AuditEvent => "AE",
             SidPrefix::UsageTrigger => "UT",
             SidPrefix::Alert => "NO",
-            SidPrefix::Alarm => "AL",
+            SidPrefix::Alarm => "AK",
             SidPrefix::VerifyService => "VA",
             SidPrefix::Verification => "VE",
             SidPrefix::VerifyAttempt => "VL",

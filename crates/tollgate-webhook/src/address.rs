@@ -5,6 +5,26 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::request::Destination;
+
+/// Why `destination` may not be reached before any name is resolved: a
+/// forbidden address, or a name that always means this host (`localhost`
+/// and its subdomains, RFC 6761). Names are checked again on the addresses
+/// they resolve to.
+pub fn refused(destination: &Destination) -> Option<String> {
+    match destination {
+        Destination::Ip(ip) => {
+            forbidden_reason(*ip).map(|r| format!("destination refused: {ip} is a {r}"))
+        }
+        Destination::Name(name) => {
+            let name = name.trim_end_matches('.');
+            (name.eq_ignore_ascii_case("localhost")
+                || name.to_ascii_lowercase().ends_with(".localhost"))
+            .then(|| format!("destination refused: {name} is loopback"))
+        }
+    }
+}
+
 /// Why an address is refused.
 pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
     match ip {
@@ -154,6 +174,177 @@ mod tests {
                 || v4.is_broadcast() || v4.is_documentation() || v4.is_unspecified() {
                 prop_assert!(forbidden_reason(IpAddr::V4(v4)).is_some());
             }
+        }
+    }
+}
+
+/// The SSRF guard against the HTTP client's own reading of URLs: whatever
+/// spelling a host has, the client connects where the guard decided.
+#[cfg(test)]
+mod client_agreement {
+    use super::*;
+    use crate::request::{Method, Payload, Target, build};
+    use proptest::prelude::*;
+
+    /// Where the HTTP client (reqwest parses with the `url` crate) connects
+    /// for the request Tollgate builds from `target`.
+    fn client_destination(target: &Target) -> Option<Destination> {
+        let request = build(target, Method::Post, &Payload::Form(vec![]), "t", "WD1");
+        Destination::of(&url::Url::parse(&request.url).ok()?)
+    }
+
+    /// One part of an IPv4 address in decimal, hex or octal, as WHATWG reads them.
+    fn part(value: u32, style: u8) -> String {
+        match style % 4 {
+            0 => value.to_string(),
+            1 => format!("0x{value:x}"),
+            2 => format!("0X{value:X}"),
+            _ => format!("0{value:o}"),
+        }
+    }
+
+    /// `ip` written with 1 to 4 parts, each in any base.
+    fn spelling(ip: Ipv4Addr, parts: u8, styles: [u8; 4]) -> String {
+        let n = u32::from(ip);
+        let [a, b, c, d] = ip.octets().map(u32::from);
+        match parts % 4 {
+            0 => part(n, styles[0]),
+            1 => format!(
+                "{}.{}",
+                part(a, styles[0]),
+                part(n & 0x00ff_ffff, styles[1])
+            ),
+            2 => format!(
+                "{}.{}.{}",
+                part(a, styles[0]),
+                part(b, styles[1]),
+                part((c << 8) | d, styles[2])
+            ),
+            _ => format!(
+                "{}.{}.{}.{}",
+                part(a, styles[0]),
+                part(b, styles[1]),
+                part(c, styles[2]),
+                part(d, styles[3])
+            ),
+        }
+    }
+
+    /// Percent-encodes the characters `mask` picks (the parser decodes them).
+    fn percent(text: &str, mask: u64) -> String {
+        text.chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if mask >> (i % 64) & 1 == 1 {
+                    format!("%{:02X}", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    }
+
+    fn forbidden_v4() -> impl Strategy<Value = Ipv4Addr> {
+        prop_oneof![
+            any::<u32>().prop_map(|n| Ipv4Addr::from(0x7f00_0000 | (n & 0x00ff_ffff))),
+            any::<u16>().prop_map(|n| Ipv4Addr::from(0xa9fe_0000 | u32::from(n))),
+            any::<u32>().prop_map(|n| Ipv4Addr::from(0x0a00_0000 | (n & 0x00ff_ffff))),
+            any::<u16>().prop_map(|n| Ipv4Addr::from(0xc0a8_0000 | u32::from(n))),
+            any::<u32>().prop_map(|n| Ipv4Addr::from(0xac10_0000 | (n & 0x000f_ffff))),
+            any::<u32>().prop_map(|n| Ipv4Addr::from(n & 0x00ff_ffff)),
+            any::<u32>().prop_map(Ipv4Addr::from),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any spelling of an IPv4 address (1-4 parts, decimal, hex or
+        /// octal, a trailing dot, percent-encoding, a decoy userinfo) is the
+        /// address the client connects to, and a forbidden one is refused.
+        #[test]
+        fn every_spelling_of_a_forbidden_ipv4_is_refused(
+            ip in forbidden_v4(),
+            parts in any::<u8>(),
+            styles in any::<[u8; 4]>(),
+            trailing_dot in any::<bool>(),
+            mask in any::<u64>(),
+            decoy in prop_oneof![Just(""), Just("evil.example@"), Just("u:p@")],
+            port in prop_oneof![Just(String::new()), (1u16..).prop_map(|p| format!(":{p}"))],
+        ) {
+            let mut host = spelling(ip, parts, styles);
+            if trailing_dot {
+                host.push('.');
+            }
+            let host = percent(&host, mask);
+            let url = format!("http://{decoy}{host}{port}/hook");
+            // The spelling means `ip` to a WHATWG parser (else the generator is wrong).
+            let oracle = url::Url::parse(&url).ok().and_then(|u| Destination::of(&u));
+            prop_assert_eq!(oracle, Some(Destination::Ip(IpAddr::V4(ip))), "{}", url);
+            let target = Target::parse(&url);
+            prop_assert!(target.is_ok(), "{} {:?}", url, target);
+            let target = target.unwrap();
+            prop_assert_eq!(client_destination(&target), Some(target.destination.clone()));
+            prop_assert_eq!(refused(&target.destination).is_some(), forbidden_reason(IpAddr::V4(ip)).is_some());
+        }
+
+        /// The same for IPv6 forms that embed an IPv4 address.
+        #[test]
+        fn embedded_ipv4_in_ipv6_is_refused_as_the_ipv4(ip in forbidden_v4(), form in 0u8..4) {
+            let [a, b, c, d] = ip.octets();
+            let host = match form {
+                0 => format!("[::ffff:{ip}]"),
+                1 => format!("[::ffff:{:x}{:02x}:{:x}{:02x}]", a, b, c, d),
+                2 => format!("[64:ff9b::{ip}]"),
+                _ => format!("[0:0:0:0:0:FFFF:{ip}]"),
+            };
+            let target = Target::parse(&format!("https://{host}/x")).unwrap();
+            prop_assert_eq!(client_destination(&target), Some(target.destination.clone()));
+            prop_assert_eq!(refused(&target.destination).is_some(), forbidden_reason(IpAddr::V4(ip)).is_some());
+        }
+
+        /// Whatever the text, a target is either refused by the parser or
+        /// connects where the guard looked.
+        #[test]
+        fn any_accepted_url_connects_where_the_guard_looked(
+            text in "(https?://)?[a-zA-Z0-9%.:@\\\\/\\[\\]?#_~-]{0,60}"
+        ) {
+            if let Ok(target) = Target::parse(&text) {
+                prop_assert_eq!(client_destination(&target), Some(target.destination.clone()), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn the_reviews_examples_are_refused() {
+        for url in [
+            "http://127.1/",
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://0177.0.0.1/",
+            "http://127.0.0.1./",
+            "http://%31%32%37.0.0.1/",
+            "http://169.254.169.254./latest/meta-data/",
+            "http://0xA9FEA9FE/",
+            "http://0/",
+            "http://[::ffff:7f00:1]/",
+            "http://LOCALHOST./",
+            "http://x.localhost/",
+        ] {
+            let t = Target::parse(url).unwrap();
+            assert!(
+                refused(&t.destination).is_some(),
+                "{url} -> {:?}",
+                t.destination
+            );
+        }
+        for url in [
+            "https://example.com/",
+            "http://8.8.8.8/",
+            "http://134744072/",
+        ] {
+            let t = Target::parse(url).unwrap();
+            assert_eq!(refused(&t.destination), None, "{url}");
         }
     }
 }

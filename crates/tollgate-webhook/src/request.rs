@@ -58,12 +58,37 @@ impl std::fmt::Debug for UrlCredentials {
     }
 }
 
+/// Where a connection for a URL goes, as the HTTP client reads its host
+/// (WHATWG URL rules: `127.1`, `2130706433`, `0x7f.1`, `0177.0.0.1`, a
+/// trailing dot and percent-encoded digits are all IPv4 addresses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Ip(std::net::IpAddr),
+    /// A name, resolved when connecting (lowercase, IDNA ASCII form).
+    Name(String),
+}
+
+impl Destination {
+    /// The destination of `url` as the WHATWG parser (the `url` crate, which
+    /// the HTTP client uses) reads it; `None` if it has no host.
+    pub fn of(url: &url::Url) -> Option<Destination> {
+        Some(match url.host()? {
+            url::Host::Ipv4(v4) => Destination::Ip(v4.into()),
+            url::Host::Ipv6(v6) => Destination::Ip(v6.into()),
+            url::Host::Domain(name) => Destination::Name(name.to_ascii_lowercase()),
+        })
+    }
+}
+
 /// A webhook target: scheme and host checked, credentials separated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// The URL without credentials: what is requested and signed.
     pub url: String,
+    /// The host as the HTTP client reads it (canonical form).
     pub host: String,
+    /// Where the HTTP client will connect: decided on the same parse.
+    pub destination: Destination,
     pub port: u16,
     pub https: bool,
     pub credentials: Option<UrlCredentials>,
@@ -139,7 +164,7 @@ impl Target {
             Some((u, h)) => (Some(u), h),
             None => (None, authority),
         };
-        let (host, port) = split_host_port(hostport)?;
+        let (_, port) = split_host_port(hostport)?;
         let port = match port {
             Some(p) => p,
             None if https => 443,
@@ -159,9 +184,21 @@ impl Target {
         } else {
             path.to_owned()
         };
+        let url = format!("{scheme}://{hostport}{path}");
+        // The client parses this very string: its host is the destination.
+        let parsed = url::Url::parse(&url)
+            .map_err(|e| InvalidUrl(format!("the URL is not valid: {e}").into()))?;
+        let destination =
+            Destination::of(&parsed).ok_or(InvalidUrl::from("the URL has no host"))?;
+        let port = parsed.port_or_known_default().unwrap_or(port);
+        let host = match &destination {
+            Destination::Ip(ip) => ip.to_string(),
+            Destination::Name(name) => name.clone(),
+        };
         Ok(Target {
-            url: format!("{scheme}://{hostport}{path}"),
-            host: host.to_owned(),
+            url,
+            host,
+            destination,
             port,
             https,
             credentials,

@@ -16,7 +16,7 @@ use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
-use crate::wire::{PageRequest, Params, friendly_name, json_segment, page_2010};
+use crate::wire::{PageRequest, Params, friendly_name, json_segment};
 
 /// The subresources Tollgate serves under an account, as Twilio lists them.
 const SUBRESOURCES: &[(&str, &str)] = &[("keys", "Keys"), ("balance", "Balance")];
@@ -142,20 +142,15 @@ pub async fn list(
         status,
     };
     let rows = app.store.list_accounts(&query, &page.store_query()).await?;
-    let rendered: Vec<(String, Value)> = rows
+    let rendered: Vec<((i64, String), Value)> = rows
         .iter()
-        .map(|r| render(&app, r).map(|v| (r.sid.clone(), v)))
+        .map(|r| render(&app, r).map(|v| ((r.date_created, r.sid.clone()), v)))
         .collect::<ApiResult<_>>()?;
-    Ok(Json(page_2010(
+    let page = page.settle(rendered, |(key, _)| key.clone());
+    Ok(Json(page.twilio_2010(
         "accounts",
         "/2010-04-01/Accounts.json",
-        &[
-            ("FriendlyName", params.get("FriendlyName")),
-            ("Status", params.get("Status")),
-        ],
-        &page,
-        rendered,
-        |(sid, _)| sid.clone(),
+        &params,
         |(_, v)| v.clone(),
     )))
 }
@@ -241,7 +236,10 @@ pub async fn update(
     let write = app.begin_write().await;
     let mut record = target(&app, &principal, &segment, &path).await?;
     let (name, status) = plan_update(&principal.account.sid, &record, &params)?;
-    if name != record.friendly_name || status != record.status {
+    // A status given is written even when unchanged: a parent suspending an
+    // account under lockdown takes the lockdown's undo over (its seal no
+    // longer matches the row).
+    if name != record.friendly_name || status != record.status || params.get("Status").is_some() {
         let before =
             json!({"friendly_name": record.friendly_name, "status": record.status.as_str()});
         let after = json!({"friendly_name": name, "status": status.as_str()});

@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::wire::Params;
+use crate::wire::{Order, PageRequest, Params};
 
 fn render(b: &BlockRecord) -> Value {
     json!({
@@ -84,22 +84,32 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(render(&record))))
 }
 
-/// `GET /tollgate/v1/Blocklist`: entries in force and the dropped-text counts.
-pub async fn list(State(app): State<Arc<App>>, principal: Principal) -> ApiResult<Json<Value>> {
+/// `GET /tollgate/v1/Blocklist`: entries in force (paged, by prefix) and the
+/// dropped-text counts.
+pub async fn list(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let page = PageRequest::<String>::from_params(&params)?;
     let now = app.clock.now().0;
-    let entries: Vec<Value> = principal
+    let entries: Vec<&BlockRecord> = principal
         .snapshot
         .blocks
         .get(&principal.account.sid)
         .into_iter()
         .flatten()
         .filter(|b| b.expires_at.is_none_or(|t| t > now))
-        .map(render)
         .collect();
-    Ok(Json(json!({
-        "entries": entries,
-        "dropped": app.traffic.dropped(&principal.account.sid),
-    })))
+    let page = page.slice(entries, Order::Ascending, |b| b.prefix.clone());
+    Ok(Json(page.twilio_v1_with(
+        "entries",
+        &app.public_url,
+        "/tollgate/v1/Blocklist",
+        &params,
+        |b| render(b),
+        json!({"dropped": app.traffic.dropped(&principal.account.sid)}),
+    )))
 }
 
 /// `DELETE /tollgate/v1/Blocklist/{Number}`

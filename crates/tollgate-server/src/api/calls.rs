@@ -16,12 +16,12 @@ use tollgate_store::{CallRecord, WriteOp};
 use tollgate_types::error_code as codes;
 use tollgate_types::{SidPrefix, Timestamp};
 
-use crate::api::messages::{admit_send, send_callback, traffic_query};
+use crate::api::messages::{admit_send, traffic_query};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_ordered_sid};
-use crate::wire::{PageRequest, Params, json_segment, page_2010};
+use crate::wire::{PageRequest, Params, json_segment};
 
 pub fn render(record: &CallRecord) -> Value {
     let base = format!(
@@ -73,17 +73,34 @@ pub async fn create(
     params: Params,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let account = principal.account(&account)?;
-    let to = params
-        .get("To")
-        .ok_or_else(|| ApiError::new(&codes::TO_REQUIRED, "A 'To' phone number is required."))?;
-    let from = params
-        .get("From")
-        .ok_or_else(|| ApiError::missing("From"))?;
+    let to = params.get("To").ok_or_else(|| {
+        ApiError::new(
+            &codes::CALLED_REQUIRED,
+            "Required parameter 'To' is missing: no called number specified",
+        )
+    })?;
+    let from = params.get("From").ok_or_else(|| {
+        ApiError::new(
+            &codes::CALLER_REQUIRED,
+            "Required parameter 'From' is missing: the caller phone number is required",
+        )
+    })?;
     if params.get("Url").is_none()
         && params.get("Twiml").is_none()
         && params.get("ApplicationSid").is_none()
     {
-        return Err(ApiError::missing("Url"));
+        return Err(ApiError::new(
+            &codes::URL_REQUIRED,
+            "One of Url, Twiml or ApplicationSid is required",
+        ));
+    }
+    if let Some(url) = params.get("Url")
+        && let Err(e) = tollgate_webhook::request::Target::parse(url)
+    {
+        return Err(ApiError::new(
+            &codes::URL_REQUIRED,
+            format!("Url is not valid: {e}"),
+        ));
     }
     let max = app.max_call_seconds;
     let time_limit = match params.get("TimeLimit") {
@@ -141,7 +158,7 @@ pub async fn create(
             record.rule = Some(rule.clone());
             record.error_code = i32::try_from(error.spec.code).ok();
             app.writer
-                .write(WriteOp::InsertCall(record.clone()))
+                .write(WriteOp::InsertCall(stored_form(&app, &record)))
                 .await?;
             tracing::info!(sid = %record.sid, account = %account.sid, rule, "call blocked");
             Err(error)
@@ -156,8 +173,16 @@ pub async fn create(
                         .map_err(|_| ApiError::internal())?,
                 );
             }
+            let stored = stored_form(&app, &record);
             app.writer
-                .write(WriteOp::InsertCall(record.clone()))
+                .write(WriteOp::Group(vec![
+                    WriteOp::InsertCall(stored.clone()),
+                    crate::in_flight::call_taken(
+                        &app,
+                        &record,
+                        stored.to_number != record.to_number,
+                    ),
+                ]))
                 .await?;
             let delta = tollgate_policy::triggers::Usage {
                 calls_outbound: tollgate_policy::triggers::Tally {
@@ -168,10 +193,24 @@ pub async fn create(
                 ..Default::default()
             };
             app.triggers.observe(&app, &account.sid, &delta).await;
-            app.carrier.start_call(&app, record.clone());
-            Ok((StatusCode::CREATED, Json(render(&record))))
+            app.carrier.start_call(&app, record);
+            Ok((StatusCode::CREATED, Json(render(&stored))))
         }
     }
+}
+
+/// The form of `call` that may touch the disk: the number called redacted
+/// when the account redacts numbers (the carrier keeps it in memory).
+fn stored_form(app: &App, call: &CallRecord) -> CallRecord {
+    let mut stored = call.clone();
+    if app
+        .snapshot()
+        .settings_of(&call.account_sid)
+        .redact_phone_numbers
+    {
+        stored.to_number = crate::api::messages::mask_number(&call.to_number);
+    }
+    stored
 }
 
 /// Records a status change; on completion bills the minutes after the first
@@ -199,9 +238,25 @@ pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
         }
         call.price_micros = Some(total);
     }
-    if let Err(e) = app.writer.write(WriteOp::UpdateCall(call.clone())).await {
+    let terminal = matches!(
+        call.status.as_str(),
+        "completed" | "failed" | "busy" | "no-answer" | "canceled"
+    );
+    // A final status, its callback and the end of the send commit together.
+    let mut group = vec![WriteOp::UpdateCall(call.clone())];
+    if terminal {
+        group.push(WriteOp::DeleteInFlight(call.sid.clone()));
+        if let Some(hook) = status_callback(app, &call) {
+            group.push(WriteOp::EnqueueWebhook(hook));
+        }
+    }
+    let callback = group.len() > 2;
+    if let Err(e) = app.writer.write(WriteOp::Group(group)).await {
         tracing::error!(error = %e, sid = %call.sid, "cannot record a call status");
         return;
+    }
+    if callback {
+        app.webhooks.wake_dispatcher();
     }
     if call.status == "completed" && call.rule.is_none() {
         // Minutes and the price beyond the first minute count now.
@@ -215,13 +270,12 @@ pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
         };
         app.triggers.observe(app, &call.account_sid, &delta).await;
     }
-    let terminal = matches!(
-        call.status.as_str(),
-        "completed" | "failed" | "busy" | "no-answer" | "canceled"
-    );
-    let Some(sealed) = call.status_callback_sealed.as_ref().filter(|_| terminal) else {
-        return;
-    };
+}
+
+/// The status callback of a call that reached a final status (Twilio's
+/// default event: `completed`), if it asked for one.
+fn status_callback(app: &App, call: &CallRecord) -> Option<tollgate_store::WebhookRecord> {
+    let sealed = call.status_callback_sealed.as_ref()?;
     let mut params = vec![
         ("CallSid", call.sid.clone()),
         ("AccountSid", call.account_sid.clone()),
@@ -240,7 +294,14 @@ pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
         params.push(("CallDuration", d.to_string()));
         params.push(("Duration", ((i64::from(d) + 59) / 60).to_string()));
     }
-    send_callback(app, &call.account_sid, &call.sid, sealed, params).await;
+    crate::in_flight::callback(
+        app,
+        &call.account_sid,
+        &call.sid,
+        &call.status,
+        sealed,
+        params,
+    )
 }
 
 fn not_found(account: &str, sid: &str) -> ApiError {
@@ -302,13 +363,11 @@ pub async fn list(
     let page = PageRequest::from_params(&params)?;
     let query = traffic_query(&account.sid, &params, "StartTime")?;
     let rows = app.store.list_calls(&query, &page.store_query()).await?;
-    Ok(Json(page_2010(
+    let page = page.settle(rows, |c| (c.date_created, c.sid.clone()));
+    Ok(Json(page.twilio_2010(
         "calls",
         &format!("/2010-04-01/Accounts/{}/Calls.json", account.sid),
-        &[("To", params.get("To")), ("From", params.get("From"))],
-        &page,
-        rows,
-        |c| c.sid.clone(),
+        &params,
         render,
     )))
 }

@@ -13,15 +13,21 @@ use tollgate_types::Timestamp;
 use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::wire::{PageRequest, Params, iso_date, page_v1};
+use crate::wire::{PageRequest, Params, iso_date};
 
 const PATH: &str = "/v1/Events";
 
 fn render(app: &App, e: &AuditEventRecord) -> Value {
     let data: Value = serde_json::from_str(&e.event_data).unwrap_or_else(|_| json!({}));
+    // Twilio's `actor_sid` is a user (`US…`) or an account (`AC…`); other
+    // actors (an API key) show as null there and in `tollgate_actor_sid`.
+    let twilio_actor = e
+        .actor_sid
+        .as_deref()
+        .filter(|s| s.starts_with("AC") || s.starts_with("US"));
     json!({
         "account_sid": e.account_sid,
-        "actor_sid": e.actor_sid,
+        "actor_sid": twilio_actor,
         "actor_type": e.actor_type,
         "description": null,
         "event_data": data,
@@ -35,6 +41,7 @@ fn render(app: &App, e: &AuditEventRecord) -> Value {
         "url": format!("{}{PATH}/{}", app.public_url, e.sid),
         "links": {},
         // Tollgate's addition: the event's place in the hash chain.
+        "tollgate_actor_sid": e.actor_sid,
         "tollgate_seq": e.seq,
         "tollgate_hash": hex::encode(&e.hash),
     })
@@ -46,17 +53,8 @@ pub async fn list(
     principal: Principal,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    let page = PageRequest::from_params(&params)?;
-    let before_seq = match &page.after {
-        Some(sid) => Some(
-            app.store
-                .audit_event(sid)
-                .await?
-                .map(|e| e.seq)
-                .ok_or_else(|| ApiError::invalid("PageToken", "no such event"))?,
-        ),
-        None => None,
-    };
+    // Keyed by the event's place in the chain.
+    let page = PageRequest::<i64>::from_params(&params)?;
     let filter = |name: &str| params.get(name).map(str::to_owned);
     let query = AuditQuery {
         account_sids: principal.visible_accounts(),
@@ -66,26 +64,15 @@ pub async fn list(
         source_ip_address: filter("SourceIpAddress"),
         date_from: iso_date(&params, "StartDate")?,
         date_before: iso_date(&params, "EndDate")?,
-        before_seq,
-        limit: page.size.saturating_add(1),
+        page: page.store_query(),
     };
     let rows = app.store.audit_events(&query).await?;
-    let filters = [
-        ("ActorSid", params.get("ActorSid")),
-        ("EventType", params.get("EventType")),
-        ("ResourceSid", params.get("ResourceSid")),
-        ("SourceIpAddress", params.get("SourceIpAddress")),
-        ("StartDate", params.get("StartDate")),
-        ("EndDate", params.get("EndDate")),
-    ];
-    Ok(Json(page_v1(
+    let page = page.settle(rows, |e| e.seq);
+    Ok(Json(page.twilio_v1(
         "events",
         &app.public_url,
         PATH,
-        &filters,
-        &page,
-        rows,
-        |e| e.sid.clone(),
+        &params,
         |e| render(&app, e),
     )))
 }

@@ -17,7 +17,7 @@ use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::new_sid;
-use crate::wire::{PageRequest, Params, page_in_memory};
+use crate::wire::{Order, PageRequest, Params};
 
 /// `+E164`, or a 1,000-number prefix written `+18001234xxx`.
 fn safe_entry(app: &App, text: &str) -> ApiResult<String> {
@@ -179,18 +179,15 @@ pub async fn list_blocks(
         .into_iter()
         .filter(|b| scope.is_none_or(|s| s == b.scope))
         .collect();
-    let key = |b: &FraudBlockRecord| format!("{}/{}", b.scope, b.prefix);
-    let keyed: Vec<(String, FraudBlockRecord)> = rows.into_iter().map(|b| (key(&b), b)).collect();
-    let keyed = page_in_memory(keyed, &page, |(k, _)| k.as_str());
-    Ok(Json(crate::wire::page_v1(
+    let page = page.slice(rows, Order::Ascending, |b| {
+        format!("{}/{}", b.scope, b.prefix)
+    });
+    Ok(Json(page.twilio_v1(
         "blocks",
         &app.public_url,
         "/tollgate/v1/FraudGuard/Blocks",
-        &[("Scope", scope)],
-        &page,
-        keyed,
-        |(k, _)| k.clone(),
-        |(_, b)| render_block(&app, b),
+        &params,
+        |b| render_block(&app, b),
     )))
 }
 

@@ -25,13 +25,9 @@ use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::snapshot::AccountEntry;
-use crate::wire::{PageRequest, Params, page_in_memory, page_v1};
+use crate::wire::{Order, PageRequest, Params};
 
 const COUNTRIES: &str = "/v1/DialingPermissions/Countries";
-
-fn is_iso(key: &str) -> bool {
-    key.len() == 2 && key.bytes().all(|b| b.is_ascii_uppercase())
-}
 
 fn render_country(app: &App, country: &Country, policy: &GeoPolicy) -> Value {
     let p = policy
@@ -59,7 +55,7 @@ pub async fn list_countries(
     principal: Principal,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    let page = PageRequest::from_params_keyed(&params, is_iso)?;
+    let page = PageRequest::<String>::from_params(&params)?;
     let policy = principal.snapshot.effective_geo(&principal.account);
     let iso = params.get("IsoCode").map(str::to_ascii_uppercase);
     let continent = params.get("Continent").map(str::to_ascii_uppercase);
@@ -83,29 +79,12 @@ pub async fn list_countries(
                 && tollfraud.is_none_or(|v| v == p.high_risk_tollfraud)
         })
         .collect();
-    let rows = page_in_memory(rows, &page, |c| c.iso_code);
-    let filters = [
-        ("IsoCode", params.get("IsoCode")),
-        ("Continent", params.get("Continent")),
-        ("CountryCode", params.get("CountryCode")),
-        ("LowRiskNumbersEnabled", params.get("LowRiskNumbersEnabled")),
-        (
-            "HighRiskSpecialNumbersEnabled",
-            params.get("HighRiskSpecialNumbersEnabled"),
-        ),
-        (
-            "HighRiskTollfraudNumbersEnabled",
-            params.get("HighRiskTollfraudNumbersEnabled"),
-        ),
-    ];
-    Ok(Json(page_v1(
+    let page = page.slice(rows, Order::Ascending, |c| c.iso_code.to_owned());
+    Ok(Json(page.twilio_v1(
         "content",
         &app.public_url,
         COUNTRIES,
-        &filters,
-        &page,
-        rows,
-        |c| c.iso_code.to_owned(),
+        &params,
         |c| render_country(&app, c, &policy),
     )))
 }
@@ -134,17 +113,14 @@ pub async fn high_risk_special_prefixes(
     params: Params,
 ) -> ApiResult<Json<Value>> {
     let country = country_or_404(&iso)?;
-    let page = PageRequest::from_params_keyed(&params, |k| k.bytes().all(|b| b.is_ascii_digit()))?;
+    let page = PageRequest::<String>::from_params(&params)?;
     let prefixes = app.classifier.high_risk_special_prefixes(country.iso_code);
-    let rows = page_in_memory(prefixes, &page, |p| p.as_str());
-    Ok(Json(page_v1(
+    let page = page.slice(prefixes, Order::Ascending, Clone::clone);
+    Ok(Json(page.twilio_v1(
         "content",
         &app.public_url,
         &format!("{COUNTRIES}/{}/HighRiskSpecialPrefixes", country.iso_code),
-        &[],
-        &page,
-        rows,
-        |p| p.clone(),
+        &params,
         |p| json!({"prefix": format!("+{p}")}),
     )))
 }

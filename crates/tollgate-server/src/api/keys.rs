@@ -18,7 +18,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
 use crate::snapshot::AccountEntry;
-use crate::wire::{PageRequest, Params, friendly_name, json_segment, page_2010};
+use crate::wire::{PageRequest, Params, friendly_name, json_segment};
 
 fn render(key: &ApiKeyRecord) -> Value {
     json!({
@@ -57,16 +57,16 @@ pub async fn create(
     let secret = generate_key_secret(&mut OsRandom);
     let hashed = {
         let secret = secret.clone();
-        let _permit = app.argon2_permits.acquire().await.map_err(|_| {
-            ApiError::new(
-                &codes::UNAVAILABLE,
-                "Service is unavailable, please try again",
-            )
-        })?;
-        tokio::task::spawn_blocking(move || hash_secret(&secret, &mut OsRandom))
+        app.auth
+            .argon2(move || hash_secret(&secret, &mut OsRandom))
             .await
+            .map_err(|_| {
+                ApiError::new(
+                    &codes::UNAVAILABLE,
+                    "Service is unavailable, please try again",
+                )
+            })?
             .ok()
-            .and_then(Result::ok)
             .ok_or_else(ApiError::internal)?
     };
     let now = app.clock.now();
@@ -115,13 +115,11 @@ pub async fn list(
         .store
         .list_api_keys(&account.sid, &page.store_query())
         .await?;
-    Ok(Json(page_2010(
+    let page = page.settle(rows, |k| (k.date_created, k.sid.clone()));
+    Ok(Json(page.twilio_2010(
         "keys",
         &format!("/2010-04-01/Accounts/{}/Keys.json", account.sid),
-        &[],
-        &page,
-        rows,
-        |k| k.sid.clone(),
+        &params,
         render,
     )))
 }

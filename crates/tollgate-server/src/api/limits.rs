@@ -17,7 +17,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::new_sid;
 use crate::traffic::{DEFAULT_RULES, LIMIT_KEYS};
-use crate::wire::Params;
+use crate::wire::{Order, PageRequest, Params};
 
 fn render_rate(app: &App, r: &RateLimitRecord) -> Value {
     json!({
@@ -90,11 +90,14 @@ pub async fn create_rate(
     Ok((StatusCode::CREATED, Json(render_rate(&app, &record))))
 }
 
-/// `GET /tollgate/v1/RateLimits`: the account's rules and the defaults in force.
+/// `GET /tollgate/v1/RateLimits`: the account's rules (paged) and the
+/// defaults in force.
 pub async fn list_rates(
     State(app): State<Arc<App>>,
     principal: Principal,
+    params: Params,
 ) -> ApiResult<Json<Value>> {
+    let page = PageRequest::from_params(&params)?;
     let snapshot = &principal.snapshot;
     let own: Vec<&RateLimitRecord> = snapshot
         .rate_limits
@@ -107,10 +110,15 @@ pub async fn list_rates(
         .filter(|(key, _, _)| !own.iter().any(|r| r.limit_key == *key))
         .map(|(key, max, interval)| json!({"key": key, "max": max, "interval": interval, "channel": null, "default": true}))
         .collect();
-    Ok(Json(json!({
-        "rate_limits": own.iter().map(|r| render_rate(&app, r)).collect::<Vec<_>>(),
-        "defaults": defaults,
-    })))
+    let page = page.slice(own, Order::Ascending, |r| (r.date_created, r.sid.clone()));
+    Ok(Json(page.twilio_v1_with(
+        "rate_limits",
+        &app.public_url,
+        "/tollgate/v1/RateLimits",
+        &params,
+        |r| render_rate(&app, r),
+        json!({"defaults": defaults}),
+    )))
 }
 
 /// `DELETE /tollgate/v1/RateLimits/{Sid}`
@@ -216,14 +224,19 @@ pub async fn create_spend(
 pub async fn list_spend(
     State(app): State<Arc<App>>,
     principal: Principal,
+    params: Params,
 ) -> ApiResult<Json<Value>> {
-    let rows = app.store.all_spend_limits().await?;
-    let own: Vec<Value> = rows
-        .iter()
-        .filter(|r| r.account_sid == principal.account.sid)
-        .map(|r| render_spend(&app, r))
-        .collect();
-    Ok(Json(json!({"spend_limits": own})))
+    let page = PageRequest::from_params(&params)?;
+    let mut own = app.store.all_spend_limits().await?;
+    own.retain(|r| r.account_sid == principal.account.sid);
+    let page = page.slice(own, Order::Ascending, |r| (r.date_created, r.sid.clone()));
+    Ok(Json(page.twilio_v1(
+        "spend_limits",
+        &app.public_url,
+        "/tollgate/v1/SpendLimits",
+        &params,
+        |r| render_spend(&app, r),
+    )))
 }
 
 /// `DELETE /tollgate/v1/SpendLimits/{Sid}`

@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use serde_json::Value;
 
 use crate::app::App;
 use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::lockdown::LockdownError;
 use crate::wire::Params;
 
 async fn apply(
@@ -35,9 +36,14 @@ async fn apply(
         )
         .await
     }
-    .map_err(|e| {
-        tracing::error!(error = %e, "lockdown failed");
-        ApiError::internal()
+    .map_err(|e| match e {
+        LockdownError::NotLocked(_) | LockdownError::NoAccount(_) => ApiError::not_found(&format!(
+            "/tollgate/v1/Accounts/{account}/Lockdown (the account is not under lockdown)"
+        )),
+        LockdownError::Store(e) => {
+            tracing::error!(error = %e, "lockdown failed");
+            ApiError::internal()
+        }
     })?;
     app.refresh(&write).await?;
     drop(write);
@@ -63,20 +69,15 @@ pub async fn lock(
     apply(&app, &Actor::of(&principal), &target.sid, &params, false).await
 }
 
-/// `DELETE`: undo. A locked-down account cannot authenticate, so this takes
-/// its parent's credentials, or the account's new token (shown by the lockdown).
-pub async fn unlock(
-    State(app): State<Arc<App>>,
-    headers: axum::http::HeaderMap,
-    connect: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
-    Path(account): Path<String>,
-    params: Params,
-) -> ApiResult<Json<Value>> {
-    let header = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .map(|v| v.as_bytes());
-    let principal = crate::auth::authenticate_for_unlock(&app, header, &account).await?;
-    let mut actor = Actor::of(&principal);
-    actor.ip = connect.map(|c| c.0.0.ip());
-    apply(&app, &actor, &account, &params, true).await
+/// `DELETE`: undo. Takes the parent's auth token, or the token the lockdown
+/// issued to the account itself (never its old one, never a key); client
+/// validation applies as on every request. 404 when there is no lockdown.
+pub async fn unlock(State(app): State<Arc<App>>, request: Request) -> ApiResult<Json<Value>> {
+    let (mut parts, body) = request.into_parts();
+    let Path(account) = Path::<String>::from_request_parts(&mut parts, &app)
+        .await
+        .map_err(|_| ApiError::not_found(parts.uri.path()))?;
+    let principal = crate::auth::authenticate_for_unlock(&app, &parts, &account).await?;
+    let params = Params::from_request(Request::from_parts(parts, body), &app).await?;
+    apply(&app, &Actor::of(&principal), &account, &params, true).await
 }

@@ -19,7 +19,6 @@ use tollgate_policy::{Channel, decide};
 use tollgate_store::{MessageRecord, TrafficQuery, WriteOp};
 use tollgate_types::error_code::{self as codes, lookup};
 use tollgate_types::{AccountStatus, SidPrefix, Timestamp};
-use tollgate_webhook::request::{Method, Payload};
 
 use crate::account_settings::{LinkPolicy, RecipientPolicy};
 use crate::app::App;
@@ -29,8 +28,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_ordered_sid};
 use crate::snapshot::AccountEntry;
 use crate::traffic::SendKeys;
-use crate::webhooks::{NewWebhook, enqueue};
-use crate::wire::{PageRequest, Params, json_response, json_segment, page_2010};
+use crate::wire::{PageRequest, Params, json_response, json_segment};
 
 /// A message in Twilio's JSON shape (keys in alphabetical order, as
 /// serde_json's maps give them elsewhere).
@@ -138,6 +136,10 @@ pub fn into_stored(mut m: MessageRecord, privacy: Privacy) -> MessageRecord {
         } else {
             m.to_number = mask_number(&m.to_number);
         }
+        // An error may quote the number (21408, 21211).
+        m.error_message = m
+            .error_message
+            .map(|text| crate::alerts::mask_numbers(&text));
     }
     m
 }
@@ -552,7 +554,10 @@ pub async fn create(
                 },
                 ..Default::default()
             };
-            app.writer.write(WriteOp::InsertMessage(stored)).await?;
+            let taken = crate::in_flight::message_taken(&app, &record, privacy);
+            app.writer
+                .write(WriteOp::Group(vec![WriteOp::InsertMessage(stored), taken]))
+                .await?;
             app.triggers.observe(&app, &account.sid, &delta).await;
             if guarded {
                 app.verify.await_receipt(&record.sid, &account.sid, &sid);
@@ -563,36 +568,45 @@ pub async fn create(
     }
 }
 
-/// Sends the status callbacks of `messages` (those that asked for one)
-/// concurrently, and returns when all are queued: a round's callbacks
-/// always precede the next round's.
+/// Queues the status callbacks of `messages` (those that asked for one)
+/// for the status each has now, durably, and returns then: a round's
+/// callbacks always precede the next round's.
 pub async fn status_callbacks(app: &Arc<App>, messages: Vec<MessageRecord>) {
-    let mut queued = tokio::task::JoinSet::new();
-    for message in messages {
-        if message.status_callback_sealed.is_some() {
-            let app = app.clone();
-            queued.spawn(async move { status_callback(&app, &message).await });
-        }
+    let ops: Vec<WriteOp> = messages
+        .iter()
+        .filter_map(|m| status_callback(app, m))
+        .map(WriteOp::EnqueueWebhook)
+        .collect();
+    if ops.is_empty() {
+        return;
     }
-    while queued.join_next().await.is_some() {}
+    if let Err(e) = app.writer.write_all(ops).await {
+        tracing::error!(error = %e, "cannot queue status callbacks");
+    }
+    app.webhooks.wake_dispatcher();
 }
 
-/// Final statuses, written in one batch; then each message leaves the
-/// in-flight set, its delivery receipt reaches Fraud Guard, and its status
-/// callback is sent.
+/// Final statuses, each written with its status callback and the end of
+/// its send in flight (one transaction each, many per batch); then each
+/// message leaves the in-flight set and its delivery receipt reaches Fraud
+/// Guard.
 pub async fn record_final_statuses(app: &Arc<App>, settled: Vec<(MessageRecord, Privacy)>) {
     if settled.is_empty() {
         return;
     }
     let mut receipts = Vec::with_capacity(settled.len());
-    let mut callbacks = Vec::new();
     let mut ops = Vec::with_capacity(settled.len());
+    let mut callbacks = false;
     for (message, privacy) in settled {
         receipts.push((message.sid.clone(), message.status == "delivered"));
-        if message.status_callback_sealed.is_some() {
-            callbacks.push(message.clone());
+        let mut group = Vec::with_capacity(3);
+        if let Some(hook) = status_callback(app, &message) {
+            group.push(WriteOp::EnqueueWebhook(hook));
+            callbacks = true;
         }
-        ops.push(WriteOp::UpdateMessage(into_stored(message, privacy)));
+        group.push(WriteOp::DeleteInFlight(message.sid.clone()));
+        group.push(WriteOp::UpdateMessage(into_stored(message, privacy)));
+        ops.push(WriteOp::Group(group));
     }
     let written = app.writer.write_all(ops).await;
     let now = app.clock.now().0;
@@ -604,13 +618,14 @@ pub async fn record_final_statuses(app: &Arc<App>, settled: Vec<(MessageRecord, 
         tracing::error!(error = %e, messages = receipts.len(), "cannot record message statuses");
         return;
     }
-    status_callbacks(app, callbacks).await;
+    if callbacks {
+        app.webhooks.wake_dispatcher();
+    }
 }
 
-async fn status_callback(app: &Arc<App>, message: &MessageRecord) {
-    let Some(sealed) = &message.status_callback_sealed else {
-        return;
-    };
+/// The status callback of `message` for its current status, if it asked for one.
+fn status_callback(app: &App, message: &MessageRecord) -> Option<tollgate_store::WebhookRecord> {
+    let sealed = message.status_callback_sealed.as_ref()?;
     let mut params = vec![
         ("MessageSid", message.sid.clone()),
         ("SmsSid", message.sid.clone()),
@@ -624,7 +639,14 @@ async fn status_callback(app: &Arc<App>, message: &MessageRecord) {
     if let Some(code) = message.error_code {
         params.push(("ErrorCode", code.to_string()));
     }
-    send_callback(app, &message.account_sid, &message.sid, sealed, params).await;
+    crate::in_flight::callback(
+        app,
+        &message.account_sid,
+        &message.sid,
+        &message.status,
+        sealed,
+        params,
+    )
 }
 
 fn not_found(account: &str, sid: &str) -> ApiError {
@@ -647,6 +669,87 @@ pub async fn fetch(
         .await?
         .ok_or_else(|| not_found(&account.sid, sid))?;
     Ok(Json(render(&app.sandbox.current(record))))
+}
+
+/// Statuses after which a message changes no more.
+const FINAL_STATUSES: [&str; 6] = [
+    "delivered",
+    "undelivered",
+    "failed",
+    "received",
+    "read",
+    "canceled",
+];
+
+/// `POST …/Messages/{Sid}.json`: `Body=""` redacts the body of a message in
+/// a final state (20009 before); `Status=canceled` cancels a scheduled
+/// message, and Tollgate schedules none (30409).
+pub async fn update(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((account, segment)): Path<(String, String)>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let account = principal.account(&account)?;
+    let sid = json_segment(&segment).ok_or_else(|| not_found(&account.sid, &segment))?;
+    let record = app
+        .store
+        .message(&account.sid, sid)
+        .await?
+        .ok_or_else(|| not_found(&account.sid, sid))?;
+    match params.get("Status") {
+        None => {}
+        Some("canceled") => {
+            return Err(ApiError::new(
+                &codes::CANNOT_CANCEL,
+                "This message cannot be canceled: only a scheduled message can be, and it is not scheduled",
+            ));
+        }
+        Some(_) => return Err(ApiError::invalid("Status", "must be canceled")),
+    }
+    let current = app.sandbox.current(record);
+    match params.get("Body") {
+        None => return Ok(Json(render(&current))),
+        Some("") => {}
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "Body",
+                "may only be set to an empty string, which redacts the message",
+            ));
+        }
+    }
+    if !FINAL_STATUSES.contains(&current.status.as_str()) {
+        return Err(ApiError::new(
+            &codes::RESOURCE_NOT_COMPLETE,
+            format!(
+                "The message is {}: its body can be redacted once it is delivered, undelivered or failed",
+                current.status
+            ),
+        ));
+    }
+    if current.body.as_deref().is_none_or(str::is_empty) {
+        return Ok(Json(render(&current)));
+    }
+    let now = app.clock.now().0;
+    let redacted = MessageRecord {
+        body: Some(String::new()),
+        date_updated: now,
+        ..current
+    };
+    if !app.store.update_message(&redacted).await? {
+        return Err(not_found(&account.sid, sid));
+    }
+    let event = audit::by(
+        &principal,
+        now,
+        &account.sid,
+        "message.updated",
+        ("message", Some(sid)),
+        json!({"after": {"body": "[redacted]"}}),
+    );
+    app.store.append_audit(&event).await?;
+    app.audit.appended.notify_waiters();
+    Ok(Json(render(&redacted)))
 }
 
 /// `DELETE …/Messages/{Sid}.json`
@@ -712,28 +815,6 @@ pub fn traffic_query(account_sid: &str, params: &Params, date: &str) -> ApiResul
     })
 }
 
-/// Queues a status callback to the sealed URL of `sid` (a message or call).
-pub async fn send_callback(
-    app: &Arc<App>,
-    account_sid: &str,
-    sid: &str,
-    sealed: &[u8],
-    params: Vec<(&str, String)>,
-) {
-    let Ok(url) = app.master_key().open_text(sid, sealed) else {
-        return;
-    };
-    let hook = NewWebhook {
-        account_sid,
-        url: &url,
-        method: Method::Post,
-        payload: Payload::Form(params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
-    };
-    if let Err(e) = enqueue(app, hook).await {
-        tracing::warn!(%sid, code = e.spec.code, "status callback not queued");
-    }
-}
-
 /// `GET …/Messages.json` (`To`, `From`, `DateSent`, `DateSent<`, `DateSent>`), newest first.
 pub async fn list(
     State(app): State<Arc<App>>,
@@ -751,13 +832,11 @@ pub async fn list(
         .into_iter()
         .map(|m| app.sandbox.current(m))
         .collect();
-    Ok(Json(page_2010(
+    let page = page.settle(rows, |m| (m.date_created, m.sid.clone()));
+    Ok(Json(page.twilio_2010(
         "messages",
         &format!("/2010-04-01/Accounts/{}/Messages.json", account.sid),
-        &[("To", params.get("To")), ("From", params.get("From"))],
-        &page,
-        rows,
-        |m| m.sid.clone(),
+        &params,
         render,
     )))
 }

@@ -17,7 +17,7 @@ use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
-use crate::wire::{PageRequest, Params, display_text, friendly_name, iso_date, page_v1};
+use crate::wire::{Order, PageRequest, Params, display_text, friendly_name, iso_date};
 
 fn render_alert(app: &App, a: &AlertRecord) -> Value {
     json!({
@@ -31,7 +31,8 @@ fn render_alert(app: &App, a: &AlertRecord) -> Value {
         "error_code": a.error_code.to_string(),
         "log_level": a.log_level,
         "more_info": format!("https://www.twilio.com/docs/errors/{}", a.error_code),
-        "request_method": a.request_method,
+        // Twilio's alerts name GET or POST only; others show as null.
+        "request_method": a.request_method.as_deref().filter(|m| matches!(*m, "GET" | "POST")),
         "request_url": a.request_url,
         "request_variables": null,
         "resource_sid": a.resource_sid,
@@ -50,38 +51,20 @@ pub async fn list_alerts(
     params: Params,
 ) -> ApiResult<Json<Value>> {
     let page = PageRequest::from_params(&params)?;
-    let before = match &page.after {
-        Some(sid) => {
-            let a = app
-                .store
-                .alert(sid)
-                .await?
-                .ok_or_else(|| ApiError::invalid("PageToken", "no such alert"))?;
-            Some((a.date_created, a.sid))
-        }
-        None => None,
-    };
     let query = AlertQuery {
         account_sids: principal.visible_accounts(),
         log_level: params.get("LogLevel").map(str::to_owned),
         date_from: iso_date(&params, "StartDate")?,
         date_before: iso_date(&params, "EndDate")?,
-        before,
-        limit: page.size.saturating_add(1),
+        page: page.store_query(),
     };
     let rows = app.store.alerts(&query).await?;
-    Ok(Json(page_v1(
+    let page = page.settle(rows, |a| (a.date_created, a.sid.clone()));
+    Ok(Json(page.twilio_v1(
         "alerts",
         &app.public_url,
         "/v1/Alerts",
-        &[
-            ("LogLevel", params.get("LogLevel")),
-            ("StartDate", params.get("StartDate")),
-            ("EndDate", params.get("EndDate")),
-        ],
-        &page,
-        rows,
-        |a| a.sid.clone(),
+        &params,
         |a| render_alert(&app, a),
     )))
 }
@@ -105,15 +88,18 @@ fn render_alarm(app: &App, a: &AlarmRecord) -> Value {
         .webhook_sealed
         .as_ref()
         .and_then(|s| crate::webhooks::shown_url(app, &a.sid, s));
-    json!({
+    let mut body = json!({
         "sid": a.sid,
+        "alertConfigSid": a.sid,
         "accountSid": a.account_sid,
-        "friendlyName": a.friendly_name,
+        "friendlyName": a.friendly_name.as_deref().unwrap_or_default(),
+        "description": a.description.as_deref().unwrap_or_default(),
         "queryType": a.query_type,
         "query": a.query,
         "triggerValue": a.trigger_value,
         "timeWindow": a.time_window,
-        "webhook": webhook,
+        "email": [],
+        "consoleIndicator": false,
         "enabled": a.enabled,
         "product": "Tollgate",
         "dateCreated": Timestamp(a.date_created).iso8601(),
@@ -121,7 +107,12 @@ fn render_alarm(app: &App, a: &AlarmRecord) -> Value {
         "url": format!("{}/v2/Alarms/{}", app.public_url, a.sid),
         // Tollgate's extension.
         "action": a.action,
-    })
+    });
+    // Twilio's `webhook` is a URL, absent when there is none.
+    if let (Some(url), Some(map)) = (webhook, body.as_object_mut()) {
+        map.insert("webhook".into(), json!(url));
+    }
+    body
 }
 
 /// `POST /v2/Alarms` with a JSON body.
@@ -142,16 +133,10 @@ pub async fn create_alarm(
             "must be ERROR_CODE, LOG_LEVEL or ALL",
         ));
     }
-    let query = text("query")
-        .filter(|q| !q.is_empty())
-        .map(|q| display_text("query", &q, 64))
-        .transpose()?;
+    let query = alarm_text(&body, "query")?;
     if query_type != "ALL" && query.is_none() {
         return Err(ApiError::missing("query"));
     }
-    let friendly_name = text("friendlyName")
-        .map(|n| friendly_name(&n))
-        .transpose()?;
     let trigger_value = body
         .get("triggerValue")
         .and_then(|v| {
@@ -176,6 +161,7 @@ pub async fn create_alarm(
             "must be none, suspend or lockdown",
         ));
     }
+    principal.require_for_action(&action)?;
     let sid = new_sid(SidPrefix::Alarm).to_string();
     let webhook_sealed = match text("webhook").filter(|w| !w.is_empty()) {
         None => None,
@@ -193,7 +179,8 @@ pub async fn create_alarm(
     let record = AlarmRecord {
         sid,
         account_sid: principal.account.sid.clone(),
-        friendly_name,
+        friendly_name: alarm_text(&body, "friendlyName")?,
+        description: alarm_text(&body, "description")?,
         query_type,
         query,
         trigger_value,
@@ -228,17 +215,27 @@ async fn own_alarms(app: &App, principal: &Principal) -> ApiResult<Vec<AlarmReco
         .collect())
 }
 
-/// `GET /v2/Alarms`
+/// `GET /v2/Alarms` (`SortOrder` `asc`, the default, or `desc` by creation).
 pub async fn list_alarms(
     State(app): State<Arc<App>>,
     principal: Principal,
+    params: Params,
 ) -> ApiResult<Json<Value>> {
-    let rows: Vec<Value> = own_alarms(&app, &principal)
-        .await?
-        .iter()
-        .map(|a| render_alarm(&app, a))
-        .collect();
-    Ok(Json(json!({"alarms": rows, "meta": {"key": "alarms"}})))
+    let page = PageRequest::from_params(&params)?;
+    let order = match params.get("SortOrder") {
+        None | Some("asc") => Order::Ascending,
+        Some("desc") => Order::Descending,
+        Some(_) => return Err(ApiError::invalid("SortOrder", "must be asc or desc")),
+    };
+    let rows = own_alarms(&app, &principal).await?;
+    let page = page.slice(rows, order, |a| (a.date_created, a.sid.clone()));
+    Ok(Json(page.twilio_v1(
+        "alarms",
+        &app.public_url,
+        "/v2/Alarms",
+        &params,
+        |a| render_alarm(&app, a),
+    )))
 }
 
 /// `GET /v2/Alarms/{Sid}`
@@ -261,6 +258,13 @@ pub async fn delete_alarm(
     principal: Principal,
     Path(sid): Path<String>,
 ) -> ApiResult<StatusCode> {
+    if let Some(alarm) = own_alarms(&app, &principal)
+        .await?
+        .into_iter()
+        .find(|a| a.sid == sid)
+    {
+        principal.require_for_action(&alarm.action)?;
+    }
     let event = audit::by(
         &principal,
         app.clock.now().0,
@@ -277,5 +281,206 @@ pub async fn delete_alarm(
         return Err(ApiError::not_found(&format!("/v2/Alarms/{sid}")));
     }
     app.alarms.forget(&principal.account.sid, &sid);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An alarm's free text from a JSON body, bounded as display text:
+/// `friendlyName` as every FriendlyName, `description` up to 255 characters,
+/// `query` up to 64. Empty is absent.
+fn alarm_text(body: &Value, name: &str) -> ApiResult<Option<String>> {
+    let Some(value) = body
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    match name {
+        "friendlyName" => friendly_name(value),
+        "description" => display_text(name, value, 255),
+        _ => display_text(name, value, 64),
+    }
+    .map(Some)
+}
+
+/// The settings of an alarm from a Monitor v2 JSON body, with the defaults
+/// of a new alarm for what the body leaves out (a `PUT` replaces them all).
+fn alarm_settings(app: &App, sid: &str, body: &Value) -> ApiResult<AlarmSettings> {
+    let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
+    let query_type = text("queryType")
+        .unwrap_or_else(|| "ALL".into())
+        .to_ascii_uppercase();
+    if !["ERROR_CODE", "LOG_LEVEL", "ALL"].contains(&query_type.as_str()) {
+        return Err(ApiError::invalid(
+            "queryType",
+            "must be ERROR_CODE, LOG_LEVEL or ALL",
+        ));
+    }
+    let query = alarm_text(body, "query")?;
+    if query_type != "ALL" && query.is_none() {
+        return Err(ApiError::missing("query"));
+    }
+    let trigger_value = body
+        .get("triggerValue")
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .filter(|v| (1..=1_000_000).contains(v))
+        .ok_or_else(|| ApiError::invalid("triggerValue", "must be a whole number from 1"))?;
+    let time_window = text("timeWindow").unwrap_or_else(|| "FIVE_MINS".into());
+    if crate::alarms::window_ms(&time_window).is_none() {
+        return Err(ApiError::invalid(
+            "timeWindow",
+            "must be FIVE_MINS, FIFTEEN_MINS, ONE_HOUR, TWELVE_HOURS or ONE_DAY",
+        ));
+    }
+    let action = text("action")
+        .unwrap_or_else(|| "none".into())
+        .to_ascii_lowercase();
+    if !["none", "suspend", "lockdown"].contains(&action.as_str()) {
+        return Err(ApiError::invalid(
+            "action",
+            "must be none, suspend or lockdown",
+        ));
+    }
+    let webhook_sealed = match text("webhook").filter(|w| !w.is_empty()) {
+        None => None,
+        Some(url) => {
+            Target::parse_checked(&url)
+                .map_err(|e| ApiError::invalid("webhook", &e.to_string()))?;
+            Some(
+                app.master_key()
+                    .seal(sid, url.as_bytes(), &mut OsRandom)
+                    .map_err(|_| ApiError::internal())?,
+            )
+        }
+    };
+    let enabled = match body.get("enabled") {
+        None => true,
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| ApiError::invalid("enabled", "must be true or false"))?,
+    };
+    Ok(AlarmSettings {
+        friendly_name: alarm_text(body, "friendlyName")?,
+        description: alarm_text(body, "description")?,
+        query_type,
+        query,
+        trigger_value,
+        time_window,
+        webhook_sealed,
+        enabled,
+        action,
+    })
+}
+
+struct AlarmSettings {
+    friendly_name: Option<String>,
+    description: Option<String>,
+    query_type: String,
+    query: Option<String>,
+    trigger_value: i64,
+    time_window: String,
+    webhook_sealed: Option<Vec<u8>>,
+    enabled: bool,
+    action: String,
+}
+
+/// Actions that suspend or lock accounts need account credentials to set,
+/// change or remove (an API key may not).
+fn guard_action(principal: &Principal, actions: &[&str]) -> ApiResult<()> {
+    if actions.iter().any(|a| matches!(*a, "suspend" | "lockdown")) {
+        principal.require_account_credentials()?;
+    }
+    Ok(())
+}
+
+/// Writes a changed alarm and watches it from now on.
+async fn replace_alarm(
+    app: &App,
+    principal: &Principal,
+    before: &AlarmRecord,
+    after: &AlarmRecord,
+) -> ApiResult<()> {
+    let event = audit::by(
+        principal,
+        after.date_updated,
+        &after.account_sid,
+        "alarm.updated",
+        ("alarm", Some(&after.sid)),
+        json!({
+            "before": {"query_type": before.query_type, "query": before.query, "trigger_value": before.trigger_value,
+                "time_window": before.time_window, "action": before.action, "enabled": before.enabled},
+            "after": {"query_type": after.query_type, "query": after.query, "trigger_value": after.trigger_value,
+                "time_window": after.time_window, "action": after.action, "enabled": after.enabled},
+        }),
+    );
+    if !app.store.update_alarm(after, &event).await? {
+        return Err(ApiError::not_found(&format!("/v2/Alarms/{}", after.sid)));
+    }
+    app.alarms.watch(after.clone());
+    Ok(())
+}
+
+/// `PUT /v2/Alarms/{Sid}` with a JSON body: replaces the alarm's settings.
+pub async fn update_alarm(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(sid): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let before = own_alarms(&app, &principal)
+        .await?
+        .into_iter()
+        .find(|a| a.sid == sid)
+        .ok_or_else(|| ApiError::not_found(&format!("/v2/Alarms/{sid}")))?;
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::invalid("body", "must be a JSON object"))?;
+    let s = alarm_settings(&app, &sid, &body)?;
+    guard_action(&principal, &[&before.action, &s.action])?;
+    let after = AlarmRecord {
+        friendly_name: s.friendly_name,
+        description: s.description,
+        query_type: s.query_type,
+        query: s.query,
+        trigger_value: s.trigger_value,
+        time_window: s.time_window,
+        webhook_sealed: s.webhook_sealed,
+        enabled: s.enabled,
+        action: s.action,
+        date_updated: app.clock.now().0,
+        ..before.clone()
+    };
+    replace_alarm(&app, &principal, &before, &after).await?;
+    Ok(Json(render_alarm(&app, &after)))
+}
+
+/// `PUT /v2/Alarms/{Sid}/status` (`{"enabled": bool}`): 204.
+pub async fn update_alarm_status(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(sid): Path<String>,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let before = own_alarms(&app, &principal)
+        .await?
+        .into_iter()
+        .find(|a| a.sid == sid)
+        .ok_or_else(|| ApiError::not_found(&format!("/v2/Alarms/{sid}/status")))?;
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::invalid("body", "must be a JSON object"))?;
+    let enabled = body
+        .get("enabled")
+        .ok_or_else(|| ApiError::missing("enabled"))?
+        .as_bool()
+        .ok_or_else(|| ApiError::invalid("enabled", "must be true or false"))?;
+    guard_action(&principal, &[&before.action])?;
+    let after = AlarmRecord {
+        enabled,
+        date_updated: app.clock.now().0,
+        ..before.clone()
+    };
+    replace_alarm(&app, &principal, &before, &after).await?;
     Ok(StatusCode::NO_CONTENT)
 }

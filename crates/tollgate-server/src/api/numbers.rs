@@ -20,7 +20,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
 use crate::snapshot::NumberEntry;
-use crate::wire::{PageRequest, Params, friendly_name, json_segment, page_2010};
+use crate::wire::{PageRequest, Params, friendly_name, json_segment};
 
 fn shown(url: &Option<String>) -> Value {
     match url {
@@ -33,7 +33,16 @@ fn shown(url: &Option<String>) -> Value {
     }
 }
 
-fn render(entry: &NumberEntry) -> Value {
+/// Twilio's number types (its Local, Mobile and TollFree subresources).
+fn number_type(app: &App, e164: &str) -> &'static str {
+    match app.classifier.classify(e164, None).number_type {
+        tollgate_numbering::NumberType::TollFree => "toll-free",
+        tollgate_numbering::NumberType::Mobile => "mobile",
+        _ => "local",
+    }
+}
+
+fn render(app: &App, entry: &NumberEntry) -> Value {
     let r = &entry.record;
     json!({
         "account_sid": r.account_sid,
@@ -41,22 +50,35 @@ fn render(entry: &NumberEntry) -> Value {
         "address_sid": null,
         "api_version": "2010-04-01",
         "beta": false,
+        "bundle_sid": null,
         "capabilities": {"mms": false, "sms": true, "voice": true, "fax": false},
         "date_created": Timestamp(r.date_created).rfc2822(),
         "date_updated": Timestamp(r.date_updated).rfc2822(),
+        "emergency_address_sid": null,
+        "emergency_address_status": "unregistered",
         "emergency_status": "Inactive",
         "friendly_name": r.friendly_name,
+        "identity_sid": null,
         "origin": "twilio",
         "phone_number": r.phone_number,
         "sid": r.sid,
+        "sms_application_sid": null,
+        "sms_fallback_method": "POST",
+        "sms_fallback_url": null,
         "sms_method": r.sms_method,
         "sms_url": shown(&entry.sms_url),
         "status": "in-use",
         "status_callback": shown(&entry.status_callback),
         "status_callback_method": r.status_callback_method,
+        "trunk_sid": null,
+        "type": number_type(app, &r.phone_number),
         "uri": format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{}.json", r.account_sid, r.sid),
+        "voice_application_sid": null,
         "voice_caller_id_lookup": false,
+        "voice_fallback_method": "POST",
+        "voice_fallback_url": null,
         "voice_method": r.voice_method,
+        "voice_receive_mode": "voice",
         "voice_url": shown(&entry.voice_url),
     })
 }
@@ -180,7 +202,7 @@ pub async fn create(
     tracing::info!(sid = %record.sid, account = %account.sid, "phone number added");
     Ok((
         StatusCode::CREATED,
-        Json(render(&*entry(&app, &record.sid)?)),
+        Json(render(&app, &*entry(&app, &record.sid)?)),
     ))
 }
 
@@ -193,29 +215,44 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let account = principal.account(&account)?;
     let page = PageRequest::from_params(&params)?;
-    let mut rows = app
+    // Part of a number, `*` for any one digit (Twilio's filter).
+    let like = params.get("PhoneNumber").map(|f| {
+        let part: String = f
+            .chars()
+            .filter_map(|c| match c {
+                '0'..='9' | '+' => Some(c),
+                '*' => Some('_'),
+                _ => None,
+            })
+            .collect();
+        format!("%{part}%")
+    });
+    let rows = app
         .store
-        .list_numbers(&account.sid, &page.store_query())
+        .list_numbers(&account.sid, like.as_deref(), &page.store_query())
         .await?;
-    if let Some(filter) = params.get("PhoneNumber") {
-        rows.retain(|r| r.phone_number.contains(filter.trim()));
-    }
+    let page = page.settle(rows, |r| (r.date_created, r.sid.clone()));
     let snapshot = app.snapshot();
-    let entries: Vec<Arc<NumberEntry>> = rows
-        .iter()
-        .filter_map(|r| snapshot.numbers.get(&r.phone_number).cloned())
-        .collect();
-    Ok(Json(page_2010(
+    Ok(Json(page.twilio_2010(
         "incoming_phone_numbers",
         &format!(
             "/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json",
             account.sid
         ),
-        &[("PhoneNumber", params.get("PhoneNumber"))],
-        &page,
-        entries,
-        |e| e.record.sid.clone(),
-        |e| render(e),
+        &params,
+        |r| match snapshot.numbers.get(&r.phone_number) {
+            Some(entry) => render(&app, entry),
+            // Removed since the page was read.
+            None => render(
+                &app,
+                &NumberEntry {
+                    record: r.clone(),
+                    sms_url: None,
+                    voice_url: None,
+                    status_callback: None,
+                },
+            ),
+        },
     )))
 }
 
@@ -245,7 +282,10 @@ pub async fn fetch(
     principal: Principal,
     Path((account, segment)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(render(&*owned(&app, &principal, &account, &segment)?)))
+    Ok(Json(render(
+        &app,
+        &*owned(&app, &principal, &account, &segment)?,
+    )))
 }
 
 /// `POST …/IncomingPhoneNumbers/{Sid}.json`
@@ -273,7 +313,7 @@ pub async fn update(
     );
     app.store.update_number(&record, &event).await?;
     app.refresh(&write).await?;
-    Ok(Json(render(&*entry(&app, &record.sid)?)))
+    Ok(Json(render(&app, &*entry(&app, &record.sid)?)))
 }
 
 /// `DELETE …/IncomingPhoneNumbers/{Sid}.json`

@@ -18,7 +18,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::new_sid;
 use crate::snapshot::PublicKeyEntry;
-use crate::wire::{PageRequest, Params, friendly_name, page_v1};
+use crate::wire::{PageRequest, Params, friendly_name};
 
 const PATH: &str = "/v1/Credentials/PublicKeys";
 /// A PEM of an 8192-bit key is under 1.5 KiB; anything far larger is not a key.
@@ -98,14 +98,12 @@ pub async fn list(
         .store
         .list_public_keys(&principal.account.sid, &page.store_query())
         .await?;
-    Ok(Json(page_v1(
+    let page = page.settle(rows, |k| (k.date_created, k.sid.clone()));
+    Ok(Json(page.twilio_v1(
         "credentials",
         &app.public_url,
         PATH,
-        &[],
-        &page,
-        rows,
-        |k| k.sid.clone(),
+        &params,
         |k| render(&app, k),
     )))
 }

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::wire::Params;
+use crate::wire::{Order, PageRequest, Params};
 
 /// `POST /tollgate/v1/Recipients` (`PhoneNumber`).
 pub async fn create(
@@ -54,17 +54,29 @@ pub async fn create(
     ))
 }
 
-/// `GET /tollgate/v1/Recipients`
-pub async fn list(State(_app): State<Arc<App>>, principal: Principal) -> ApiResult<Json<Value>> {
-    let mut numbers: Vec<&String> = principal
+/// `GET /tollgate/v1/Recipients`: the numbers, in order.
+pub async fn list(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let page = PageRequest::<String>::from_params(&params)?;
+    let numbers: Vec<String> = principal
         .snapshot
         .recipients
         .get(&principal.account.sid)
         .into_iter()
         .flatten()
+        .cloned()
         .collect();
-    numbers.sort();
-    Ok(Json(json!({"recipients": numbers})))
+    let page = page.slice(numbers, Order::Ascending, Clone::clone);
+    Ok(Json(page.twilio_v1(
+        "recipients",
+        &app.public_url,
+        "/tollgate/v1/Recipients",
+        &params,
+        |n| json!(n),
+    )))
 }
 
 /// `DELETE /tollgate/v1/Recipients/{E164}`

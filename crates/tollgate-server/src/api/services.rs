@@ -18,7 +18,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::new_sid;
 use crate::snapshot::ServiceEntry;
-use crate::wire::{PageRequest, Params, friendly_name, page_in_memory, page_v1};
+use crate::wire::{Order, PageRequest, Params, friendly_name};
 
 /// Twilio's pool size limit.
 pub const MAX_POOL: u32 = 400;
@@ -104,23 +104,19 @@ pub async fn list(
     params: Params,
 ) -> ApiResult<Json<Value>> {
     let page = PageRequest::from_params(&params)?;
-    let mut rows: Vec<&ServiceRecord> = principal
+    let rows: Vec<&ServiceRecord> = principal
         .snapshot
         .services
         .values()
         .map(|s| &s.record)
         .filter(|r| r.account_sid == principal.account.sid)
         .collect();
-    rows.sort_by(|a, b| a.sid.cmp(&b.sid));
-    let rows = page_in_memory(rows, &page, |r| r.sid.as_str());
-    Ok(Json(page_v1(
+    let page = page.slice(rows, Order::Ascending, |r| (r.date_created, r.sid.clone()));
+    Ok(Json(page.twilio_v1(
         "services",
         &app.public_url,
         "/v1/Services",
-        &[],
-        &page,
-        rows,
-        |r| r.sid.clone(),
+        &params,
         |r| render(&app, r),
     )))
 }
@@ -276,21 +272,17 @@ pub async fn list_numbers(
 ) -> ApiResult<Json<Value>> {
     let service = owned(&principal, &sid)?;
     let page = PageRequest::from_params(&params)?;
-    let mut entries: Vec<Arc<crate::snapshot::NumberEntry>> = service
+    let entries: Vec<Arc<crate::snapshot::NumberEntry>> = service
         .numbers
         .iter()
         .filter_map(|e164| principal.snapshot.numbers.get(e164).cloned())
         .collect();
-    entries.sort_by(|a, b| a.record.sid.cmp(&b.record.sid));
-    let rows = page_in_memory(entries, &page, |e| e.record.sid.as_str());
-    Ok(Json(page_v1(
+    let page = page.slice(entries, Order::Ascending, |e| e.record.sid.clone());
+    Ok(Json(page.twilio_v1(
         "phone_numbers",
         &app.public_url,
         &format!("/v1/Services/{sid}/PhoneNumbers"),
-        &[],
-        &page,
-        rows,
-        |e| e.record.sid.clone(),
+        &params,
         |e| render_number(&app, &sid, e),
     )))
 }

@@ -2,6 +2,7 @@
 //! Monthly,Today,Yesterday,ThisMonth,LastMonth,AllTime}.json`: derived from
 //! the billed messages and calls themselves, so usage always matches traffic.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -13,9 +14,78 @@ use tollgate_types::Timestamp;
 use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::wire::{PageRequest, Params, page_2010, page_in_memory};
+use crate::wire::{Order, PageRequest, Params};
 
 const DAY: i64 = 86_400_000;
+
+/// The metered categories the store sums.
+const BASE: [&str; 4] = [
+    "sms-outbound",
+    "sms-inbound",
+    "calls-outbound",
+    "calls-inbound",
+];
+
+/// A usage record's category: what it sums and how it is shown.
+struct Category {
+    name: &'static str,
+    description: &'static str,
+    count_unit: &'static str,
+    usage_unit: &'static str,
+    sums: &'static [&'static str],
+}
+
+const CATEGORIES: [Category; 7] = [
+    Category {
+        name: "sms",
+        description: "SMS",
+        count_unit: "messages",
+        usage_unit: "messages",
+        sums: &["sms-outbound", "sms-inbound"],
+    },
+    Category {
+        name: "sms-outbound",
+        description: "Outbound SMS",
+        count_unit: "messages",
+        usage_unit: "messages",
+        sums: &["sms-outbound"],
+    },
+    Category {
+        name: "sms-inbound",
+        description: "Inbound SMS",
+        count_unit: "messages",
+        usage_unit: "messages",
+        sums: &["sms-inbound"],
+    },
+    Category {
+        name: "calls",
+        description: "Voice Minutes",
+        count_unit: "calls",
+        usage_unit: "minutes",
+        sums: &["calls-outbound", "calls-inbound"],
+    },
+    Category {
+        name: "calls-outbound",
+        description: "Outbound Voice Minutes",
+        count_unit: "calls",
+        usage_unit: "minutes",
+        sums: &["calls-outbound"],
+    },
+    Category {
+        name: "calls-inbound",
+        description: "Inbound Voice Minutes",
+        count_unit: "calls",
+        usage_unit: "minutes",
+        sums: &["calls-inbound"],
+    },
+    Category {
+        name: "totalprice",
+        description: "Total Price",
+        count_unit: "",
+        usage_unit: "usd",
+        sums: &BASE,
+    },
+];
 
 /// `[start, end)` periods for a subresource.
 fn periods(kind: &str, now: i64, start: Option<i64>, end: Option<i64>) -> Option<Vec<(i64, i64)>> {
@@ -28,6 +98,18 @@ fn periods(kind: &str, now: i64, start: Option<i64>, end: Option<i64>) -> Option
         "Yesterday" => vec![(today - DAY, today)],
         "ThisMonth" => vec![(month, Timestamp(month + 32 * DAY).start_of_month().0)],
         "LastMonth" => vec![(last_month, month)],
+        "Yearly" => {
+            let from = Timestamp(start.unwrap_or(now)).start_of_year().0;
+            let to = end.unwrap_or(today + DAY);
+            let mut out = Vec::new();
+            let mut y = from;
+            while y < to && out.len() < 20 {
+                let next = Timestamp(y + 370 * DAY).start_of_year().0;
+                out.push((y, next));
+                y = next;
+            }
+            out
+        }
         "Daily" => {
             let from = start.unwrap_or(month);
             let to = end.unwrap_or(today + DAY);
@@ -107,139 +189,78 @@ pub async fn records(
                 .map(|a| a.sid.clone()),
         );
     }
+    // One record per period and category, keyed by its position, so a page
+    // reads the usage of its own periods only.
     let wanted = params.get("Category");
-    let mut records: Vec<(String, Value)> = Vec::new();
-    for (index, (from, to)) in periods.iter().enumerate() {
-        let mut totals: std::collections::HashMap<&str, (i64, i64, i64)> = Default::default();
+    let categories: Vec<&Category> = CATEGORIES
+        .iter()
+        .filter(|c| wanted.is_none_or(|w| w == c.name))
+        .collect();
+    let slots: Vec<(i64, usize, &Category)> = periods
+        .iter()
+        .enumerate()
+        .flat_map(|(p, _)| categories.iter().map(move |c| (p, *c)))
+        .enumerate()
+        .map(|(position, (p, c))| (position as i64, p, c))
+        .collect();
+    let page = PageRequest::<i64>::from_params(&params)?.slice(slots, Order::Ascending, |s| s.0);
+    let mut totals: HashMap<usize, HashMap<&str, (i64, i64, i64)>> = HashMap::new();
+    for &(_, index, _) in &page.rows {
+        if totals.contains_key(&index) {
+            continue;
+        }
+        let Some(&(from, to)) = periods.get(index) else {
+            continue;
+        };
+        let mut sums: HashMap<&str, (i64, i64, i64)> = HashMap::new();
         for sid in &accounts {
-            for row in app.store.usage(sid, *from, *to).await? {
-                let key = match row.category.as_str() {
-                    "sms-outbound" => "sms-outbound",
-                    "sms-inbound" => "sms-inbound",
-                    "calls-outbound" => "calls-outbound",
-                    _ => "calls-inbound",
-                };
-                let t = totals.entry(key).or_default();
+            for row in app.store.usage(sid, from, to).await? {
+                let key = BASE
+                    .iter()
+                    .copied()
+                    .find(|b| *b == row.category)
+                    .unwrap_or("calls-inbound");
+                let t = sums.entry(key).or_default();
                 t.0 += row.count;
                 t.1 += row.usage;
                 t.2 += row.price_micros;
             }
         }
-        let sum = |keys: &[&str]| {
-            keys.iter().fold((0, 0, 0), |acc, k| {
-                let t = totals.get(k).copied().unwrap_or_default();
-                (acc.0 + t.0, acc.1 + t.1, acc.2 + t.2)
-            })
-        };
-        let rows = [
-            (
-                "sms",
-                "SMS",
-                "messages",
-                "messages",
-                sum(&["sms-outbound", "sms-inbound"]),
-            ),
-            (
-                "sms-outbound",
-                "Outbound SMS",
-                "messages",
-                "messages",
-                sum(&["sms-outbound"]),
-            ),
-            (
-                "sms-inbound",
-                "Inbound SMS",
-                "messages",
-                "messages",
-                sum(&["sms-inbound"]),
-            ),
-            (
-                "calls",
-                "Voice Minutes",
-                "calls",
-                "minutes",
-                sum(&["calls-outbound", "calls-inbound"]),
-            ),
-            (
-                "calls-outbound",
-                "Outbound Voice Minutes",
-                "calls",
-                "minutes",
-                sum(&["calls-outbound"]),
-            ),
-            (
-                "calls-inbound",
-                "Inbound Voice Minutes",
-                "calls",
-                "minutes",
-                sum(&["calls-inbound"]),
-            ),
-        ];
-        // Every billed category, once.
-        let total_price: i64 = totals.values().map(|t| t.2).sum();
-        let price_text = |micros: i64| format_price(micros).trim_start_matches('-').to_owned();
-        let last_day = date(to - 1);
-        let mut push = |category: &str,
-                        description: &str,
-                        count: Option<i64>,
-                        count_unit: &str,
-                        usage: String,
-                        usage_unit: &str,
-                        price: i64| {
-            if wanted.is_some_and(|w| w != category) {
-                return;
-            }
-            records.push((
-                format!("{index:06}{category}"),
-                json!({
-                    "account_sid": account.sid,
-                    "api_version": "2010-04-01",
-                    "as_of": Timestamp(now).iso8601().replace('Z', "+00:00"),
-                    "category": category,
-                    "count": count.map(|c| c.to_string()),
-                    "count_unit": count_unit,
-                    "description": description,
-                    "end_date": last_day,
-                    "price": price_text(price),
-                    "price_unit": "usd",
-                    "start_date": date(*from),
-                    "subresource_uris": {},
-                    "uri": format!("{path}?Category={category}"),
-                    "usage": usage,
-                    "usage_unit": usage_unit,
-                }),
-            ));
-        };
-        for (category, description, count_unit, usage_unit, (count, usage, price)) in rows {
-            push(
-                category,
-                description,
-                Some(count),
-                count_unit,
-                usage.to_string(),
-                usage_unit,
-                price,
-            );
-        }
-        push(
-            "totalprice",
-            "Total Price",
-            None,
-            "",
-            price_text(total_price),
-            "usd",
-            total_price,
-        );
+        totals.insert(index, sums);
     }
-    let page = PageRequest::from_params_keyed(&params, |_| true)?;
-    let rows = page_in_memory(records, &page, |(k, _)| k.as_str());
-    Ok(Json(page_2010(
+    let as_of = Timestamp(now).iso8601().replace('Z', "+00:00");
+    let price_text = |micros: i64| format_price(micros).trim_start_matches('-').to_owned();
+    let render = |&(_, index, category): &(i64, usize, &Category)| {
+        let (from, to) = periods.get(index).copied().unwrap_or_default();
+        let sums = totals.get(&index);
+        let (count, usage, price) = category.sums.iter().fold((0, 0, 0), |acc, k| {
+            let t = sums.and_then(|s| s.get(k)).copied().unwrap_or_default();
+            (acc.0 + t.0, acc.1 + t.1, acc.2 + t.2)
+        });
+        let is_total = category.name == "totalprice";
+        json!({
+            "account_sid": account.sid,
+            "api_version": "2010-04-01",
+            "as_of": as_of,
+            "category": category.name,
+            "count": (!is_total).then(|| count.to_string()),
+            "count_unit": category.count_unit,
+            "description": category.description,
+            "end_date": date(to - 1),
+            // A number in Twilio's usage records (a string elsewhere).
+            "price": price.unsigned_abs() as f64 / 1_000_000.0,
+            "price_unit": "usd",
+            "start_date": date(from),
+            "subresource_uris": {},
+            "uri": format!("{path}?Category={}", category.name),
+            "usage": if is_total { price_text(price) } else { usage.to_string() },
+            "usage_unit": category.usage_unit,
+        })
+    };
+    Ok(Json(page.twilio_2010(
         "usage_records",
         &path,
-        &[("Category", params.get("Category"))],
-        &page,
-        rows,
-        |(k, _)| k.clone(),
-        |(_, v)| v.clone(),
+        &params,
+        render,
     )))
 }

@@ -18,7 +18,7 @@ use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
-use crate::wire::{PageRequest, Params, friendly_name, json_segment, page_2010};
+use crate::wire::{Order, PageRequest, Params, friendly_name, json_segment};
 
 fn base(account: &str) -> String {
     format!("/2010-04-01/Accounts/{account}/Usage/Triggers")
@@ -48,7 +48,8 @@ fn render(app: &App, r: &UsageTriggerRecord) -> Value {
         "date_fired": r.date_fired.map(|t| Timestamp(t).rfc2822()),
         "date_updated": Timestamp(r.date_updated).rfc2822(),
         "friendly_name": r.friendly_name,
-        "recurring": r.recurring,
+        // Stored as "" when not recurring; the resource says `alltime`.
+        "recurring": if r.recurring.is_empty() { "alltime" } else { r.recurring.as_str() },
         "sid": r.sid,
         "trigger_by": r.trigger_by,
         "trigger_value": r.trigger_value,
@@ -115,6 +116,7 @@ pub async fn create(
     if action != "none" && action != "suspend" {
         return Err(ApiError::invalid("Action", "must be none or suspend"));
     }
+    principal.require_for_action(&action)?;
     if action == "suspend" && account.is_main() {
         return Err(ApiError::invalid(
             "Action",
@@ -223,18 +225,11 @@ pub async fn list(
                 .is_none_or(|c| t.usage_category == c)
         })
         .collect();
-    let rows = crate::wire::page_in_memory(rows, &page, |t| t.sid.as_str());
-    Ok(Json(page_2010(
+    let page = page.slice(rows, Order::Ascending, |t| (t.date_created, t.sid.clone()));
+    Ok(Json(page.twilio_2010(
         "usage_triggers",
         &format!("{}.json", base(&account.sid)),
-        &[
-            ("Recurring", params.get("Recurring")),
-            ("TriggerBy", params.get("TriggerBy")),
-            ("UsageCategory", params.get("UsageCategory")),
-        ],
-        &page,
-        rows,
-        |t| t.sid.clone(),
+        &params,
         |t| render(&app, t),
     )))
 }
@@ -298,6 +293,7 @@ pub async fn delete(
     Path((account, segment)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let record = owned(&app, &principal, &account, &segment).await?;
+    principal.require_for_action(&record.action)?;
     let event = audit::by(
         &principal,
         app.clock.now().0,

@@ -26,7 +26,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_ordered_sid, new_sid};
 use crate::verify::{BucketRefusal, Live, MAX_CHECKS, MAX_SENDS, seconds};
-use crate::wire::{PageRequest, Params, display_text_problem, page_in_memory, page_v1};
+use crate::wire::{Order, PageRequest, Params, display_text_problem};
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(&codes::VERIFY_INVALID_PARAMETER, message)
@@ -159,15 +159,12 @@ pub async fn list_services(
 ) -> ApiResult<Json<Value>> {
     let page = PageRequest::from_params(&params)?;
     let rows = app.verify.services_of(&principal.account.sid);
-    let rows = page_in_memory(rows, &page, |r| r.sid.as_str());
-    Ok(Json(page_v1(
+    let page = page.slice(rows, Order::Ascending, |r| (r.date_created, r.sid.clone()));
+    Ok(Json(page.twilio_v1(
         "services",
         &app.public_url,
         "/v2/Services",
-        &[],
-        &page,
-        rows,
-        |r| r.sid.clone(),
+        &params,
         |r| render_service(&app, r),
     )))
 }
@@ -245,6 +242,8 @@ pub async fn delete_service(
 // ---- verifications ----
 
 fn render_verification(app: &App, r: &VerificationRecord) -> Value {
+    // As stored: an account that redacts numbers sees them redacted.
+    let r = &stored_verification(app, r);
     let attempts: Value = serde_json::from_str(&r.send_attempts).unwrap_or_else(|_| json!([]));
     json!({
         "sid": r.sid,
@@ -470,6 +469,7 @@ pub async fn create_verification(
             service_sid: service.sid.clone(),
             account_sid: account.sid.clone(),
             to_number: e164.clone(),
+            to_key: app.verify.number_key(&service.sid, &e164),
             channel: channel_name.to_owned(),
             status: "pending".into(),
             code_hash: Vec::new(),
@@ -544,7 +544,9 @@ pub async fn create_verification(
     record.channel = channel_name.to_owned();
     record.code_hash = app.verify.hash_code(&record.sid, &code);
     record.date_updated = now;
-    app.store.put_verification(&record).await?;
+    app.store
+        .put_verification(&stored_verification(&app, &record))
+        .await?;
     app.verify.keep(
         Live {
             record: record.clone(),
@@ -610,10 +612,12 @@ pub async fn create_verification(
         // A code never rests on disk.
         bodies: true,
     };
+    let taken = crate::in_flight::message_taken(&app, &message, privacy);
     app.writer
-        .write(WriteOp::InsertMessage(crate::api::messages::stored_form(
-            &message, privacy,
-        )))
+        .write(WriteOp::Group(vec![
+            WriteOp::InsertMessage(crate::api::messages::stored_form(&message, privacy)),
+            taken,
+        ]))
         .await?;
     app.carrier.submit_message(&app, message, privacy);
     Ok((
@@ -750,6 +754,16 @@ pub async fn update_verification(
     Ok(Json(render_verification(&app, &record)))
 }
 
+/// `record` as it may rest on disk: its number redacted when the account
+/// redacts numbers.
+fn stored_verification(app: &App, record: &VerificationRecord) -> VerificationRecord {
+    let redact = app
+        .snapshot()
+        .settings_of(&record.account_sid)
+        .redact_phone_numbers;
+    crate::verify::Verify::stored_form(record, redact)
+}
+
 /// Writes a verification's new state; an approval teaches Fraud Guard and
 /// makes the number "known" to the account (`RecipientPolicy=known`).
 async fn finish(
@@ -758,7 +772,9 @@ async fn finish(
     record: VerificationRecord,
     now: i64,
 ) -> ApiResult<()> {
-    app.store.put_verification(&record).await?;
+    app.store
+        .put_verification(&stored_verification(&app, &record))
+        .await?;
     let last_send = app
         .verify
         .with_live(&record.sid, |l| l.last_send.clone())
@@ -806,7 +822,12 @@ pub async fn check(
                 .pending_for(&service.sid, &e164, now)
                 .ok_or_else(not_found)?
         }
-        (None, None) => return Err(ApiError::missing("To")),
+        (None, None) => {
+            return Err(ApiError::new(
+                &codes::VERIFY_NO_TARGET,
+                "No target verification specified: give To or VerificationSid",
+            ));
+        }
     };
     let mut record = app
         .verify
@@ -826,7 +847,9 @@ pub async fn check(
         record.status = "approved".into();
         finish(&app, &service, record.clone(), now).await?;
     } else {
-        app.store.put_verification(&record).await?;
+        app.store
+            .put_verification(&stored_verification(&app, &record))
+            .await?;
         let r = record.clone();
         app.verify.with_live(&sid, move |l| l.record = r);
     }
@@ -944,17 +967,14 @@ pub async fn list_rate_limits(
 ) -> ApiResult<Json<Value>> {
     let svc = owned_service(&app, &principal, &service_sid)?;
     let page = PageRequest::from_params(&params)?;
-    let rows = page_in_memory(app.verify.rate_limits_of(&svc.sid), &page, |r| {
-        r.sid.as_str()
+    let page = page.slice(app.verify.rate_limits_of(&svc.sid), Order::Ascending, |r| {
+        (r.date_created, r.sid.clone())
     });
-    Ok(Json(page_v1(
+    Ok(Json(page.twilio_v1(
         "rate_limits",
         &app.public_url,
         &format!("/v2/Services/{}/RateLimits", svc.sid),
-        &[],
-        &page,
-        rows,
-        |r| r.sid.clone(),
+        &params,
         |r| render_rate_limit(&app, r),
     )))
 }
@@ -1103,15 +1123,14 @@ pub async fn list_buckets(
 ) -> ApiResult<Json<Value>> {
     let (svc, rl) = owned_rate_limit(&app, &principal, &service_sid, &rate_limit_sid)?;
     let page = PageRequest::from_params(&params)?;
-    let rows = page_in_memory(app.verify.buckets_of(&rl.sid), &page, |r| r.sid.as_str());
-    Ok(Json(page_v1(
+    let page = page.slice(app.verify.buckets_of(&rl.sid), Order::Ascending, |r| {
+        (r.date_created, r.sid.clone())
+    });
+    Ok(Json(page.twilio_v1(
         "buckets",
         &app.public_url,
         &format!("/v2/Services/{}/RateLimits/{}/Buckets", svc.sid, rl.sid),
-        &[],
-        &page,
-        rows,
-        |r| r.sid.clone(),
+        &params,
         |r| render_bucket(&app, r),
     )))
 }

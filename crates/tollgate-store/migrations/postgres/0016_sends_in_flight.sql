@@ -1,0 +1,12 @@
+-- Sends a 201 promised and the carrier has not settled: resumed at start-up
+-- by the node that took them. `sealed` holds, under the master key, what the
+-- stored row redacts (the number, the body) until the send settles.
+CREATE TABLE sends_in_flight (
+    sid TEXT PRIMARY KEY NOT NULL,
+    kind TEXT NOT NULL,
+    account_sid TEXT NOT NULL,
+    node TEXT NOT NULL,
+    sealed BYTEA,
+    date_created BIGINT NOT NULL
+);
+CREATE INDEX sends_in_flight_by_node ON sends_in_flight (node, date_created);
