@@ -773,7 +773,7 @@ async fn finish(
     now: i64,
 ) -> ApiResult<()> {
     app.store
-        .put_verification(&stored_verification(&app, &record))
+        .put_verification(&stored_verification(app, &record))
         .await?;
     let last_send = app
         .verify
