@@ -2,39 +2,28 @@
 //! every connection the gateway allows.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// The source a connection counts against: an IPv4 address, or an IPv6
-/// /64 (one host usually has a whole /64).
-pub fn source_of(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let [a, b, c, d, ..] = v6.segments();
-                IpAddr::V6(Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
-            }
-        },
-    }
-}
+// A source is counted as the authentication throttle counts it: an IPv4
+// address, or an IPv6 /64 (one host usually holds a whole /64).
+use crate::auth_throttle::Source;
 
 /// Counts open connections per source; `limit` 0 counts nothing.
 #[derive(Debug)]
 pub struct Sources {
     limit: usize,
-    open: Mutex<HashMap<IpAddr, usize>>,
+    open: Mutex<HashMap<Source, usize>>,
 }
 
 /// A connection counted against its source until dropped.
 #[derive(Debug)]
 pub struct SourceSlot {
     sources: Arc<Sources>,
-    source: IpAddr,
+    source: Source,
 }
 
-/// A connection over its source's cap, from this source.
+/// A connection over its source's cap, from this address.
 #[derive(Debug)]
 pub struct Refused(pub IpAddr);
 
@@ -51,11 +40,11 @@ impl Sources {
         if self.limit == 0 {
             return Ok(None);
         }
-        let source = source_of(ip);
+        let source = Source::of(Some(ip));
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let count = open.entry(source).or_default();
         if *count >= self.limit {
-            return Err(Refused(source));
+            return Err(Refused(ip));
         }
         *count += 1;
         Ok(Some(SourceSlot {
@@ -67,7 +56,7 @@ impl Sources {
     #[cfg(test)]
     fn open(&self, ip: IpAddr) -> usize {
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        open.get(&source_of(ip)).copied().unwrap_or(0)
+        open.get(&Source::of(Some(ip))).copied().unwrap_or(0)
     }
 }
 
