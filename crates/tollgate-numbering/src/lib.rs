@@ -199,6 +199,23 @@ impl Classifier {
         self.rules.warm();
     }
 
+    /// The country calling code that international `digits` (no `+`) begin
+    /// with, if they begin with an assigned one.
+    pub fn calling_code(&self, digits: &str) -> Option<u16> {
+        if digits.starts_with('0') {
+            return None;
+        }
+        // The first 1 to 3 digits that name one.
+        (1..=3.min(digits.len())).find_map(|len| {
+            let head = digits.get(..len)?;
+            if !head.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let code: u16 = head.parse().ok()?;
+            self.rules.code(code).map(|_| code)
+        })
+    }
+
     /// Classifies any input. `default_region` (ISO alpha-2) is used for
     /// national numbers and `00`/`011`-style international prefixes.
     pub fn classify(&self, input: &str, default_region: Option<&str>) -> Classification {
@@ -225,14 +242,8 @@ impl Classifier {
             }
         }
         let digits = std::str::from_utf8(digits.get(..n)?).ok()?;
-        // The calling code: the first 1 to 3 digits that name one.
-        if digits.starts_with('0') {
-            return None;
-        }
-        let (code, rules) = (1..=3.min(n)).find_map(|len| {
-            let code: u16 = digits.get(..len)?.parse().ok()?;
-            self.rules.code(code).map(|r| (code, r))
-        })?;
+        let code = self.calling_code(digits)?;
+        let rules = self.rules.code(code)?;
         let nsn = digits.get(code_len(code)..)?;
         if !(2..=17).contains(&nsn.len()) || rules.national_prefix_may_apply(nsn) {
             return None;

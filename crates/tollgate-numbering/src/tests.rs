@@ -113,6 +113,18 @@ proptest! {
 }
 
 #[test]
+fn calling_codes_are_the_assigned_ones() {
+    let c = Classifier::new();
+    assert_eq!(c.calling_code("12015550124"), Some(1));
+    assert_eq!(c.calling_code("4474001235"), Some(44));
+    assert_eq!(c.calling_code("2526"), Some(252));
+    assert_eq!(c.calling_code("88234"), Some(882));
+    for none in ["", "0", "0044", "-12015550124", "+1", "28", "999"] {
+        assert_eq!(c.calling_code(none), None, "{none}");
+    }
+}
+
+#[test]
 fn special_prefixes_come_from_the_metadata() {
     let c = Classifier::new();
     let us = c.high_risk_special_prefixes("US");

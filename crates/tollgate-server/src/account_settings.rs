@@ -67,6 +67,9 @@ pub const NAMES: [&str; 10] = [
     "SmsPumpingProtection",
 ];
 
+/// Most domains in `LinkDomains` or `LinkBlocklist`.
+const MAX_DOMAINS: usize = 1000;
+
 fn domains(value: &str) -> Vec<String> {
     value
         .split(',')
@@ -93,8 +96,12 @@ pub fn validate(name: &str, value: &str) -> Result<String, &'static str> {
         },
         "LinkDomains" | "LinkBlocklist" => {
             let list = domains(v);
+            if list.len() > MAX_DOMAINS {
+                return Err("must list at most 1000 domains");
+            }
             if list.iter().all(|d| {
                 d.contains('.')
+                    && d.len() <= 253
                     && d.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
             }) {

@@ -62,6 +62,18 @@ pub struct RawConfig {
     pub audit_syslog: Option<String>,
     /// Days audit events are kept (default 0: forever).
     pub audit_retention_days: Option<String>,
+    /// Open connections at most (default 1024, or 3/4 of the open-file limit if lower, leaving 64 files).
+    pub max_connections: Option<String>,
+    /// Open connections per client address, IPv6 per /64 (default max_connections/4; 0: no cap).
+    pub max_connections_per_ip: Option<String>,
+    /// A request head must arrive within this, in ms (default 10000).
+    pub header_read_timeout_ms: Option<String>,
+    /// An idle keep-alive connection is closed after this, in ms (default 60000).
+    pub idle_timeout_ms: Option<String>,
+    /// Reading a request's body and answering it take at most this, in ms (default 30000).
+    pub request_timeout_ms: Option<String>,
+    /// Request line and headers at most, in bytes (default 16384).
+    pub max_header_bytes: Option<String>,
     /// Failed authentications one source (IPv4 address, IPv6 /64) may make per minute (default 20).
     pub auth_failures_per_source: Option<String>,
     /// Failed authentications against one SID per minute, from sources it has not seen succeed (default 50).
@@ -106,6 +118,12 @@ impl RawConfig {
             audit_file_keep: self.audit_file_keep.or(other.audit_file_keep),
             audit_syslog: self.audit_syslog.or(other.audit_syslog),
             audit_retention_days: self.audit_retention_days.or(other.audit_retention_days),
+            max_connections: self.max_connections.or(other.max_connections),
+            max_connections_per_ip: self.max_connections_per_ip.or(other.max_connections_per_ip),
+            header_read_timeout_ms: self.header_read_timeout_ms.or(other.header_read_timeout_ms),
+            idle_timeout_ms: self.idle_timeout_ms.or(other.idle_timeout_ms),
+            request_timeout_ms: self.request_timeout_ms.or(other.request_timeout_ms),
+            max_header_bytes: self.max_header_bytes.or(other.max_header_bytes),
             auth_failures_per_source: self
                 .auth_failures_per_source
                 .or(other.auth_failures_per_source),
@@ -148,6 +166,12 @@ impl RawConfig {
             audit_file_keep: lookup("TOLLGATE_AUDIT_FILE_KEEP"),
             audit_syslog: lookup("TOLLGATE_AUDIT_SYSLOG"),
             audit_retention_days: lookup("TOLLGATE_AUDIT_RETENTION_DAYS"),
+            max_connections: lookup("TOLLGATE_MAX_CONNECTIONS"),
+            max_connections_per_ip: lookup("TOLLGATE_MAX_CONNECTIONS_PER_IP"),
+            header_read_timeout_ms: lookup("TOLLGATE_HEADER_READ_TIMEOUT_MS"),
+            idle_timeout_ms: lookup("TOLLGATE_IDLE_TIMEOUT_MS"),
+            request_timeout_ms: lookup("TOLLGATE_REQUEST_TIMEOUT_MS"),
+            max_header_bytes: lookup("TOLLGATE_MAX_HEADER_BYTES"),
             auth_failures_per_source: lookup("TOLLGATE_AUTH_FAILURES_PER_SOURCE"),
             auth_failures_per_name: lookup("TOLLGATE_AUTH_FAILURES_PER_NAME"),
             auth_failure_floor_ms: lookup("TOLLGATE_AUTH_FAILURE_FLOOR_MS"),
@@ -176,6 +200,8 @@ pub struct Config {
     pub verify_code_ttl_seconds: u32,
     pub sandbox: crate::carrier::SandboxSettings,
     pub audit: crate::audit_tasks::AuditSettings,
+    /// Connection limits and timeouts.
+    pub edge: crate::edge::EdgeSettings,
     pub auth: crate::auth_throttle::AuthLimits,
 }
 
@@ -323,6 +349,68 @@ fn webhook_settings(raw: &RawConfig, errors: &mut Vec<String>) -> WebhookSetting
     }
 }
 
+/// Connection limits and timeouts; defaults fit the open-file limit.
+fn edge_settings(raw: &RawConfig, errors: &mut Vec<String>) -> crate::edge::EdgeSettings {
+    use std::time::Duration;
+    let nofile = crate::edge::open_file_limit();
+    let d = crate::edge::EdgeSettings::defaults(nofile);
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let max_connections = parse_number(
+        "max connections",
+        raw.max_connections.as_deref(),
+        d.max_connections,
+        |n| (1..=1_000_000).contains(n),
+        errors,
+    );
+    let max_connections_per_ip = parse_number(
+        "max connections per ip",
+        raw.max_connections_per_ip.as_deref(),
+        // The default follows a configured cap.
+        (max_connections / 4).max(1),
+        |n| *n <= 1_000_000,
+        errors,
+    );
+    let mut timeout = |name: &str, value: Option<&str>, default: Duration, max_ms: u64| {
+        Duration::from_millis(parse_number(
+            name,
+            value,
+            ms(default),
+            |n| (100..=max_ms).contains(n),
+            errors,
+        ))
+    };
+    crate::edge::EdgeSettings {
+        max_connections,
+        max_connections_per_ip,
+        header_read_timeout: timeout(
+            "header read timeout ms",
+            raw.header_read_timeout_ms.as_deref(),
+            d.header_read_timeout,
+            300_000,
+        ),
+        idle_timeout: timeout(
+            "idle timeout ms",
+            raw.idle_timeout_ms.as_deref(),
+            d.idle_timeout,
+            3_600_000,
+        ),
+        request_timeout: timeout(
+            "request timeout ms",
+            raw.request_timeout_ms.as_deref(),
+            d.request_timeout,
+            600_000,
+        ),
+        // hyper needs at least 8192 bytes of buffer.
+        max_header_bytes: parse_number(
+            "max header bytes",
+            raw.max_header_bytes.as_deref(),
+            d.max_header_bytes,
+            |n| (8192..=1_048_576).contains(n),
+            errors,
+        ),
+    }
+}
+
 /// The configured node name, else the host name, else `local`.
 fn node_id(configured: Option<&str>, errors: &mut Vec<String>) -> String {
     let valid = |s: &str| {
@@ -378,6 +466,7 @@ impl Config {
             }),
         };
         let webhooks = webhook_settings(&raw, &mut errors);
+        let edge = edge_settings(&raw, &mut errors);
         let mut prices = tollgate_policy::pricing::PriceTable::builtin();
         if let Some(path) = raw.prices_file.as_deref().filter(|p| !p.is_empty()) {
             match std::fs::read_to_string(path) {
@@ -538,6 +627,7 @@ impl Config {
                     verify_code_ttl_seconds,
                     sandbox,
                     audit,
+                    edge,
                     auth,
                 })
             }
@@ -655,6 +745,32 @@ mod tests {
             DatabaseTarget::Postgres("postgres://h/db".into())
         );
         assert_eq!(c.data_dir, dir);
+    }
+
+    #[test]
+    fn connection_limits_and_timeouts_are_validated() {
+        let c = Config::validate(env(&[
+            ("TOLLGATE_MAX_CONNECTIONS", "40"),
+            ("TOLLGATE_HEADER_READ_TIMEOUT_MS", "1500"),
+            ("TOLLGATE_IDLE_TIMEOUT_MS", "2500"),
+        ]))
+        .unwrap();
+        assert_eq!(c.edge.max_connections, 40);
+        assert_eq!(c.edge.max_connections_per_ip, 10);
+        assert_eq!(c.edge.header_read_timeout.as_millis(), 1500);
+        assert_eq!(c.edge.idle_timeout.as_millis(), 2500);
+        assert_eq!(c.edge.request_timeout.as_millis(), 30_000);
+        let off = Config::validate(env(&[("TOLLGATE_MAX_CONNECTIONS_PER_IP", "0")])).unwrap();
+        assert_eq!(off.edge.max_connections_per_ip, 0);
+        let errors = Config::validate(env(&[
+            ("TOLLGATE_MAX_CONNECTIONS", "0"),
+            ("TOLLGATE_HEADER_READ_TIMEOUT_MS", "5"),
+            ("TOLLGATE_IDLE_TIMEOUT_MS", "x"),
+            ("TOLLGATE_REQUEST_TIMEOUT_MS", "99999999"),
+            ("TOLLGATE_MAX_HEADER_BYTES", "4096"),
+        ]))
+        .unwrap_err();
+        assert_eq!(errors.len(), 5, "{errors:?}");
     }
 
     #[test]

@@ -59,10 +59,59 @@ impl ApiError {
         )
     }
 
+    /// The error for an HTTP status that something other than a handler
+    /// chose (an extractor's rejection, hyper, a limit), with the detail it
+    /// gave. Statuses without a row of their own become 400 or 500.
+    pub fn for_status(status: StatusCode, detail: Option<&str>) -> ApiError {
+        let (spec, message): (&'static ErrorSpec, &str) = match status.as_u16() {
+            401 => (&codes::AUTHENTICATE, "Authenticate"),
+            404 => (&codes::NOT_FOUND, "The requested resource was not found"),
+            405 => (
+                &codes::METHOD_NOT_ALLOWED,
+                "The requested method is not allowed",
+            ),
+            408 => (&codes::REQUEST_TIMEOUT, "The request took too long"),
+            409 => (&codes::CONFLICT, "Conflict"),
+            413 => (&codes::ENTITY_TOO_LARGE, "The request body is too large"),
+            414 => (&codes::URI_TOO_LONG, "The request URI is too long"),
+            429 => (&codes::TOO_MANY_REQUESTS, "Too many requests"),
+            431 => (
+                &codes::HEADERS_TOO_LARGE,
+                "The request headers are too large",
+            ),
+            503 => (
+                &codes::UNAVAILABLE,
+                "Service is unavailable, please try again",
+            ),
+            500..=599 => (&codes::INTERNAL, "Internal Server Error"),
+            _ => (&codes::MALFORMED_REQUEST, "The request could not be parsed"),
+        };
+        // Server errors keep their detail to the log.
+        match detail.filter(|d| !d.is_empty() && spec.http_status < 500) {
+            Some(detail) => ApiError::new(spec, format!("{message}: {}", printable(detail, 200))),
+            None => ApiError::new(spec, message),
+        }
+    }
+
+    /// Twilio's error JSON.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "code": self.spec.code,
+            "message": self.message,
+            "more_info": self.more_info(),
+            "status": self.spec.http_status,
+        })
+    }
+
     /// Where the code is documented.
     pub fn more_info(&self) -> String {
         more_info(self.spec.code)
     }
+}
+
+/// At most `max` characters of `text`, control characters dropped.
+fn printable(text: &str, max: usize) -> String {
+    text.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
 /// Twilio's documentation for Twilio's codes; Tollgate's own table for its own.
@@ -78,13 +127,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.spec.http_status)
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::json!({
-            "code": self.spec.code,
-            "message": self.message,
-            "more_info": self.more_info(),
-            "status": self.spec.http_status,
-        });
-        let mut response = (status, axum::Json(body)).into_response();
+        let mut response = (status, axum::Json(self.body())).into_response();
         response.extensions_mut().insert(crate::alerts::ErrorInfo {
             code: self.spec.code,
             message: self.message.clone(),

@@ -18,6 +18,7 @@ pub mod carrier;
 pub mod client_validation;
 pub mod clock;
 pub mod config;
+pub mod edge;
 pub mod error;
 pub mod in_flight;
 pub mod inbound;

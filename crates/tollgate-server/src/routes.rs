@@ -1,12 +1,11 @@
-//! All Twilio domains on one listener, routed by path.
+//! All Twilio domains on one listener, routed by path. The listener
+//! (`edge`) adds the limits every request meets: body, URI, timeout.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
 use crate::api::{
@@ -292,10 +291,6 @@ pub fn router(app: Arc<App>) -> Router {
                 .make_span_with(DefaultMakeSpan::new())
                 .on_response(DefaultOnResponse::new()),
         )
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal())
         }))

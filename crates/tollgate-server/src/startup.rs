@@ -357,13 +357,7 @@ pub async fn serve(
     ));
     // What a 201 promised before a crash goes on now, once.
     crate::in_flight::resume(&app).await;
-    axum::serve(
-        listener,
-        crate::routes::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(stopped(stop_rx))
-    .await
-    .map_err(runtime("server"))?;
+    crate::edge::serve(listener, crate::routes::router(app), config.edge, stop_rx).await;
     let _ = dispatcher.await;
     for task in audit_tasks {
         let _ = task.await;

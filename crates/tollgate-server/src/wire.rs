@@ -8,8 +8,20 @@ use tollgate_types::error_code as codes;
 
 use crate::error::{ApiError, ApiResult};
 
-/// Largest request body Tollgate reads.
+/// Largest request body Tollgate reads (the listener enforces it on every route).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Longest value of any parameter, in characters, unless [`LONG_PARAMS`]
+/// names it. Handlers bound the fields they store more tightly.
+pub const MAX_PARAM_CHARS: usize = 4096;
+
+/// Longest parameter name, in characters.
+pub const MAX_PARAM_NAME_CHARS: usize = 256;
+
+/// Parameters that may be longer than [`MAX_PARAM_CHARS`] (up to the body
+/// limit); their handlers check them: a message `Body` (21617 over 1600
+/// characters), JSON documents, domain lists.
+const LONG_PARAMS: [&str; 4] = ["Body", "UpdateRequest", "LinkDomains", "LinkBlocklist"];
 
 /// Request parameters in order: the query string, then a form-encoded body.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,6 +31,26 @@ impl Params {
     /// Parses `application/x-www-form-urlencoded` text.
     pub fn parse(text: &[u8]) -> Params {
         Params(form_urlencoded::parse(text).into_owned().collect())
+    }
+
+    /// Refuses a parameter name or value longer than the bounds above.
+    pub fn check_lengths(&self) -> ApiResult<()> {
+        for (name, value) in &self.0 {
+            if name.chars().count() > MAX_PARAM_NAME_CHARS {
+                let shown: String = name.chars().take(32).collect();
+                return Err(ApiError::invalid(
+                    &format!("{shown}…"),
+                    &format!("parameter names are at most {MAX_PARAM_NAME_CHARS} characters"),
+                ));
+            }
+            if !LONG_PARAMS.contains(&name.as_str()) && value.chars().count() > MAX_PARAM_CHARS {
+                return Err(ApiError::invalid(
+                    name,
+                    &format!("longer than {MAX_PARAM_CHARS} characters"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The first value of `name`.
@@ -72,6 +104,7 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                 })?;
             params.0.extend(Params::parse(&bytes).0);
         }
+        params.check_lengths()?;
         Ok(params)
     }
 }
@@ -95,16 +128,60 @@ pub fn json_segment(segment: &str) -> Option<&str> {
     segment.strip_suffix(".json")
 }
 
-/// Validates `FriendlyName`: 1 to 64 characters.
-pub fn friendly_name(value: &str) -> ApiResult<String> {
+/// Characters display text may not hold: control characters (NUL, CR,
+/// LF, tab, …), line and paragraph separators, and the bidirectional-text
+/// controls (embeddings, overrides, isolates, marks) that make text read
+/// differently from what it is.
+pub fn forbidden_in_display_text(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{061C}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// Why `value` is not display text of 1 to `max` characters, if it is not.
+pub fn display_text_problem(value: &str, max: usize) -> Option<String> {
     let len = value.chars().count();
-    if (1..=64).contains(&len) {
-        Ok(value.to_owned())
+    if !(1..=max).contains(&len) || value.trim().is_empty() {
+        Some(format!("must be 1 to {max} characters"))
+    } else if value.chars().any(forbidden_in_display_text) {
+        Some(
+            "must not contain control characters, line breaks or bidirectional-text controls"
+                .to_owned(),
+        )
     } else {
-        Err(ApiError::new(
+        None
+    }
+}
+
+/// Most characters of a `FriendlyName`.
+pub const MAX_FRIENDLY_NAME_CHARS: usize = 64;
+
+/// Validates a `FriendlyName` (every resource's, the same rule): 1 to 64
+/// characters of display text.
+pub fn friendly_name(value: &str) -> ApiResult<String> {
+    match display_text_problem(value, MAX_FRIENDLY_NAME_CHARS) {
+        None => Ok(value.to_owned()),
+        Some(why) => Err(ApiError::new(
             &codes::INVALID_FRIENDLY_NAME,
-            "FriendlyName must be between 1 and 64 characters long",
-        ))
+            format!("FriendlyName {why}"),
+        )),
+    }
+}
+
+/// Validates other display text (a description, an alarm's query): 400 /
+/// 20422 naming `name`.
+pub fn display_text(name: &str, value: &str, max: usize) -> ApiResult<String> {
+    match display_text_problem(value, max) {
+        None => Ok(value.to_owned()),
+        Some(why) => Err(ApiError::invalid(name, &why)),
     }
 }
 
@@ -564,6 +641,43 @@ mod tests {
     }
 
     #[test]
+    fn display_text_keeps_ordinary_unicode() {
+        for ok in ["Team A", "Équipe 東京 🚀", "👩\u{200D}💻 dev", "עברית", "a"] {
+            assert_eq!(friendly_name(ok).unwrap(), ok);
+        }
+        for bad in [
+            "",
+            "   ",
+            "a\0b",
+            "line\r\nbreak",
+            "tab\there",
+            "\u{202E}gnp.exe",
+            "x\u{2066}y\u{2069}",
+        ] {
+            assert_eq!(friendly_name(bad).unwrap_err().spec.code, 20002, "{bad:?}");
+        }
+        assert_eq!(friendly_name(&"x".repeat(65)).unwrap_err().spec.code, 20002);
+    }
+
+    #[test]
+    fn every_parameter_is_bounded() {
+        let long = "x".repeat(MAX_PARAM_CHARS + 1);
+        assert!(
+            params(&format!("To={}", "x".repeat(MAX_PARAM_CHARS)))
+                .check_lengths()
+                .is_ok()
+        );
+        let err = params(&format!("StatusCallback={long}"))
+            .check_lengths()
+            .unwrap_err();
+        assert_eq!(err.spec.code, 20422);
+        assert!(err.message.contains("StatusCallback"));
+        assert!(params(&format!("Body={long}")).check_lengths().is_ok());
+        let name = "N".repeat(MAX_PARAM_NAME_CHARS + 1);
+        assert!(params(&format!("{name}=1")).check_lengths().is_err());
+    }
+
+    #[test]
     fn page_requests_validate_like_twilio() {
         assert_eq!(
             PageRequest::<Created>::from_params(&params("")).unwrap(),
@@ -860,9 +974,27 @@ mod tests {
         }
 
         #[test]
-        fn friendly_name_accepts_exactly_1_to_64_chars(s in "\\PC{0,80}") {
+        fn friendly_name_accepts_exactly_1_to_64_display_chars(s in "\\PC{0,80}") {
             let n = s.chars().count();
-            prop_assert_eq!(friendly_name(&s).is_ok(), (1..=64).contains(&n));
+            let display = !s.trim().is_empty() && !s.chars().any(forbidden_in_display_text);
+            prop_assert_eq!(friendly_name(&s).is_ok(), (1..=64).contains(&n) && display);
+        }
+
+        #[test]
+        fn any_forbidden_character_is_refused(
+            before in "[a-z ]{0,20}",
+            bad in prop_oneof![
+                (0u32..0x20).prop_map(|c| char::from_u32(c).unwrap()),
+                Just('\u{7f}'), Just('\u{85}'), Just('\u{2028}'), Just('\u{2029}'),
+                Just('\u{061C}'), Just('\u{200E}'), Just('\u{200F}'),
+                (0x202Au32..=0x202E).prop_map(|c| char::from_u32(c).unwrap()),
+                (0x2066u32..=0x2069).prop_map(|c| char::from_u32(c).unwrap()),
+            ],
+            after in "[a-z]{1,20}",
+        ) {
+            let name = format!("{before}{bad}{after}");
+            prop_assert_eq!(friendly_name(&name).unwrap_err().spec.code, 20002);
+            prop_assert!(display_text("Description", &name, 255).is_err());
         }
     }
 }

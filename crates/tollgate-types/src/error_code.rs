@@ -59,7 +59,7 @@ codes! {
     INVALID_PARAMETER = (20422, 400, "Invalid Parameter",
         "A parameter has a value the resource does not accept.");
     TOO_MANY_REQUESTS = (20429, 429, "Too Many Requests",
-        "A velocity limit refused the send (a /tollgate/v1/RateLimits rule or a default one). Retry-After says when to try again.");
+        "A velocity limit refused the send (a /tollgate/v1/RateLimits rule or a default one), or the client's address already holds max_connections_per_ip open connections. Retry-After says when to try again.");
     INTERNAL = (20500, 500, "Internal Server Error",
         "Tollgate could not complete the request. Nothing was changed unless the response says so.");
     UNAVAILABLE = (20503, 503, "Service unavailable",
@@ -164,12 +164,44 @@ pub const AUTH_THROTTLED: ErrorSpec = ErrorSpec {
     explanation: "The source (an IPv4 address or IPv6 /64) or the account or key SID presented has had too many failed authentications in the last minute (auth_failures_per_source, auth_failures_per_name), or too many API key checks are waiting; nothing was checked. Retry-After says when to try again. A source that recently authenticated as the SID is not held back by the SID's budget.",
 };
 
+pub const MALFORMED_REQUEST: ErrorSpec = ErrorSpec {
+    code: 99400,
+    http_status: 400,
+    title: "Malformed request",
+    explanation: "The request line, a header, the path (invalid percent-encoding or UTF-8) or the body could not be parsed.",
+};
+
+pub const REQUEST_TIMEOUT: ErrorSpec = ErrorSpec {
+    code: 99408,
+    http_status: 408,
+    title: "Request timeout",
+    explanation: "The request was not received and answered within request_timeout_ms (default 30 s). The connection is closed.",
+};
+
+pub const URI_TOO_LONG: ErrorSpec = ErrorSpec {
+    code: 99414,
+    http_status: 414,
+    title: "URI too long",
+    explanation: "The request's path and query are longer than 8192 bytes. The connection is closed.",
+};
+
+pub const HEADERS_TOO_LARGE: ErrorSpec = ErrorSpec {
+    code: 99431,
+    http_status: 431,
+    title: "Request headers too large",
+    explanation: "The request line and headers are longer than max_header_bytes (default 16384) or number more than 100. The connection is closed.",
+};
+
 /// Tollgate's own codes (99000–99999), in code order.
 pub const TOLLGATE_CODES: &[ErrorSpec] = &[
     SPEND_CAP_EXCEEDED,
     RECIPIENT_NOT_ALLOWED,
     AUTH_THROTTLED,
     WEBHOOK_QUEUE_FULL,
+    MALFORMED_REQUEST,
+    REQUEST_TIMEOUT,
+    URI_TOO_LONG,
+    HEADERS_TOO_LARGE,
 ];
 
 /// The spec for `code`, if Tollgate can return it.

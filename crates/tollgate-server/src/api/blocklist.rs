@@ -25,14 +25,12 @@ fn render(b: &BlockRecord) -> Value {
     })
 }
 
-fn digits(text: &str) -> Option<String> {
-    let d: String = text
-        .trim()
-        .trim_start_matches('+')
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-'))
-        .collect();
-    (!d.is_empty() && d.len() <= 15 && d.bytes().all(|b| b.is_ascii_digit())).then_some(d)
+/// The digits of an E.164 number or prefix: `+`, an assigned country
+/// calling code, at most 15 digits in all.
+fn digits(app: &App, text: &str) -> Option<String> {
+    let d = text.trim().strip_prefix('+')?;
+    let well_formed = !d.is_empty() && d.len() <= 15 && d.bytes().all(|b| b.is_ascii_digit());
+    (well_formed && app.classifier.calling_code(d).is_some()).then(|| d.to_owned())
 }
 
 /// `POST /tollgate/v1/Blocklist` (`Number`: a number or prefix; `ExpiresIn` seconds).
@@ -43,11 +41,17 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     principal.require_account_credentials()?;
     let prefix = digits(
+        &app,
         params
             .get("Number")
             .ok_or_else(|| ApiError::missing("Number"))?,
     )
-    .ok_or_else(|| ApiError::invalid("Number", "must be an E.164 number or prefix, like +2526"))?;
+    .ok_or_else(|| {
+        ApiError::invalid(
+            "Number",
+            "must be an E.164 number or prefix that starts with a country code, like +2526",
+        )
+    })?;
     let now = app.clock.now().0;
     let expires_at = match params.get("ExpiresIn") {
         None => None,
@@ -115,7 +119,7 @@ pub async fn delete(
     Path(number): Path<String>,
 ) -> ApiResult<StatusCode> {
     principal.require_account_credentials()?;
-    let prefix = digits(&number)
+    let prefix = digits(&app, &number)
         .ok_or_else(|| ApiError::not_found(&format!("/tollgate/v1/Blocklist/{number}")))?;
     let write = app.begin_write().await;
     if !app

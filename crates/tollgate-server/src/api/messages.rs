@@ -384,6 +384,7 @@ pub async fn create(
     }
     let body = params
         .get("Body")
+        .filter(|b| !b.is_empty())
         .ok_or_else(|| ApiError::new(&codes::BODY_REQUIRED, "Message body is required."))?;
     if body.chars().count() > MAX_BODY_CHARS {
         return Err(ApiError::new(

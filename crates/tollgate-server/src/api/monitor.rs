@@ -17,7 +17,7 @@ use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_sid};
-use crate::wire::{Order, PageRequest, Params, iso_date};
+use crate::wire::{Order, PageRequest, Params, display_text, friendly_name, iso_date};
 
 fn render_alert(app: &App, a: &AlertRecord) -> Value {
     json!({
@@ -133,8 +133,8 @@ pub async fn create_alarm(
             "must be ERROR_CODE, LOG_LEVEL or ALL",
         ));
     }
-    let query = text("query");
-    if query_type != "ALL" && query.as_deref().is_none_or(str::is_empty) {
+    let query = alarm_text(&body, "query")?;
+    if query_type != "ALL" && query.is_none() {
         return Err(ApiError::missing("query"));
     }
     let trigger_value = body
@@ -179,8 +179,8 @@ pub async fn create_alarm(
     let record = AlarmRecord {
         sid,
         account_sid: principal.account.sid.clone(),
-        friendly_name: text("friendlyName"),
-        description: text("description"),
+        friendly_name: alarm_text(&body, "friendlyName")?,
+        description: alarm_text(&body, "description")?,
         query_type,
         query,
         trigger_value,
@@ -284,6 +284,25 @@ pub async fn delete_alarm(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// An alarm's free text from a JSON body, bounded as display text:
+/// `friendlyName` as every FriendlyName, `description` up to 255 characters,
+/// `query` up to 64. Empty is absent.
+fn alarm_text(body: &Value, name: &str) -> ApiResult<Option<String>> {
+    let Some(value) = body
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    match name {
+        "friendlyName" => friendly_name(value),
+        "description" => display_text(name, value, 255),
+        _ => display_text(name, value, 64),
+    }
+    .map(Some)
+}
+
 /// The settings of an alarm from a Monitor v2 JSON body, with the defaults
 /// of a new alarm for what the body leaves out (a `PUT` replaces them all).
 fn alarm_settings(app: &App, sid: &str, body: &Value) -> ApiResult<AlarmSettings> {
@@ -297,8 +316,8 @@ fn alarm_settings(app: &App, sid: &str, body: &Value) -> ApiResult<AlarmSettings
             "must be ERROR_CODE, LOG_LEVEL or ALL",
         ));
     }
-    let query = text("query");
-    if query_type != "ALL" && query.as_deref().is_none_or(str::is_empty) {
+    let query = alarm_text(body, "query")?;
+    if query_type != "ALL" && query.is_none() {
         return Err(ApiError::missing("query"));
     }
     let trigger_value = body
@@ -344,8 +363,8 @@ fn alarm_settings(app: &App, sid: &str, body: &Value) -> ApiResult<AlarmSettings
             .ok_or_else(|| ApiError::invalid("enabled", "must be true or false"))?,
     };
     Ok(AlarmSettings {
-        friendly_name: text("friendlyName"),
-        description: text("description"),
+        friendly_name: alarm_text(body, "friendlyName")?,
+        description: alarm_text(body, "description")?,
         query_type,
         query,
         trigger_value,

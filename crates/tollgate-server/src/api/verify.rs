@@ -26,10 +26,22 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_ordered_sid, new_sid};
 use crate::verify::{BucketRefusal, Live, MAX_CHECKS, MAX_SENDS, seconds};
-use crate::wire::{Order, PageRequest, Params};
+use crate::wire::{Order, PageRequest, Params, display_text_problem};
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(&codes::VERIFY_INVALID_PARAMETER, message)
+}
+
+/// A rate limit's `Description`: up to 255 characters of display text.
+fn description(params: &Params) -> ApiResult<Option<String>> {
+    match params.get("Description") {
+        None => Ok(None),
+        Some("") => Ok(Some(String::new())),
+        Some(d) => match display_text_problem(d, 255) {
+            None => Ok(Some(d.to_owned())),
+            Some(why) => Err(invalid(format!("Invalid parameter `Description`: {why}"))),
+        },
+    }
 }
 
 fn service_url(app: &App, sid: &str) -> String {
@@ -111,10 +123,8 @@ pub async fn create_service(
     let name = params
         .get("FriendlyName")
         .ok_or_else(|| ApiError::missing("FriendlyName"))?;
-    if name.trim().is_empty() || name.chars().count() > 30 {
-        return Err(invalid(
-            "Invalid parameter `FriendlyName`: 1 to 30 characters",
-        ));
+    if let Some(why) = display_text_problem(name, 30) {
+        return Err(invalid(format!("Invalid parameter `FriendlyName`: {why}")));
     }
     let now = app.clock.now().0;
     let record = VerifyServiceRecord {
@@ -181,10 +191,8 @@ pub async fn update_service(
     let before = owned_service(&app, &principal, &sid)?;
     let mut record = before.clone();
     if let Some(name) = params.get("FriendlyName") {
-        if name.trim().is_empty() || name.chars().count() > 30 {
-            return Err(invalid(
-                "Invalid parameter `FriendlyName`: 1 to 30 characters",
-            ));
+        if let Some(why) = display_text_problem(name, 30) {
+            return Err(invalid(format!("Invalid parameter `FriendlyName`: {why}")));
         }
         record.friendly_name = name.to_owned();
     }
@@ -765,7 +773,7 @@ async fn finish(
     now: i64,
 ) -> ApiResult<()> {
     app.store
-        .put_verification(&stored_verification(&app, &record))
+        .put_verification(&stored_verification(app, &record))
         .await?;
     let last_send = app
         .verify
@@ -932,7 +940,7 @@ pub async fn create_rate_limit(
         service_sid: svc.sid.clone(),
         account_sid: svc.account_sid.clone(),
         unique_name: name.to_owned(),
-        description: params.get("Description").map(str::to_owned),
+        description: description(&params)?,
         date_created: now,
         date_updated: now,
     };
@@ -990,8 +998,8 @@ pub async fn update_rate_limit(
 ) -> ApiResult<Json<Value>> {
     let (_, mut rl) = owned_rate_limit(&app, &principal, &service_sid, &sid)?;
     let before = rl.description.clone();
-    if let Some(d) = params.get("Description") {
-        rl.description = Some(d.to_owned());
+    if let Some(d) = description(&params)? {
+        rl.description = Some(d);
     }
     rl.date_updated = app.clock.now().0;
     let event = audit::by(
