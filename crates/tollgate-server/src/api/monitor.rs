@@ -123,71 +123,22 @@ pub async fn create_alarm(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let body: Value = serde_json::from_slice(&body)
         .map_err(|_| ApiError::invalid("body", "must be a JSON object"))?;
-    let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
-    let query_type = text("queryType")
-        .unwrap_or_else(|| "ALL".into())
-        .to_ascii_uppercase();
-    if !["ERROR_CODE", "LOG_LEVEL", "ALL"].contains(&query_type.as_str()) {
-        return Err(ApiError::invalid(
-            "queryType",
-            "must be ERROR_CODE, LOG_LEVEL or ALL",
-        ));
-    }
-    let query = alarm_text(&body, "query")?;
-    if query_type != "ALL" && query.is_none() {
-        return Err(ApiError::missing("query"));
-    }
-    let trigger_value = body
-        .get("triggerValue")
-        .and_then(|v| {
-            v.as_i64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        })
-        .filter(|v| (1..=1_000_000).contains(v))
-        .ok_or_else(|| ApiError::invalid("triggerValue", "must be a whole number from 1"))?;
-    let time_window = text("timeWindow").unwrap_or_else(|| "FIVE_MINS".into());
-    if crate::alarms::window_ms(&time_window).is_none() {
-        return Err(ApiError::invalid(
-            "timeWindow",
-            "must be FIVE_MINS, FIFTEEN_MINS, ONE_HOUR, TWELVE_HOURS or ONE_DAY",
-        ));
-    }
-    let action = text("action")
-        .unwrap_or_else(|| "none".into())
-        .to_ascii_lowercase();
-    if !["none", "suspend", "lockdown"].contains(&action.as_str()) {
-        return Err(ApiError::invalid(
-            "action",
-            "must be none, suspend or lockdown",
-        ));
-    }
-    principal.require_for_action(&action)?;
     let sid = new_sid(SidPrefix::Alarm).to_string();
-    let webhook_sealed = match text("webhook").filter(|w| !w.is_empty()) {
-        None => None,
-        Some(url) => {
-            Target::parse_checked(&url)
-                .map_err(|e| ApiError::invalid("webhook", &e.to_string()))?;
-            Some(
-                app.master_key()
-                    .seal(&sid, url.as_bytes(), &mut OsRandom)
-                    .map_err(|_| ApiError::internal())?,
-            )
-        }
-    };
+    let s = alarm_settings(&app, &sid, &body)?;
+    guard_action(&principal, &[&s.action])?;
     let now = app.clock.now().0;
     let record = AlarmRecord {
         sid,
         account_sid: principal.account.sid.clone(),
-        friendly_name: alarm_text(&body, "friendlyName")?,
-        description: alarm_text(&body, "description")?,
-        query_type,
-        query,
-        trigger_value,
-        time_window,
-        webhook_sealed,
-        enabled: body.get("enabled").and_then(Value::as_bool).unwrap_or(true),
-        action,
+        friendly_name: s.friendly_name,
+        description: s.description,
+        query_type: s.query_type,
+        query: s.query,
+        trigger_value: s.trigger_value,
+        time_window: s.time_window,
+        webhook_sealed: s.webhook_sealed,
+        enabled: s.enabled,
+        action: s.action,
         date_created: now,
         date_updated: now,
     };
@@ -263,7 +214,7 @@ pub async fn delete_alarm(
         .into_iter()
         .find(|a| a.sid == sid)
     {
-        principal.require_for_action(&alarm.action)?;
+        guard_action(&principal, &[&alarm.action])?;
     }
     let event = audit::by(
         &principal,
@@ -390,10 +341,9 @@ struct AlarmSettings {
 /// Actions that suspend or lock accounts need account credentials to set,
 /// change or remove (an API key may not).
 fn guard_action(principal: &Principal, actions: &[&str]) -> ApiResult<()> {
-    if actions.iter().any(|a| matches!(*a, "suspend" | "lockdown")) {
-        principal.require_account_credentials()?;
-    }
-    Ok(())
+    actions
+        .iter()
+        .try_for_each(|action| principal.require_for_action(action))
 }
 
 /// Writes a changed alarm and watches it from now on.
