@@ -1,6 +1,7 @@
 -- Sends a 201 promised and the carrier has not settled: resumed at start-up
 -- by the node that took them. `sealed` holds, under the master key, what the
--- stored row redacts (the number, the body) until the send settles.
+-- stored row redacts (the number, the body) until the send settles. Rows
+-- live for seconds; start-up reads them all, so the key is the only index.
 CREATE TABLE sends_in_flight (
     sid TEXT PRIMARY KEY NOT NULL,
     kind TEXT NOT NULL,
@@ -9,4 +10,3 @@ CREATE TABLE sends_in_flight (
     sealed BYTEA,
     date_created BIGINT NOT NULL
 );
-CREATE INDEX sends_in_flight_by_node ON sends_in_flight (node, date_created);
