@@ -109,8 +109,9 @@ impl Detector {
     }
 
     /// Decides on one send, before it goes out: the rules in the order
-    /// they are tried, the first that refuses decides. A rule that finds
-    /// an anomaly returns its evidence; opening the block is done here.
+    /// they are tried (numbered as in the crate doc), the first that
+    /// refuses decides. A rule that finds an anomaly returns its evidence
+    /// (a `Finding`); opening the block is done here.
     pub fn decide(&mut self, req: &Request<'_>) -> Verdict {
         if self.mode == Mode::Off {
             return Verdict::allow();
@@ -118,6 +119,7 @@ impl Detector {
         let t = req.t;
         self.now = self.now.max(t);
         self.mature(t);
+        // 1. fraudguard.invalid_number
         if !req.valid {
             return Verdict::invalid(req.digits);
         }
@@ -138,34 +140,41 @@ impl Detector {
         };
         let neighbours = self.note_sweep(&n, known, t);
 
+        // 2. A standing block on an enclosing range.
         if let Some(v) = self.standing_block(&n, t) {
             return v;
         }
         // From here on, attempts count for the country's volume.
         self.count_volume(&n, known, t);
 
+        // 3. fraudguard.hosted_call
         if let Some(v) = self.hosted_call(req, &n, known) {
             return v;
         }
+        // 4. fraudguard.new_country
         if let Some(f) = self.new_country(req, &n) {
             return self.block(f, t);
         }
+        // 5. fraudguard.burst and fraudguard.density
         if let Some(f) = self.density(&n, req.channel, t) {
             return self.block(f, t);
         }
-        // After density, so that a sweep that goes on escalates to the
-        // wider range density finds.
+        // 6. fraudguard.sweep, after density so that a sweep that goes on
+        // escalates to the wider range density finds.
         if let Some(f) = self.sweep(&n, &neighbours) {
             return self.block(f, t);
         }
+        // 7. fraudguard.density for voice calls
         if let Some(expected) = call_expected
             && let Some(f) = self.call_density(&n, expected, t)
         {
             return self.block(f, t);
         }
+        // 8. fraudguard.low_conversion
         if let Some(f) = self.low_conversion(&n, t) {
             return self.block(f, t);
         }
+        // 9. fraudguard.conversion, on the request's own signals
         let features = self.features(req, &n, known, distinct == 0.0);
         if let Some(f) = self.conversion(&n, features, t) {
             return self.block(f, t);

@@ -12,8 +12,8 @@
 //! Ranges are prefixes of the E.164 digits: the country (calling code) and
 //! the 1,000,000-, 100,000-, 10,000-, 1,000- and 100-number ranges of each
 //! destination (the first of these is the NDC level in most plans). The
-//! rules, in the order `decide` tries them (one file each under
-//! `detector/`):
+//! rules, in the order `decide` tries them (from 3 on, each in its own
+//! file under `detector/`; standing blocks are in `detector/blocks.rs`):
 //!
 //! 1. `fraudguard.invalid_number`: the number is not valid (libphonenumber).
 //! 2. A standing block on any enclosing range refuses the send and renews

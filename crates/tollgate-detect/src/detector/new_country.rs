@@ -12,7 +12,8 @@ use crate::verdict::{EVIDENCE_NUMBERS, RULE_NEW_COUNTRY};
 
 impl Detector {
     /// Refuses a send over the budget of a country without verified
-    /// history; a country within it, or accepted since, loses its watch.
+    /// history. A country with history, accepted by hand, or back within
+    /// its budget loses its new-country watch.
     pub(super) fn new_country(&mut self, req: &Request<'_>, n: &Number) -> Option<Finding> {
         let cc = n.country();
         let c = self.countries.get(&cc)?;
