@@ -1,4 +1,8 @@
 use super::*;
+use crate::conversion_stream::ConversionStream;
+use crate::features::{history_factor, network};
+use crate::sweep_window::SweepWindow;
+use crate::tuning::{CONV_DAY_HL, MAX_SWEEP};
 
 fn req<'a>(t: f64, id: &'a str, digits: &'a str, cc: &'a str) -> Request<'a> {
     Request {
@@ -300,10 +304,10 @@ fn ip_flags_parse_from_names() {
 
 #[test]
 fn networks_of_ips() {
-    assert_eq!(super::network("130.233.223.212"), "130.233.223");
-    assert_eq!(super::network("2001:db8:12:34::1"), "2001:db8:12");
-    assert_eq!(super::network("2001:db8::1"), "2001:db8:");
-    assert_eq!(super::network("garbage"), "garbage");
+    assert_eq!(network("130.233.223.212"), "130.233.223");
+    assert_eq!(network("2001:db8:12:34::1"), "2001:db8:12");
+    assert_eq!(network("2001:db8::1"), "2001:db8:");
+    assert_eq!(network("garbage"), "garbage");
 }
 
 fn call<'a>(t: f64, id: &'a str, digits: &'a str, cc: &'a str) -> Request<'a> {
