@@ -183,6 +183,29 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         Poll::Ready(Ok(n))
     }
 
+    /// hyper writes a response's head and body as separate slices (no copy)
+    /// when the stream takes vectored writes; an answer of its own is a head
+    /// alone, one slice, so it still meets the rewrite above.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut nonempty = bufs.iter().filter(|b| !b.is_empty());
+        if let (Some(only), None) = (nonempty.next(), nonempty.next()) {
+            return self.poll_write(cx, only);
+        }
+        let this = self.get_mut();
+        ready!(this.poll_pending(cx))?;
+        let n = ready!(Pin::new(&mut this.inner).poll_write_vectored(cx, bufs))?;
+        this.activity.wrote(n);
+        Poll::Ready(Ok(n))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_pending(cx))?;
@@ -201,7 +224,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
 /// `content-length: 0` and `date`, written alone. This recognises exactly
 /// that answer and returns it with Twilio's JSON error as its body.
 pub fn json_for_automatic_error(buf: &[u8]) -> Option<Vec<u8>> {
-    if !buf.starts_with(b"HTTP/1.1 ") || !buf.ends_with(b"\r\n\r\n") {
+    // Every response head passes here: only a 4xx or 5xx head is read further.
+    if !buf.starts_with(b"HTTP/1.1 ")
+        || !matches!(buf.get(9), Some(b'4' | b'5'))
+        || !buf.ends_with(b"\r\n\r\n")
+    {
         return None;
     }
     let text = std::str::from_utf8(buf).ok()?;

@@ -247,9 +247,10 @@ async fn serve_connection(
     builder
         // hyper refuses less than 8192 (config validation does too).
         .max_buf_size((settings.max_header_bytes as usize).max(8192))
-        // One buffer per write, so hyper's own error answers can be
-        // recognised and sent as JSON (conn::json_for_automatic_error).
-        .writev(false)
+        // Head and body as separate slices, no copy; hyper's own error
+        // answers are a head alone, still recognised and sent as JSON
+        // (conn::json_for_automatic_error).
+        .writev(true)
         // The watchdog below times heads and idle connections.
         .header_read_timeout(None);
     let connection = builder.serve_connection(io, service);
