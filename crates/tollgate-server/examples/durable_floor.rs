@@ -42,6 +42,8 @@ async fn create(State(writer): State<Arc<Writer>>, body: Bytes) -> (StatusCode, 
         date_created: now,
         date_updated: now,
         date_sent: None,
+        carrier_node: None,
+        resume_sealed: None,
     };
     let answer = serde_json::json!({
         "sid": sid,

@@ -1,22 +1,20 @@
-//! Sends a 201 promised, until the carrier settles them: each is recorded in
-//! the transaction that records the send, removed in the one that records
-//! its final status, and resumed at start-up by the node that took it. A
-//! status callback has one delivery SID per send and status, so writing it
-//! again after a restart queues nothing new: each arrives once.
+//! Sends a 201 promised, until the carrier settles them. A send's own row
+//! names the node that took it and keeps, sealed, what the row redacts;
+//! its final status (written with its status callback) settles it, and the
+//! node resumes what it did not settle at start-up. A status callback has
+//! one delivery SID per send and status, so writing it again after a
+//! restart queues nothing new: each arrives once.
 
 use std::sync::Arc;
 
-use tollgate_store::{CallRecord, InFlightRecord, MessageRecord, WebhookRecord, WriteOp};
+use tollgate_store::{CallRecord, MessageRecord, WebhookRecord};
 use tollgate_webhook::request::{Method, Payload};
 
 use crate::api::messages::Privacy;
 use crate::app::App;
 use crate::random::OsRandom;
 
-pub const MESSAGE: &str = "message";
-pub const CALL: &str = "call";
-
-/// What a message's stored row redacts, kept sealed while it is in flight.
+/// What a message's stored row redacts, kept sealed until it settles.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Unredacted {
     to: String,
@@ -26,9 +24,11 @@ struct Unredacted {
     bodies: bool,
 }
 
-/// The write that records `message` as taken by this node.
-pub fn message_taken(app: &App, message: &MessageRecord, privacy: Privacy) -> WriteOp {
-    let sealed = (privacy.numbers || privacy.bodies)
+/// Marks `message` as taken by this node, with what `privacy` will redact
+/// from its stored row sealed, so it can be resumed after a crash.
+pub fn take_message(app: &App, message: &mut MessageRecord, privacy: Privacy) {
+    message.carrier_node = Some(app.webhooks.settings.node_id.clone());
+    message.resume_sealed = (privacy.numbers || privacy.bodies)
         .then(|| {
             let unredacted = Unredacted {
                 to: message.to_number.clone(),
@@ -43,52 +43,19 @@ pub fn message_taken(app: &App, message: &MessageRecord, privacy: Privacy) -> Wr
                 .ok()
         })
         .flatten();
-    taken(
-        app,
-        &message.sid,
-        MESSAGE,
-        &message.account_sid,
-        sealed,
-        message.date_created,
-    )
 }
 
-/// The write that records `call` as taken by this node (`redacted`: the
-/// stored row does not hold the number called).
-pub fn call_taken(app: &App, call: &CallRecord, redacted: bool) -> WriteOp {
-    let sealed = redacted
+/// Marks `call` as taken by this node (`redacted`: its stored row will not
+/// hold the number called, which is kept sealed).
+pub fn take_call(app: &App, call: &mut CallRecord, redacted: bool) {
+    call.carrier_node = Some(app.webhooks.settings.node_id.clone());
+    call.resume_sealed = redacted
         .then(|| {
             app.master_key()
                 .seal(&call.sid, call.to_number.as_bytes(), &mut OsRandom)
                 .ok()
         })
         .flatten();
-    taken(
-        app,
-        &call.sid,
-        CALL,
-        &call.account_sid,
-        sealed,
-        call.date_created,
-    )
-}
-
-fn taken(
-    app: &App,
-    sid: &str,
-    kind: &str,
-    account_sid: &str,
-    sealed: Option<Vec<u8>>,
-    at: i64,
-) -> WriteOp {
-    WriteOp::InsertInFlight(InFlightRecord {
-        sid: sid.to_owned(),
-        kind: kind.to_owned(),
-        account_sid: account_sid.to_owned(),
-        node: app.webhooks.settings.node_id.clone(),
-        sealed,
-        date_created: at,
-    })
 }
 
 /// The status callback for `sid` reaching `status`, as a write that commits
@@ -131,88 +98,73 @@ fn callback_sid(app: &App, sid: &str, status: &str) -> String {
 /// to the carrier from where they were, calls go on from their status.
 pub async fn resume(app: &Arc<App>) {
     let node = &app.webhooks.settings.node_id;
-    let taken = match app.store.sends_in_flight(node).await {
-        Ok(taken) => taken,
+    let (messages, calls) = match app.store.unsettled_sends(node).await {
+        Ok(sends) => sends,
         Err(e) => {
-            tracing::error!(error = %e, "cannot read the sends in flight");
+            tracing::error!(error = %e, "cannot read the unsettled sends");
             return;
         }
     };
-    if taken.is_empty() {
+    if messages.is_empty() && calls.is_empty() {
         return;
     }
-    let (mut messages, mut calls, mut settled) = (0, 0, Vec::new());
-    for send in taken {
-        let resumed = match send.kind.as_str() {
-            MESSAGE => resume_message(app, &send).await,
-            CALL => resume_call(app, &send).await,
-            _ => false,
-        };
-        match (resumed, send.kind.as_str()) {
-            (true, MESSAGE) => messages += 1,
-            (true, _) => calls += 1,
-            (false, _) => settled.push(WriteOp::DeleteInFlight(send.sid)),
+    let (mut resumed_messages, mut resumed_calls) = (0, 0);
+    for message in messages {
+        if let Some((message, privacy)) = unredacted_message(app, message) {
+            app.carrier.submit_message(app, message, privacy);
+            resumed_messages += 1;
         }
     }
-    if !settled.is_empty()
-        && let Err(e) = app.writer.write_all(settled).await
-    {
-        tracing::error!(error = %e, "cannot clear settled sends");
+    for call in calls {
+        if let Some(call) = unredacted_call(app, call) {
+            app.carrier.start_call(app, call);
+            resumed_calls += 1;
+        }
     }
     tracing::info!(
-        messages,
-        calls,
-        "resumed the sends in flight before a restart"
+        messages = resumed_messages,
+        calls = resumed_calls,
+        "resumed the sends left unsettled before a restart"
     );
 }
 
-/// False when there is nothing to resume (the row settled or is gone).
-async fn resume_message(app: &Arc<App>, send: &InFlightRecord) -> bool {
-    let Ok(Some(mut message)) = app.store.message(&send.account_sid, &send.sid).await else {
-        return false;
+/// The message as it was sent: what its row redacts, opened.
+fn unredacted_message(app: &App, mut message: MessageRecord) -> Option<(MessageRecord, Privacy)> {
+    let Some(sealed) = message.resume_sealed.clone() else {
+        return Some((message, Privacy::default()));
     };
-    if message.status != "queued" {
-        return false;
-    }
-    let mut privacy = Privacy::default();
-    if let Some(sealed) = &send.sealed {
-        let Some(unredacted) = app
-            .master_key()
-            .open(&send.sid, sealed)
-            .ok()
-            .and_then(|json| serde_json::from_slice::<Unredacted>(&json).ok())
-        else {
-            tracing::error!(sid = %send.sid, "a send in flight cannot be opened; it is not resumed");
-            return false;
-        };
-        message.to_number = unredacted.to;
-        message.from_number = unredacted.from;
-        message.body = unredacted.body;
-        privacy = Privacy {
-            numbers: unredacted.numbers,
-            bodies: unredacted.bodies,
-        };
-    }
-    app.carrier.submit_message(app, message, privacy);
-    true
+    let Some(unredacted) = app
+        .master_key()
+        .open(&message.sid, &sealed)
+        .ok()
+        .and_then(|json| serde_json::from_slice::<Unredacted>(&json).ok())
+    else {
+        tracing::error!(sid = %message.sid, "an unsettled message cannot be opened; it is not resumed");
+        return None;
+    };
+    message.to_number = unredacted.to;
+    message.from_number = unredacted.from;
+    message.body = unredacted.body;
+    let privacy = Privacy {
+        numbers: unredacted.numbers,
+        bodies: unredacted.bodies,
+    };
+    Some((message, privacy))
 }
 
-async fn resume_call(app: &Arc<App>, send: &InFlightRecord) -> bool {
-    let Ok(Some(mut call)) = app.store.call(&send.account_sid, &send.sid).await else {
-        return false;
+/// The call as it was placed: the number its row redacts, opened.
+fn unredacted_call(app: &App, mut call: CallRecord) -> Option<CallRecord> {
+    let Some(sealed) = call.resume_sealed.clone() else {
+        return Some(call);
     };
-    if !matches!(call.status.as_str(), "queued" | "ringing" | "in-progress") {
-        return false;
-    }
-    if let Some(sealed) = &send.sealed {
-        match app.master_key().open_text(&send.sid, sealed) {
-            Ok(to) => call.to_number = to.to_string(),
-            Err(_) => {
-                tracing::error!(sid = %send.sid, "a call in flight cannot be opened; it is not resumed");
-                return false;
-            }
+    match app.master_key().open_text(&call.sid, &sealed) {
+        Ok(to) => {
+            call.to_number = to.to_string();
+            Some(call)
+        }
+        Err(_) => {
+            tracing::error!(sid = %call.sid, "an unsettled call cannot be opened; it is not resumed");
+            None
         }
     }
-    app.carrier.start_call(app, call);
-    true
 }

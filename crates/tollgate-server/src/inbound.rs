@@ -102,6 +102,8 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
         date_created: now,
         date_updated: now,
         date_sent: Some(now),
+        carrier_node: None,
+        resume_sealed: None,
     };
     let privacy = crate::api::messages::Privacy {
         numbers: settings.redact_phone_numbers,

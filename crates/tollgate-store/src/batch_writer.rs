@@ -9,8 +9,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ToSql};
 
 use crate::sql::{
-    DELETE_IN_FLIGHT, INSERT_ALERT, INSERT_CALL, INSERT_IN_FLIGHT, INSERT_MESSAGE, INSERT_WEBHOOK,
-    UPDATE_CALL, UPDATE_MESSAGE,
+    INSERT_ALERT, INSERT_CALL, INSERT_MESSAGE, INSERT_WEBHOOK, UPDATE_CALL, UPDATE_MESSAGE,
 };
 use crate::{AlertRecord, CallRecord, MessageRecord, Result, StoreError, WebhookRecord, WriteOp};
 
@@ -82,20 +81,6 @@ fn write_one(
         WriteOp::InsertCall(c) => execute(tx, ix, INSERT_CALL, &insert_call(c)),
         WriteOp::UpdateCall(c) => execute(tx, ix, UPDATE_CALL, &update_call(c)),
         WriteOp::InsertAlert(a) => execute(tx, ix, INSERT_ALERT, &insert_alert(a)),
-        WriteOp::InsertInFlight(f) => execute(
-            tx,
-            ix,
-            INSERT_IN_FLIGHT,
-            &[
-                &f.sid,
-                &f.kind,
-                &f.account_sid,
-                &f.node,
-                &f.sealed,
-                &f.date_created,
-            ],
-        ),
-        WriteOp::DeleteInFlight(sid) => execute(tx, ix, DELETE_IN_FLIGHT, &[sid]),
         WriteOp::EnqueueWebhook(w) => execute(tx, ix, INSERT_WEBHOOK, &insert_webhook(w)),
         WriteOp::Group(inner) => inner.iter().try_for_each(|op| write_one(tx, ix, op)),
     }
@@ -131,9 +116,9 @@ fn insert_webhook(w: &WebhookRecord) -> [&dyn ToSql; 15] {
 
 /// `$1`, `$2`, … : the shared SQL's placeholders, which SQLite treats as
 /// names (an UPDATE's do not appear in numeric order, so bind by name).
-const PLACEHOLDERS: [&str; 18] = [
+const PLACEHOLDERS: [&str; 20] = [
     "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15",
-    "$16", "$17", "$18",
+    "$16", "$17", "$18", "$19", "$20",
 ];
 
 fn execute(
@@ -163,7 +148,7 @@ fn execute(
     Ok(())
 }
 
-fn insert_message(m: &MessageRecord) -> [&dyn ToSql; 18] {
+fn insert_message(m: &MessageRecord) -> [&dyn ToSql; 20] {
     [
         &m.sid,
         &m.account_sid,
@@ -183,6 +168,8 @@ fn insert_message(m: &MessageRecord) -> [&dyn ToSql; 18] {
         &m.date_created,
         &m.date_updated,
         &m.date_sent,
+        &m.carrier_node,
+        &m.resume_sealed,
     ]
 }
 
@@ -201,7 +188,7 @@ fn update_message(m: &MessageRecord) -> [&dyn ToSql; 10] {
     ]
 }
 
-fn insert_call(c: &CallRecord) -> [&dyn ToSql; 17] {
+fn insert_call(c: &CallRecord) -> [&dyn ToSql; 19] {
     [
         &c.sid,
         &c.account_sid,
@@ -220,6 +207,8 @@ fn insert_call(c: &CallRecord) -> [&dyn ToSql; 17] {
         &c.status_callback_sealed,
         &c.date_created,
         &c.date_updated,
+        &c.carrier_node,
+        &c.resume_sealed,
     ]
 }
 

@@ -28,11 +28,10 @@ use sqlx::sqlite::{
 pub use records::{
     AccountQuery, AccountRecord, AlarmRecord, AlertQuery, AlertRecord, ApiKeyRecord,
     AuditAnchorRecord, AuditEventRecord, AuditQuery, BlockRecord, CallRecord, DeliveryStatus,
-    FraudBlockRecord, GeoPermissionRecord, InFlightRecord, MessageRecord, NewAuditEvent,
-    NumberRecord, PageQuery, PublicKeyRecord, RateLimitRecord, SafeListRecord, ServiceRecord,
-    SettingRecord, SpendLimitRecord, TrafficQuery, UsageRow, UsageTriggerRecord,
-    VerificationRecord, VerifyBucketRecord, VerifyRateLimitRecord, VerifyServiceRecord,
-    WebhookRecord,
+    FraudBlockRecord, GeoPermissionRecord, MessageRecord, NewAuditEvent, NumberRecord, PageQuery,
+    PublicKeyRecord, RateLimitRecord, SafeListRecord, ServiceRecord, SettingRecord,
+    SpendLimitRecord, TrafficQuery, UsageRow, UsageTriggerRecord, VerificationRecord,
+    VerifyBucketRecord, VerifyRateLimitRecord, VerifyServiceRecord, WebhookRecord,
 };
 
 /// Why a store operation failed.
@@ -70,10 +69,6 @@ pub enum WriteOp {
     InsertCall(CallRecord),
     UpdateCall(CallRecord),
     InsertAlert(AlertRecord),
-    /// A send taken, until it settles ([`Store::sends_in_flight`]).
-    InsertInFlight(InFlightRecord),
-    /// A send settled.
-    DeleteInFlight(String),
     /// A webhook delivery; one with the same SID already queued or sent is
     /// kept as it is (a status callback written again after a restart).
     EnqueueWebhook(WebhookRecord),
@@ -203,8 +198,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies `ops` in one transaction (one commit for many writes): all or none.
     async fn write_batch(&self, ops: &[WriteOp]) -> Result<()>;
-    /// The sends `node` took and has not settled, oldest first.
-    async fn sends_in_flight(&self, node: &str) -> Result<Vec<InFlightRecord>>;
+    /// The messages and calls `node` took and that have not settled
+    /// (a message `queued`, a call `queued`, `ringing` or `in-progress`),
+    /// oldest first.
+    async fn unsettled_sends(&self, node: &str) -> Result<(Vec<MessageRecord>, Vec<CallRecord>)>;
     /// A blocking writer on a connection of its own, for a dedicated writer
     /// thread, where that is faster than [`Store::write_batch`] (SQLite).
     fn batch_writer(&self) -> Result<Option<Box<dyn BatchWriter>>>;

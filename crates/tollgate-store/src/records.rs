@@ -207,6 +207,10 @@ pub struct MessageRecord {
     pub date_created: i64,
     pub date_updated: i64,
     pub date_sent: Option<i64>,
+    /// The node that took the send (it resumes it after a restart).
+    pub carrier_node: Option<String>,
+    /// What the row redacts, sealed, until the send settles.
+    pub resume_sealed: Option<Vec<u8>>,
 }
 
 /// A call (`CA…`).
@@ -229,6 +233,10 @@ pub struct CallRecord {
     pub status_callback_sealed: Option<Vec<u8>>,
     pub date_created: i64,
     pub date_updated: i64,
+    /// The node that took the call (it resumes it after a restart).
+    pub carrier_node: Option<String>,
+    /// What the row redacts, sealed, until the call settles.
+    pub resume_sealed: Option<Vec<u8>>,
 }
 
 /// A velocity limit of an account (`RL…`).
@@ -424,20 +432,6 @@ pub struct UsageTriggerRecord {
     pub current_value: Option<String>,
     pub date_created: i64,
     pub date_updated: i64,
-}
-
-/// A send (a message or a call) a 201 promised that the carrier has not
-/// settled yet, and the node that took it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct InFlightRecord {
-    pub sid: String,
-    /// `message` or `call`.
-    pub kind: String,
-    pub account_sid: String,
-    pub node: String,
-    /// What the stored row redacts, sealed under the master key (AAD: the SID).
-    pub sealed: Option<Vec<u8>>,
-    pub date_created: i64,
 }
 
 /// An alert (`NO…`): an error Tollgate returned or observed.

@@ -4,27 +4,29 @@
 /// Traffic writes, shared with the SQLite batch writer (`batch_writer.rs`).
 pub(crate) const INSERT_MESSAGE: &str = "INSERT INTO messages (sid, account_sid, messaging_service_sid, direction, \
      from_number, to_number, body, status, num_segments, price_micros, country, error_code, error_message, rule, \
-     status_callback_sealed, date_created, date_updated, date_sent) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+     status_callback_sealed, date_created, date_updated, date_sent, carrier_node, resume_sealed) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)";
+/// A message's update is always its final status or later: what was kept
+/// to resume it goes.
 pub(crate) const UPDATE_MESSAGE: &str = "UPDATE messages SET status = $3, price_micros = $4, error_code = $5, \
-     error_message = $6, body = $7, from_number = $8, date_updated = $9, date_sent = $10 \
+     error_message = $6, body = $7, from_number = $8, date_updated = $9, date_sent = $10, resume_sealed = NULL \
      WHERE account_sid = $1 AND sid = $2";
 pub(crate) const INSERT_CALL: &str = "INSERT INTO calls (sid, account_sid, direction, from_number, to_number, status, \
      time_limit, duration, start_time, end_time, price_micros, country, error_code, rule, status_callback_sealed, \
-     date_created, date_updated) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+     date_created, date_updated, carrier_node, resume_sealed) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 pub(crate) const INSERT_ALERT: &str = "INSERT INTO alerts (sid, account_sid, error_code, log_level, alert_text, \
      request_method, request_url, resource_sid, date_created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-pub(crate) const INSERT_IN_FLIGHT: &str = "INSERT INTO sends_in_flight (sid, kind, account_sid, node, sealed, \
-     date_created) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sid) DO NOTHING";
-pub(crate) const DELETE_IN_FLIGHT: &str = "DELETE FROM sends_in_flight WHERE sid = $1";
 /// A delivery whose SID is already there is left as it is.
 pub(crate) const INSERT_WEBHOOK: &str = "INSERT INTO webhook_deliveries (sid, account_sid, url_sealed, \
      url_redacted, method, content_type, body, status, attempts, next_attempt_at, lease_until, last_response_code, \
      last_error, date_created, date_updated) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (sid) DO NOTHING";
+/// What was kept to resume a call goes with its final status.
 pub(crate) const UPDATE_CALL: &str = "UPDATE calls SET status = $3, duration = $4, start_time = $5, end_time = $6, \
-     price_micros = $7, error_code = $8, date_updated = $9 WHERE account_sid = $1 AND sid = $2";
+     price_micros = $7, error_code = $8, date_updated = $9, \
+     resume_sealed = CASE WHEN $3 IN ('queued', 'ringing', 'in-progress') THEN resume_sealed ELSE NULL END \
+     WHERE account_sid = $1 AND sid = $2";
 
 /// A list query in both directions ([`crate::PageQuery`]).
 #[derive(Clone, Copy)]
@@ -120,6 +122,7 @@ macro_rules! impl_store {
                 .bind(&m.from_number).bind(&m.to_number).bind(&m.body).bind(&m.status).bind(m.num_segments)
                 .bind(m.price_micros).bind(&m.country).bind(m.error_code).bind(&m.error_message).bind(&m.rule)
                 .bind(&m.status_callback_sealed).bind(m.date_created).bind(m.date_updated).bind(m.date_sent)
+                .bind(&m.carrier_node).bind(&m.resume_sealed)
             }
 
             fn update_message_query(m: &MessageRecord) -> Query<'_> {
@@ -134,6 +137,7 @@ macro_rules! impl_store {
                 .bind(&c.status).bind(c.time_limit).bind(c.duration).bind(c.start_time).bind(c.end_time)
                 .bind(c.price_micros).bind(&c.country).bind(c.error_code).bind(&c.rule)
                 .bind(&c.status_callback_sealed).bind(c.date_created).bind(c.date_updated)
+                .bind(&c.carrier_node).bind(&c.resume_sealed)
             }
 
             fn update_call_query(c: &CallRecord) -> Query<'_> {
@@ -213,10 +217,6 @@ macro_rules! impl_store {
                     WriteOp::UpdateMessage(m) => Self::update_message_query(m),
                     WriteOp::InsertCall(c) => Self::insert_call_query(c),
                     WriteOp::UpdateCall(c) => Self::update_call_query(c),
-                    WriteOp::InsertInFlight(f) => sqlx::query($crate::sql::INSERT_IN_FLIGHT)
-                        .bind(&f.sid).bind(&f.kind).bind(&f.account_sid).bind(&f.node).bind(&f.sealed)
-                        .bind(f.date_created),
-                    WriteOp::DeleteInFlight(sid) => sqlx::query($crate::sql::DELETE_IN_FLIGHT).bind(sid),
                     WriteOp::EnqueueWebhook(w) => sqlx::query($crate::sql::INSERT_WEBHOOK)
                         .bind(&w.sid).bind(&w.account_sid).bind(&w.url_sealed).bind(&w.url_redacted)
                         .bind(&w.method).bind(&w.content_type).bind(&w.body).bind(w.status.as_str())
@@ -231,7 +231,7 @@ macro_rules! impl_store {
         #[async_trait]
         impl Store for $store {
             async fn write_batch(&self, ops: &[WriteOp]) -> Result<()> {
-                /// Rows per multi-row INSERT (18 parameters each, under SQLite's limit).
+                /// Rows per multi-row INSERT (20 parameters each, under SQLite's limit).
                 const ROWS: usize = 50;
                 // One transaction: a group is as atomic inside it as alone.
                 let flat = $crate::flatten(ops);
@@ -254,7 +254,8 @@ macro_rules! impl_store {
                         let mut q = sqlx::QueryBuilder::<$db>::new(
                             "INSERT INTO messages (sid, account_sid, messaging_service_sid, direction, from_number, \
                              to_number, body, status, num_segments, price_micros, country, error_code, error_message, \
-                             rule, status_callback_sealed, date_created, date_updated, date_sent) ",
+                             rule, status_callback_sealed, date_created, date_updated, date_sent, carrier_node, \
+                             resume_sealed) ",
                         );
                         q.push_values(run.iter(), |mut b, m| {
                             b.push_bind(m.sid.clone()).push_bind(m.account_sid.clone())
@@ -264,7 +265,8 @@ macro_rules! impl_store {
                                 .push_bind(m.price_micros).push_bind(m.country.clone()).push_bind(m.error_code)
                                 .push_bind(m.error_message.clone()).push_bind(m.rule.clone())
                                 .push_bind(m.status_callback_sealed.clone()).push_bind(m.date_created)
-                                .push_bind(m.date_updated).push_bind(m.date_sent);
+                                .push_bind(m.date_updated).push_bind(m.date_sent)
+                                .push_bind(m.carrier_node.clone()).push_bind(m.resume_sealed.clone());
                         });
                         q.build().execute(&mut *tx).await?;
                         at += run.len();
@@ -277,13 +279,21 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn sends_in_flight(&self, node: &str) -> Result<Vec<InFlightRecord>> {
-                Ok(sqlx::query_as::<_, InFlightRecord>(
-                    "SELECT * FROM sends_in_flight WHERE node = $1 ORDER BY date_created, sid",
+            async fn unsettled_sends(&self, node: &str) -> Result<(Vec<MessageRecord>, Vec<CallRecord>)> {
+                let messages = sqlx::query_as::<_, MessageRecord>(
+                    "SELECT * FROM messages WHERE carrier_node = $1 AND status = 'queued' ORDER BY date_created, sid",
                 )
                 .bind(node)
                 .fetch_all(&self.pool)
-                .await?)
+                .await?;
+                let calls = sqlx::query_as::<_, CallRecord>(
+                    "SELECT * FROM calls WHERE carrier_node = $1 AND status IN ('queued', 'ringing', 'in-progress') \
+                     ORDER BY date_created, sid",
+                )
+                .bind(node)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok((messages, calls))
             }
 
             async fn insert_usage_trigger(&self, t: &UsageTriggerRecord, audit: &[NewAuditEvent]) -> Result<()> {

@@ -469,6 +469,8 @@ async fn contract(store: &dyn Store) {
         date_created: created,
         date_updated: created,
         date_sent: None,
+        carrier_node: None,
+        resume_sealed: None,
     };
     for (i, to) in ["+12015550001", "+12015550002", "+12015550001"]
         .iter()
@@ -541,6 +543,8 @@ async fn contract(store: &dyn Store) {
         status_callback_sealed: None,
         date_created: 9_000,
         date_updated: 70_000,
+        carrier_node: None,
+        resume_sealed: None,
     };
     store.insert_call(&call).await.unwrap();
     assert_eq!(
@@ -728,44 +732,60 @@ async fn contract(store: &dyn Store) {
         assert_eq!(store.backend(), tollgate_store::Backend::Postgres);
     }
 
-    // Sends in flight: recorded with the send, settled with its final
-    // status and callback, all or nothing; a callback written twice is one.
-    use tollgate_store::{InFlightRecord, WriteOp};
-    let in_flight = |sid: &str, node: &str| InFlightRecord {
-        sid: sid.into(),
-        kind: "message".into(),
-        account_sid: "ACsub2".into(),
-        node: node.into(),
-        sealed: Some(vec![1, 2, 3]),
-        date_created: 9_600,
-    };
+    // Unsettled sends: a send's row names its node until its final status,
+    // written with its callback all or nothing; a callback written twice is one.
+    use tollgate_store::WriteOp;
     let mut flying = message("SMf1", "+12015550012", 9_600, None);
+    flying.status = "queued".into();
+    flying.carrier_node = Some("n1".into());
+    flying.resume_sealed = Some(vec![1, 2, 3]);
     store
-        .write_batch(&[WriteOp::Group(vec![
-            WriteOp::InsertMessage(flying.clone()),
-            WriteOp::InsertInFlight(in_flight("SMf1", "n1")),
-        ])])
+        .write_batch(&[WriteOp::InsertMessage(flying.clone())])
         .await
         .unwrap();
     assert_eq!(
-        store.sends_in_flight("n1").await.unwrap(),
-        vec![in_flight("SMf1", "n1")]
+        store.unsettled_sends("n1").await.unwrap(),
+        (vec![flying.clone()], vec![])
     );
-    assert!(store.sends_in_flight("n2").await.unwrap().is_empty());
+    assert_eq!(store.unsettled_sends("n2").await.unwrap(), (vec![], vec![]));
+    let mut ringing = call.clone();
+    ringing.sid = "CAf1".into();
+    ringing.status = "queued".into();
+    ringing.carrier_node = Some("n1".into());
+    ringing.resume_sealed = Some(vec![4]);
     let failing = WriteOp::Group(vec![
-        WriteOp::InsertInFlight(in_flight("SMf2", "n1")),
+        WriteOp::InsertCall(ringing.clone()),
         WriteOp::InsertMessage(flying.clone()),
     ]);
     assert!(
         store.write_batch(&[failing]).await.is_err(),
         "a group is all or nothing"
     );
-    assert_eq!(store.sends_in_flight("n1").await.unwrap().len(), 1);
+    assert!(store.call("ACsub2", "CAf1").await.unwrap().is_none());
+    store
+        .write_batch(&[WriteOp::InsertCall(ringing.clone())])
+        .await
+        .unwrap();
+    ringing.status = "ringing".into();
+    store
+        .write_batch(&[WriteOp::UpdateCall(ringing.clone())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.unsettled_sends("n1").await.unwrap().1,
+        vec![ringing.clone()]
+    );
+    ringing.status = "completed".into();
+    store
+        .write_batch(&[WriteOp::UpdateCall(ringing.clone())])
+        .await
+        .unwrap();
+    ringing.resume_sealed = None;
+    assert_eq!(store.call("ACsub2", "CAf1").await.unwrap(), Some(ringing));
     flying.status = "delivered".into();
     let mut callback = hook("WDcb1", 9_700);
     let settle = WriteOp::Group(vec![
         WriteOp::EnqueueWebhook(callback.clone()),
-        WriteOp::DeleteInFlight("SMf1".into()),
         WriteOp::UpdateMessage(flying.clone()),
     ]);
     store
@@ -777,7 +797,8 @@ async fn contract(store: &dyn Store) {
         .write_batch(&[WriteOp::EnqueueWebhook(callback.clone())])
         .await
         .unwrap();
-    assert!(store.sends_in_flight("n1").await.unwrap().is_empty());
+    assert_eq!(store.unsettled_sends("n1").await.unwrap(), (vec![], vec![]));
+    flying.resume_sealed = None;
     assert_eq!(
         store.message("ACsub2", "SMf1").await.unwrap(),
         Some(flying.clone())
@@ -793,25 +814,23 @@ async fn contract(store: &dyn Store) {
     assert_ne!(queued[0].body, vec![9], "the first write stands");
     if let Some(mut writer) = store.batch_writer().unwrap() {
         let mut second = message("SMf3", "+12015550013", 9_800, None);
+        second.status = "queued".into();
+        second.carrier_node = Some("n1".into());
         writer
-            .write_batch(&[WriteOp::Group(vec![
-                WriteOp::InsertMessage(second.clone()),
-                WriteOp::InsertInFlight(in_flight("SMf3", "n1")),
-            ])])
+            .write_batch(&[WriteOp::InsertMessage(second.clone())])
             .unwrap();
-        assert_eq!(store.sends_in_flight("n1").await.unwrap().len(), 1);
+        assert_eq!(store.unsettled_sends("n1").await.unwrap().0.len(), 1);
         second.status = "delivered".into();
         writer
             .write_batch(&[WriteOp::Group(vec![
                 WriteOp::EnqueueWebhook(hook("WDcb3", 9_800)),
-                WriteOp::DeleteInFlight("SMf3".into()),
                 WriteOp::UpdateMessage(second.clone()),
             ])])
             .unwrap();
         writer
             .write_batch(&[WriteOp::EnqueueWebhook(hook("WDcb3", 9_800))])
             .unwrap();
-        assert!(store.sends_in_flight("n1").await.unwrap().is_empty());
+        assert_eq!(store.unsettled_sends("n1").await.unwrap(), (vec![], vec![]));
         assert_eq!(store.message("ACsub2", "SMf3").await.unwrap(), Some(second));
     }
     // Delivered: the queue's bound below counts only what is still queued.

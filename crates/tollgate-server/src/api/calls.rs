@@ -137,6 +137,8 @@ pub async fn create(
         status_callback_sealed: None,
         date_created: now,
         date_updated: now,
+        carrier_node: None,
+        resume_sealed: None,
     };
     let ip = connect.map(|c| c.0.0.ip());
     match admit_send(
@@ -173,16 +175,11 @@ pub async fn create(
                         .map_err(|_| ApiError::internal())?,
                 );
             }
+            let redacted = stored_form(&app, &record).to_number != record.to_number;
+            crate::in_flight::take_call(&app, &mut record, redacted);
             let stored = stored_form(&app, &record);
             app.writer
-                .write(WriteOp::Group(vec![
-                    WriteOp::InsertCall(stored.clone()),
-                    crate::in_flight::call_taken(
-                        &app,
-                        &record,
-                        stored.to_number != record.to_number,
-                    ),
-                ]))
+                .write(WriteOp::InsertCall(stored.clone()))
                 .await?;
             let delta = tollgate_policy::triggers::Usage {
                 calls_outbound: tollgate_policy::triggers::Tally {
@@ -242,15 +239,12 @@ pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
         call.status.as_str(),
         "completed" | "failed" | "busy" | "no-answer" | "canceled"
     );
-    // A final status, its callback and the end of the send commit together.
+    // A final status and its callback commit together.
     let mut group = vec![WriteOp::UpdateCall(call.clone())];
-    if terminal {
-        group.push(WriteOp::DeleteInFlight(call.sid.clone()));
-        if let Some(hook) = status_callback(app, &call) {
-            group.push(WriteOp::EnqueueWebhook(hook));
-        }
+    if terminal && let Some(hook) = status_callback(app, &call) {
+        group.push(WriteOp::EnqueueWebhook(hook));
     }
-    let callback = group.len() > 2;
+    let callback = group.len() > 1;
     if let Err(e) = app.writer.write(WriteOp::Group(group)).await {
         tracing::error!(error = %e, sid = %call.sid, "cannot record a call status");
         return;

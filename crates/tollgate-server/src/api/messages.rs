@@ -461,6 +461,8 @@ pub async fn create(
         date_created: now,
         date_updated: now,
         date_sent: None,
+        carrier_node: None,
+        resume_sealed: None,
     };
     let ip = connect.map(|c| c.0.0.ip());
     // SMS Pumping Protection: Fraud Guard on the account's own sends,
@@ -541,6 +543,7 @@ pub async fn create(
                         .map_err(|_| ApiError::internal())?,
                 );
             }
+            crate::in_flight::take_message(&app, &mut record, privacy);
             let stored = stored_form(&record, privacy);
             // The answer is what the store holds, rendered before the record
             // moves to the writer.
@@ -554,10 +557,7 @@ pub async fn create(
                 },
                 ..Default::default()
             };
-            let taken = crate::in_flight::message_taken(&app, &record, privacy);
-            app.writer
-                .write(WriteOp::Group(vec![WriteOp::InsertMessage(stored), taken]))
-                .await?;
+            app.writer.write(WriteOp::InsertMessage(stored)).await?;
             app.triggers.observe(&app, &account.sid, &delta).await;
             if guarded {
                 app.verify.await_receipt(&record.sid, &account.sid, &sid);
@@ -604,7 +604,6 @@ pub async fn record_final_statuses(app: &Arc<App>, settled: Vec<(MessageRecord, 
             group.push(WriteOp::EnqueueWebhook(hook));
             callbacks = true;
         }
-        group.push(WriteOp::DeleteInFlight(message.sid.clone()));
         group.push(WriteOp::UpdateMessage(into_stored(message, privacy)));
         ops.push(WriteOp::Group(group));
     }

@@ -582,7 +582,7 @@ pub async fn create_verification(
             Json(render_verification(&app, &record)),
         ));
     }
-    let message = MessageRecord {
+    let mut message = MessageRecord {
         sid: new_ordered_sid(SidPrefix::Message, now).to_string(),
         account_sid: account.sid.clone(),
         messaging_service_sid: None,
@@ -601,6 +601,8 @@ pub async fn create_verification(
         date_created: now,
         date_updated: now,
         date_sent: None,
+        carrier_node: None,
+        resume_sealed: None,
     };
     if guarded {
         app.verify
@@ -612,12 +614,11 @@ pub async fn create_verification(
         // A code never rests on disk.
         bodies: true,
     };
-    let taken = crate::in_flight::message_taken(&app, &message, privacy);
+    crate::in_flight::take_message(&app, &mut message, privacy);
     app.writer
-        .write(WriteOp::Group(vec![
-            WriteOp::InsertMessage(crate::api::messages::stored_form(&message, privacy)),
-            taken,
-        ]))
+        .write(WriteOp::InsertMessage(crate::api::messages::stored_form(
+            &message, privacy,
+        )))
         .await?;
     app.carrier.submit_message(&app, message, privacy);
     Ok((
