@@ -660,14 +660,26 @@ pub async fn fetch(
     principal: Principal,
     Path((account, segment)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let account = principal.account(&account)?;
-    let sid = json_segment(&segment).ok_or_else(|| not_found(&account.sid, &segment))?;
+    let (_, record) = stored(&app, &principal, &account, &segment).await?;
+    Ok(Json(render(&app.sandbox.current(record))))
+}
+
+/// The message `{Sid}.json` of the account in the path, if the caller may
+/// see it, with the account.
+async fn stored(
+    app: &App,
+    principal: &Principal,
+    account: &str,
+    segment: &str,
+) -> ApiResult<(Arc<AccountEntry>, MessageRecord)> {
+    let account = principal.account(account)?;
+    let sid = json_segment(segment).ok_or_else(|| not_found(&account.sid, segment))?;
     let record = app
         .store
         .message(&account.sid, sid)
         .await?
         .ok_or_else(|| not_found(&account.sid, sid))?;
-    Ok(Json(render(&app.sandbox.current(record))))
+    Ok((account, record))
 }
 
 /// Statuses after which a message changes no more.
@@ -689,13 +701,8 @@ pub async fn update(
     Path((account, segment)): Path<(String, String)>,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    let account = principal.account(&account)?;
-    let sid = json_segment(&segment).ok_or_else(|| not_found(&account.sid, &segment))?;
-    let record = app
-        .store
-        .message(&account.sid, sid)
-        .await?
-        .ok_or_else(|| not_found(&account.sid, sid))?;
+    let (account, record) = stored(&app, &principal, &account, &segment).await?;
+    let sid = record.sid.clone();
     match params.get("Status") {
         None => {}
         Some("canceled") => {
@@ -736,14 +743,14 @@ pub async fn update(
         ..current
     };
     if !app.store.update_message(&redacted).await? {
-        return Err(not_found(&account.sid, sid));
+        return Err(not_found(&account.sid, &sid));
     }
     let event = audit::by(
         &principal,
         now,
         &account.sid,
         "message.updated",
-        ("message", Some(sid)),
+        ("message", Some(&sid)),
         json!({"after": {"body": "[redacted]"}}),
     );
     app.store.append_audit(&event).await?;
