@@ -356,7 +356,7 @@ pub async fn serve(
         stopped(stop_rx.clone()),
     ));
     // What a 201 promised before a crash goes on now, once.
-    crate::in_flight::resume(&app).await;
+    crate::unsettled::resume(&app).await;
     crate::edge::serve(listener, crate::routes::router(app), config.edge, stop_rx).await;
     let _ = dispatcher.await;
     for task in audit_tasks {

@@ -176,7 +176,7 @@ pub async fn create(
                 );
             }
             let redacted = stored_form(&app, &record).to_number != record.to_number;
-            crate::in_flight::take_call(&app, &mut record, redacted);
+            crate::unsettled::take_call(&app, &mut record, redacted);
             let stored = stored_form(&app, &record);
             app.writer
                 .write(WriteOp::InsertCall(stored.clone()))
@@ -288,7 +288,7 @@ fn status_callback(app: &App, call: &CallRecord) -> Option<tollgate_store::Webho
         params.push(("CallDuration", d.to_string()));
         params.push(("Duration", ((i64::from(d) + 59) / 60).to_string()));
     }
-    crate::in_flight::callback(
+    crate::unsettled::callback(
         app,
         &call.account_sid,
         &call.sid,

@@ -543,7 +543,7 @@ pub async fn create(
                         .map_err(|_| ApiError::internal())?,
                 );
             }
-            crate::in_flight::take_message(&app, &mut record, privacy);
+            crate::unsettled::take_message(&app, &mut record, privacy);
             let stored = stored_form(&record, privacy);
             // The answer is what the store holds, rendered before the record
             // moves to the writer.
@@ -638,7 +638,7 @@ fn status_callback(app: &App, message: &MessageRecord) -> Option<tollgate_store:
     if let Some(code) = message.error_code {
         params.push(("ErrorCode", code.to_string()));
     }
-    crate::in_flight::callback(
+    crate::unsettled::callback(
         app,
         &message.account_sid,
         &message.sid,

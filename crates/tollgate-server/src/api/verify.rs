@@ -614,7 +614,7 @@ pub async fn create_verification(
         // A code never rests on disk.
         bodies: true,
     };
-    crate::in_flight::take_message(&app, &mut message, privacy);
+    crate::unsettled::take_message(&app, &mut message, privacy);
     app.writer
         .write(WriteOp::InsertMessage(crate::api::messages::stored_form(
             &message, privacy,
