@@ -5,27 +5,7 @@ use std::collections::HashMap;
 
 use tollgate_store::SettingRecord;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RecipientPolicy {
-    /// Any valid destination the other rules allow.
-    #[default]
-    Any,
-    /// Only numbers in `/tollgate/v1/Recipients`.
-    Allowlist,
-    /// Only numbers that have texted the account (or passed Verify).
-    Known,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LinkPolicy {
-    /// Links allowed, except public URL shorteners (unless in `LinkDomains`).
-    #[default]
-    Allow,
-    /// No links at all.
-    Block,
-    /// Only links to `LinkDomains`.
-    Allowlist,
-}
+pub use tollgate_admission::{LinkPolicy, RecipientPolicy};
 
 /// The switches of one account; defaults when unset.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

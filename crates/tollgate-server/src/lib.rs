@@ -6,6 +6,7 @@
 //! (`api/`). Errors become Twilio's JSON in one place ([`error::ApiError`]).
 
 pub mod account_settings;
+pub mod admission;
 pub mod alarms;
 pub mod alerts;
 pub mod api;

@@ -3,13 +3,12 @@
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
-use std::net::IpAddr;
 use std::sync::Mutex;
 
-use tollgate_policy::Channel;
+use tollgate_admission::{VelocityKeys, VelocityRefusal};
 use tollgate_policy::pricing::PriceTable;
 use tollgate_policy::spend::{CapExceeded, Ledger, Period};
-use tollgate_policy::velocity::{Limiter, Rate, RetryAfter};
+use tollgate_policy::velocity::{Limiter, Rate};
 
 use crate::snapshot::{AccountEntry, Snapshot};
 
@@ -24,23 +23,6 @@ pub const DEFAULT_RULES: [(&str, u32, i64); 2] = [("to", 10, 3_600), ("to-prefix
 const SHARDS: usize = 16;
 /// Keys held per shard before old ones are dropped.
 const KEYS_PER_SHARD: usize = 65_536;
-
-/// How a send is identified for velocity limits.
-pub struct SendKeys<'a> {
-    pub channel: Channel,
-    pub from: &'a str,
-    pub to: &'a str,
-    pub country: &'a str,
-    pub ip: Option<IpAddr>,
-}
-
-/// A velocity refusal: the rule and when to retry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VelocityRefusal {
-    pub rule: String,
-    pub key: String,
-    pub retry_after: RetryAfter,
-}
 
 /// Consecutive carrier failures that take a sender out of rotation.
 const FAILURES_TO_BENCH: u32 = 3;
@@ -236,7 +218,7 @@ impl Traffic {
         &self,
         snapshot: &Snapshot,
         account: &AccountEntry,
-        keys: &SendKeys<'_>,
+        keys: &VelocityKeys<'_>,
         now_ms: i64,
     ) -> Result<(), VelocityRefusal> {
         let chain = snapshot.chain(account);
@@ -303,7 +285,7 @@ impl Traffic {
                 return Err(VelocityRefusal {
                     rule: rule.clone(),
                     key: key.clone(),
-                    retry_after,
+                    retry_after_ms: retry_after.0,
                 });
             }
             checked.push((full, *rate));

@@ -16,7 +16,8 @@ use tollgate_store::{CallRecord, WriteOp};
 use tollgate_types::error_code as codes;
 use tollgate_types::{SidPrefix, Timestamp};
 
-use crate::api::messages::{admit_send, traffic_query};
+use crate::admission::{Edge, Sender};
+use crate::api::messages::traffic_query;
 use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -141,29 +142,38 @@ pub async fn create(
         resume_sealed: None,
     };
     let ip = connect.map(|c| c.0.0.ip());
-    match admit_send(
-        &app,
-        &principal,
-        &account,
-        Channel::Voice,
-        Some(from),
+    let request = tollgate_admission::SendRequest {
+        edge: Edge::Calls,
+        channel: Channel::Voice,
+        account: &account.sid,
+        account_active: account.status == tollgate_types::AccountStatus::Active,
+        from: Sender::Number(from),
         to,
-        &number,
-        None,
-        1,
+        number: &number,
+        body: None,
+        units: 1,
         ip,
-    ) {
-        Err(blocked) => {
-            let (rule, error) = blocked.into_parts();
-            app.audit.blocked(&account.sid, &rule);
+        guard: None,
+        now_ms: now,
+    };
+    let decision = crate::admission::admit(
+        &app,
+        &principal.snapshot,
+        &account,
+        tollgate_detect::Mode::Off,
+        &request,
+    )
+    .await;
+    match decision {
+        Err(refusal) => {
             record.status = "failed".into();
-            record.rule = Some(rule.clone());
-            record.error_code = i32::try_from(error.spec.code).ok();
+            record.rule = Some(refusal.rule.clone());
+            record.error_code = i32::try_from(refusal.spec.code).ok();
             app.writer
                 .write(WriteOp::InsertCall(stored_form(&app, &record)))
                 .await?;
-            tracing::info!(sid = %record.sid, account = %account.sid, rule, "call blocked");
-            Err(error)
+            tracing::info!(sid = %record.sid, account = %account.sid, rule = refusal.rule, "call blocked");
+            Err(refusal.into())
         }
         Ok(admitted) => {
             record.country = Some(admitted.country);

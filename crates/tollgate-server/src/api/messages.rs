@@ -13,21 +13,20 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
-use tollgate_policy::content::{MAX_BODY_CHARS, SHORTENERS, find_links, host_in, segments};
+use tollgate_policy::Channel;
+use tollgate_policy::content::{MAX_BODY_CHARS, segments};
 use tollgate_policy::spend::format_price;
-use tollgate_policy::{Channel, decide};
 use tollgate_store::{MessageRecord, TrafficQuery, WriteOp};
-use tollgate_types::error_code::{self as codes, lookup};
+use tollgate_types::error_code as codes;
 use tollgate_types::{AccountStatus, SidPrefix, Timestamp};
 
-use crate::account_settings::{LinkPolicy, RecipientPolicy};
+use crate::admission::{Edge, Sender};
 use crate::app::App;
 use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_ordered_sid};
 use crate::snapshot::AccountEntry;
-use crate::traffic::SendKeys;
 use crate::wire::{PageRequest, Params, json_response, json_segment};
 
 /// A message in Twilio's JSON shape (keys in alphabetical order, as
@@ -144,213 +143,8 @@ pub fn into_stored(mut m: MessageRecord, privacy: Privacy) -> MessageRecord {
     m
 }
 
-/// A blocked send: recorded with its rule, answered with its error.
-pub struct Blocked {
-    rule: String,
-    error: ApiError,
-}
-
-impl Blocked {
-    pub fn into_parts(self) -> (String, ApiError) {
-        (self.rule, self.error)
-    }
-}
-
-fn blocked(rule: impl Into<String>, error: ApiError) -> Blocked {
-    Blocked {
-        rule: rule.into(),
-        error,
-    }
-}
-
 /// The sender Verify codes come from (no number of the account).
-pub const VERIFY_SENDER: &str = "Verify";
-
-/// What the pipeline let through.
-pub struct Admitted {
-    pub country: String,
-    pub price_micros: i64,
-}
-
-/// The pipeline's decisions for one outbound send, all in memory. On
-/// success the velocity limits and the spend ledger have counted the send.
-#[allow(clippy::too_many_arguments)]
-pub fn admit(
-    app: &App,
-    principal: &Principal,
-    account: &AccountEntry,
-    channel: Channel,
-    // `None`: Tollgate's own Verify sender, which needs no ownership check.
-    from: Option<&str>,
-    to: &str,
-    number: &tollgate_numbering::Classification,
-    body: Option<&str>,
-    units: i64,
-    ip: Option<std::net::IpAddr>,
-) -> Result<Admitted, Blocked> {
-    let snapshot = &principal.snapshot;
-    // 1. Account active.
-    if account.status != AccountStatus::Active {
-        return Err(blocked(
-            "account.not_active",
-            ApiError::new(&codes::ACCOUNT_NOT_ACTIVE, "Account not active"),
-        ));
-    }
-    // 2. Sender ownership.
-    let owned = from.is_none_or(|from| {
-        snapshot
-            .numbers
-            .get(from)
-            .is_some_and(|n| n.record.account_sid == account.sid)
-    });
-    let from = from.unwrap_or(VERIFY_SENDER);
-    if !owned {
-        return Err(match channel {
-            Channel::Sms => blocked(
-                "sender.not_owned",
-                ApiError::new(
-                    &codes::SMS_FROM_NOT_OWNED,
-                    format!(
-                        "The From phone number {from} is not a valid, SMS-capable inbound phone number or short code for your account."
-                    ),
-                ),
-            ),
-            Channel::Voice => blocked(
-                "sender.not_owned",
-                ApiError::new(
-                    &codes::CALL_FROM_NOT_OWNED,
-                    format!(
-                        "The source phone number provided, {from}, is not yet verified for your account. You may only make calls from phone numbers that you've verified or purchased from Twilio."
-                    ),
-                ),
-            ),
-        });
-    }
-    // 3. Destination: geo permissions and risk tiers.
-    let policy = snapshot.effective_geo(account);
-    let decision = decide(&policy, number, to, channel);
-    if !decision.allowed {
-        let spec = decision
-            .error_code
-            .and_then(lookup)
-            .unwrap_or(&codes::INVALID_PARAMETER);
-        return Err(blocked(
-            decision.rule.as_str(),
-            ApiError::new(spec, decision.message),
-        ));
-    }
-    let country = number.country.unwrap_or("").to_owned();
-    let e164 = number.e164.clone().unwrap_or_else(|| to.to_owned());
-    let settings = snapshot.settings_of(&account.sid);
-    // 4. Recipient rules: no messaging of arbitrary numbers.
-    let allowed_recipient = match settings.recipient_policy {
-        RecipientPolicy::Any => true,
-        RecipientPolicy::Allowlist => snapshot
-            .recipients
-            .get(&account.sid)
-            .is_some_and(|r| r.contains(&e164)),
-        RecipientPolicy::Known => app.traffic.is_known(&account.sid, &e164),
-    };
-    if !allowed_recipient {
-        return Err(blocked(
-            "recipient.not_allowed",
-            ApiError::new(
-                &codes::RECIPIENT_NOT_ALLOWED,
-                format!(
-                    "Recipient not allowed: {e164} is not an allowed recipient of this account"
-                ),
-            ),
-        ));
-    }
-    // 5. Content rules: links.
-    if let Some(body) = body {
-        for link in find_links(body) {
-            let in_list = |list: &[String]| list.iter().any(|d| host_in(&link.host, d));
-            if in_list(&settings.link_blocklist) {
-                return Err(blocked(
-                    "content.url_blocklisted",
-                    ApiError::new(
-                        &codes::URL_BLOCKLISTED,
-                        format!("Url is on a deny list: {}", link.host),
-                    ),
-                ));
-            }
-            let domain_ok = match settings.link_policy {
-                LinkPolicy::Block => false,
-                LinkPolicy::Allowlist => in_list(&settings.link_domains),
-                LinkPolicy::Allow => {
-                    in_list(&settings.link_domains)
-                        || !SHORTENERS.iter().any(|s| host_in(&link.host, s))
-                }
-            };
-            if !domain_ok {
-                return Err(blocked(
-                    "content.domain_blocked",
-                    ApiError::new(
-                        &codes::DOMAIN_BLOCKED,
-                        format!("Domain is blocked: {}", link.host),
-                    ),
-                ));
-            }
-        }
-    }
-    // 6. Velocity.
-    let now = app.clock.now().0;
-    let keys = SendKeys {
-        channel,
-        from,
-        to: &e164,
-        country: &country,
-        ip,
-    };
-    if let Err(refusal) = app.traffic.velocity(snapshot, account, &keys, now) {
-        let seconds = u64::try_from((refusal.retry_after.0 + 999) / 1000)
-            .unwrap_or(1)
-            .max(1);
-        let mut error = ApiError::new(
-            &codes::TOO_MANY_REQUESTS,
-            format!(
-                "Too Many Requests: the {} limit ({}) is reached; retry in {seconds} s",
-                refusal.key, refusal.rule
-            ),
-        );
-        error.retry_after = Some(seconds);
-        return Err(blocked(format!("velocity.{}", refusal.key), error));
-    }
-    // 7. Spend cap.
-    let price = app.traffic.prices.get(&country);
-    let unit_price = match channel {
-        Channel::Sms => price.sms_outbound,
-        Channel::Voice => price.voice_per_minute,
-    };
-    let price_micros = unit_price.saturating_mul(units);
-    let chain = snapshot.chain(account);
-    if let Err(cap) = app
-        .traffic
-        .spend(snapshot, &chain, &country, price_micros, now)
-    {
-        return Err(blocked(
-            "spend.cap_exceeded",
-            ApiError::new(
-                &codes::SPEND_CAP_EXCEEDED,
-                format!(
-                    "Spend cap exceeded: {} ({} per {}) of {}: spent {} of {} USD; this send costs {}",
-                    cap.limit_sid,
-                    cap.scope.render(),
-                    cap.period.as_str(),
-                    cap.account_sid,
-                    format_price(cap.spent_micros).trim_start_matches('-'),
-                    format_price(cap.limit_micros).trim_start_matches('-'),
-                    format_price(cap.price_micros).trim_start_matches('-'),
-                ),
-            ),
-        ));
-    }
-    Ok(Admitted {
-        country,
-        price_micros,
-    })
-}
+pub const VERIFY_SENDER: &str = tollgate_admission::TOLLGATE_SENDER;
 
 /// `POST …/Messages.json`
 pub async fn create(
@@ -472,66 +266,45 @@ pub async fn create(
             .get("RiskCheck")
             .is_some_and(|v| v.eq_ignore_ascii_case("disable"))
         && !app.verify.is_safe(&account.sid, &record.to_number);
-    let fraud = if guarded {
-        let price = app.traffic.prices.get(number.country.unwrap_or(""));
-        crate::api::verify::fraud_guard_decision(
-            &app,
-            &account.sid,
-            &account.sid,
-            tollgate_detect::Mode::Standard,
-            &number,
-            &sid,
-            Channel::Sms,
+    let request = tollgate_admission::SendRequest {
+        edge: Edge::Messages,
+        channel: Channel::Sms,
+        account: &account.sid,
+        account_active: account.status == AccountStatus::Active,
+        from: Sender::Number(from),
+        to,
+        number: &number,
+        body: Some(body),
+        units: i64::from(seg.count),
+        ip,
+        guard: guarded.then_some(tollgate_admission::Guard {
+            scope: &account.sid,
+            send_id: &sid,
             ip,
-            None,
-            None,
-            price.sms_outbound.saturating_mul(i64::from(seg.count)),
-            now,
-        )
-        .await
-    } else {
-        None
+            ip_flags: None,
+            device: None,
+        }),
+        now_ms: now,
     };
-    let decision = match fraud {
-        Some((rule, range)) => Err(blocked(
-            rule.clone(),
-            ApiError::new(
-                &codes::SMS_PUMPING_BLOCKED,
-                crate::api::verify::refusal_message(
-                    "Message delivery blocked: SMS Pumping Protection",
-                    &rule,
-                    &range,
-                ),
-            ),
-        )),
-        None => admit(
-            &app,
-            &principal,
-            &account,
-            Channel::Sms,
-            Some(from),
-            to,
-            &number,
-            Some(body),
-            i64::from(seg.count),
-            ip,
-        ),
-    };
+    let decision = crate::admission::admit(
+        &app,
+        &principal.snapshot,
+        &account,
+        tollgate_detect::Mode::Standard,
+        &request,
+    )
+    .await;
     match decision {
-        Err(Blocked { rule, error }) => {
-            if guarded && !rule.starts_with("fraudguard.") {
-                app.verify.not_sent(&account.sid, &sid, now);
-            }
-            app.audit.blocked(&account.sid, &rule);
+        Err(refusal) => {
             record.status = "failed".into();
-            record.rule = Some(rule.clone());
-            record.error_code = i32::try_from(error.spec.code).ok();
-            record.error_message = Some(error.message.clone());
+            record.rule = Some(refusal.rule.clone());
+            record.error_code = i32::try_from(refusal.spec.code).ok();
+            record.error_message = Some(refusal.message.clone());
             app.writer
                 .write(WriteOp::InsertMessage(stored_form(&record, privacy)))
                 .await?;
-            tracing::info!(sid = %record.sid, account = %account.sid, rule, "message blocked");
-            Err(error)
+            tracing::info!(sid = %record.sid, account = %account.sid, rule = refusal.rule, "message blocked");
+            Err(refusal.into())
         }
         Ok(admitted) => {
             record.country = Some(admitted.country);
@@ -846,5 +619,3 @@ pub async fn list(
         render,
     )))
 }
-
-pub(crate) use admit as admit_send;

@@ -20,12 +20,13 @@ use tollgate_store::{
 use tollgate_types::error_code as codes;
 use tollgate_types::{SidPrefix, Timestamp};
 
+use crate::admission::{Edge, Sender};
 use crate::app::App;
 use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::random::{OsRandom, new_ordered_sid, new_sid};
-use crate::verify::{BucketRefusal, Live, MAX_CHECKS, MAX_SENDS, seconds};
+use crate::verify::{BucketRefusal, Live, MAX_CHECKS, MAX_SENDS};
 use crate::wire::{Order, PageRequest, Params, display_text_problem};
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -414,39 +415,6 @@ pub async fn create_verification(
     let send_id = new_sid(SidPrefix::VerifyAttempt).to_string();
     let mode = Mode::parse(&service.fraud_guard).unwrap_or(Mode::Standard);
     let guarded = risk_check && mode != Mode::Off && !app.verify.is_safe(&account.sid, &e164);
-    if guarded {
-        let price = app.traffic.prices.get(number.country.unwrap_or(""));
-        let price_micros = match channel {
-            Channel::Sms => price.sms_outbound,
-            Channel::Voice => price.voice_per_minute,
-        };
-        let block = fraud_guard_decision(
-            &app,
-            &service.sid,
-            &account.sid,
-            mode,
-            &number,
-            &send_id,
-            channel,
-            device_ip,
-            params.get("TollgateDeviceIpFlags"),
-            params.get("TollgateDeviceId").filter(|d| !d.is_empty()),
-            price_micros,
-            now,
-        )
-        .await;
-        if let Some((rule, range)) = block {
-            app.audit.blocked(&account.sid, &rule);
-            return Err(ApiError::new(
-                &codes::VERIFY_FRAUD_BLOCKED,
-                refusal_message(
-                    "Verification delivery attempt blocked: Fraud Guard",
-                    &rule,
-                    &range,
-                ),
-            ));
-        }
-    }
     // The code, and the record before anything is sent.
     let (sid, code) = match &existing {
         Some(sid) => {
@@ -506,37 +474,31 @@ pub async fn create_verification(
     } else {
         1
     };
-    let admitted = match crate::api::messages::admit(
-        &app,
-        &principal,
-        &account,
+    // Through the pipeline: Fraud Guard (unless safe-listed or opted out),
+    // geo (60605), velocity, spend caps.
+    let request = tollgate_admission::SendRequest {
+        edge: Edge::Verify,
         channel,
-        None,
-        &e164,
-        &number,
-        (channel == Channel::Sms).then_some(body.as_str()),
+        account: &account.sid,
+        account_active: account.status == tollgate_types::AccountStatus::Active,
+        from: Sender::Tollgate,
+        to: &e164,
+        number: &number,
+        body: (channel == Channel::Sms).then_some(body.as_str()),
         units,
         ip,
-    ) {
-        Ok(a) => a,
-        Err(blocked) => {
-            if guarded {
-                app.verify.not_sent(&service.sid, &send_id, now);
-            }
-            let (rule, error) = blocked.into_parts();
-            app.audit.blocked(&account.sid, &rule);
-            if rule.starts_with("geo.") {
-                return Err(ApiError::new(
-                    &codes::VERIFY_GEO_BLOCKED,
-                    format!(
-                        "The destination phone number has been blocked by Verify Geo-Permissions: {}",
-                        error.message
-                    ),
-                ));
-            }
-            return Err(error);
-        }
+        guard: guarded.then_some(tollgate_admission::Guard {
+            scope: &service.sid,
+            send_id: &send_id,
+            ip: device_ip,
+            ip_flags: params.get("TollgateDeviceIpFlags"),
+            device: params.get("TollgateDeviceId").filter(|d| !d.is_empty()),
+        }),
+        now_ms: now,
     };
+    let admitted = crate::admission::admit(&app, &principal.snapshot, &account, mode, &request)
+        .await
+        .map_err(ApiError::from)?;
     let mut attempts: Vec<Value> = serde_json::from_str(&record.send_attempts).unwrap_or_default();
     attempts.push(json!({"attempt_sid": send_id, "channel": channel_name,
         "time": Timestamp(now).iso8601()}));
@@ -629,74 +591,6 @@ pub async fn create_verification(
 
 fn send_count(r: &VerificationRecord) -> usize {
     serde_json::from_str::<Vec<Value>>(&r.send_attempts).map_or(0, |v| v.len())
-}
-
-/// The message of a Fraud Guard refusal: a listed block points to the
-/// listing; an invalid number or a hosted call is refused on its own.
-pub fn refusal_message(lead: &str, rule: &str, range: &str) -> String {
-    if tollgate_detect::lists_a_block(rule) {
-        format!("{lead} blocks {range} ({rule}); see /tollgate/v1/FraudGuard/Blocks")
-    } else {
-        format!("{lead} refuses {range} ({rule})")
-    }
-}
-
-/// Asks the scope's detector; a block comes back as (rule, `+range`).
-#[allow(clippy::too_many_arguments)]
-pub async fn fraud_guard_decision(
-    app: &App,
-    scope: &str,
-    account_sid: &str,
-    mode: Mode,
-    number: &tollgate_numbering::Classification,
-    send_id: &str,
-    channel: Channel,
-    ip: Option<std::net::IpAddr>,
-    ip_flags: Option<&str>,
-    device: Option<&str>,
-    price_micros: i64,
-    now: i64,
-) -> Option<(String, String)> {
-    let e164 = number.e164.as_deref().unwrap_or("");
-    let classified =
-        tollgate_detect::replay::Classified::from_numbering(e164, number, price_micros);
-    let ip_text = ip.map(|i| i.to_string());
-    let flags: Vec<&str> = ip_flags
-        .map(|f| {
-            f.split(',')
-                .map(str::trim)
-                .filter(|f| !f.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    let request = tollgate_detect::Request {
-        t: seconds(now),
-        id: send_id,
-        digits: &classified.digits,
-        calling_code: &classified.calling_code,
-        valid: classified.valid,
-        channel: match channel {
-            Channel::Sms => tollgate_detect::Channel::Sms,
-            Channel::Voice => tollgate_detect::Channel::Call,
-        },
-        ip: ip_text.as_deref(),
-        ip_flags: tollgate_detect::IpFlags::from_names(flags),
-        device,
-        price_micros,
-        risk: classified.risk,
-    };
-    let (verdict, write) = app.verify.guard(scope, account_sid, mode, &request);
-    if let Some(record) = write
-        && let Err(e) = app.store.put_fraud_block(&record).await
-    {
-        tracing::error!(error = %e, scope, "cannot record a Fraud Guard block");
-    }
-    if verdict.allow {
-        return None;
-    }
-    let range = verdict.range.unwrap_or_else(|| e164.to_owned());
-    tracing::info!(scope, range, rule = verdict.rule, evidence = %verdict.evidence, "Fraud Guard block");
-    Some((verdict.rule.to_owned(), range))
 }
 
 fn live_or_404(app: &App, service: &str, sid: &str, now: i64) -> ApiResult<VerificationRecord> {
