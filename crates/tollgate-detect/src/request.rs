@@ -80,9 +80,9 @@ impl Settings {
             score_odds: 4.0,
             new_country_budget: 5.0,
             block_ttl: 3600.0,
-            // Measured on the simulator (BENCHMARKS.md, round 3): sequential
-            // bursts are contained at their 3rd send, no legitimate send more
-            // is refused.
+            // Measured on the simulator (docs/benchmarks-history.md, round 3):
+            // sequential bursts are contained at their 3rd send, no legitimate
+            // send more is refused.
             sweep_numbers: 3,
             refuse_hosted_calls: true,
             // Off: on the simulator it lowered fraud-cost recall (round 3).

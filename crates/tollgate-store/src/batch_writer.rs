@@ -1,7 +1,8 @@
 //! Batched traffic writes on a dedicated SQLite connection (rusqlite, prepared
 //! statements), for a writer thread that owns it. sqlx's SQLite driver hands
 //! every statement to a worker thread and back; under load those hand-offs,
-//! not the SQL, were the cost (BENCHMARKS.md). PostgreSQL keeps the async path.
+//! not the SQL, were the cost (docs/benchmarks-history.md, message creates,
+//! session 3). PostgreSQL keeps the async path.
 
 use std::path::Path;
 use std::time::Duration;
