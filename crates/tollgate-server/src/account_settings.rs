@@ -7,6 +7,11 @@ use tollgate_store::SettingRecord;
 
 pub use tollgate_admission::{LinkPolicy, RecipientPolicy};
 
+/// Inbound texts one sender may send one account per minute before the rest
+/// are dropped (SMS flood / TDoS defence), unless the account sets
+/// `InboundRatePerMinute`.
+pub const DEFAULT_INBOUND_PER_MINUTE: u32 = 20;
+
 /// The switches of one account; defaults when unset.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountSettings {
@@ -132,28 +137,4 @@ pub fn from_rows(rows: &[SettingRecord]) -> HashMap<String, AccountSettings> {
         }
     }
     out
-}
-
-/// The settings as the API shows them.
-pub fn render(s: &AccountSettings) -> serde_json::Value {
-    serde_json::json!({
-        "recipient_policy": match s.recipient_policy {
-            RecipientPolicy::Any => "any",
-            RecipientPolicy::Allowlist => "allowlist",
-            RecipientPolicy::Known => "known",
-        },
-        "link_policy": match s.link_policy {
-            LinkPolicy::Allow => "allow",
-            LinkPolicy::Block => "block",
-            LinkPolicy::Allowlist => "allowlist",
-        },
-        "link_domains": s.link_domains,
-        "link_blocklist": s.link_blocklist,
-        "strip_inbound_links": s.strip_inbound_links,
-        "strip_inbound_phone_numbers": s.strip_inbound_phone_numbers,
-        "redact_phone_numbers": s.redact_phone_numbers,
-        "redact_message_bodies": s.redact_message_bodies,
-        "sms_pumping_protection": s.sms_pumping_protection,
-        "inbound_rate_per_minute": s.inbound_rate_per_minute.unwrap_or(crate::traffic::DEFAULT_INBOUND_PER_MINUTE),
-    })
 }

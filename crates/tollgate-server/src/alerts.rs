@@ -11,18 +11,13 @@ use tollgate_store::{AlertRecord, WriteOp};
 use tollgate_types::SidPrefix;
 
 use crate::app::App;
+use crate::error::ErrorInfo;
+use crate::privacy::mask_numbers;
 use crate::random::new_ordered_sid;
 
 /// Set by the authentication extractor: whose request this is.
 #[derive(Clone, Default)]
 pub struct AlertSlot(pub Arc<OnceLock<String>>);
-
-/// Attached to an error response by `ApiError`.
-#[derive(Clone, Debug)]
-pub struct ErrorInfo {
-    pub code: u32,
-    pub message: String,
-}
 
 /// Middleware: turns the error responses of authenticated requests into alerts.
 pub async fn capture(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
@@ -50,34 +45,6 @@ pub async fn capture(State(app): State<Arc<App>>, mut request: Request, next: Ne
         );
     }
     response
-}
-
-/// Masks phone-number-like digit runs (7+ digits) to their last 4 as `XXXX`
-/// are masked elsewhere: all but the last 4 digits become `X`.
-pub fn mask_numbers(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while let Some(&c) = chars.get(i) {
-        if c.is_ascii_digit() {
-            let start = i;
-            while chars.get(i).is_some_and(char::is_ascii_digit) {
-                i += 1;
-            }
-            let run = chars.get(start..i).unwrap_or(&[]);
-            if run.len() >= 7 {
-                let keep = run.len() - 4;
-                out.extend(run.iter().take(keep));
-                out.push_str("XXXX");
-            } else {
-                out.extend(run.iter());
-            }
-        } else {
-            out.push(c);
-            i += 1;
-        }
-    }
-    out
 }
 
 /// Records one alert (without waiting for the disk) and lets the alarms see it.
@@ -112,18 +79,4 @@ pub fn record(
     };
     app.alarms.observe(app, &alert);
     app.writer.submit(WriteOp::InsertAlert(alert));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_digit_runs_are_masked() {
-        assert_eq!(
-            mask_numbers("To +447400123456 failed, code 21408"),
-            "To +44740012XXXX failed, code 21408"
-        );
-        assert_eq!(mask_numbers("no digits"), "no digits");
-    }
 }

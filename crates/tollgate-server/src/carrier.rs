@@ -12,8 +12,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tollgate_store::{CallRecord, MessageRecord};
 
-use crate::api::messages::Privacy;
 use crate::app::App;
+use crate::privacy::Privacy;
 
 /// A message as a sandbox handset received it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -409,8 +409,8 @@ async fn step_round(app: &Arc<App>, due: Vec<Pending>) {
         }
         settled.push((p.message, p.privacy));
     }
-    crate::api::messages::status_callbacks(app, sent_callbacks).await;
-    crate::api::messages::record_final_statuses(app, settled).await;
+    crate::status::status_callbacks(app, sent_callbacks).await;
+    crate::status::record_final_statuses(app, settled).await;
 }
 
 /// A send paused by a suspension waits at most a day, then goes on.
@@ -432,7 +432,7 @@ fn start_call(app: Arc<App>, mut call: CallRecord) {
             sandbox.step().await;
             call.status = "ringing".into();
             call.date_updated = app.clock.now().0;
-            crate::api::calls::record_status(&app, &call).await;
+            crate::status::record_status(&app, &call).await;
         }
         if call.status == "ringing" {
             sandbox.step().await;
@@ -445,7 +445,7 @@ fn start_call(app: Arc<App>, mut call: CallRecord) {
                 call.status = "in-progress".into();
                 call.start_time = Some(start);
                 call.date_updated = start;
-                crate::api::calls::record_status(&app, &call).await;
+                crate::status::record_status(&app, &call).await;
             }
         }
         if call.status == "in-progress" {
@@ -470,6 +470,6 @@ fn start_call(app: Arc<App>, mut call: CallRecord) {
         if let Ok(mut calls) = app.sandbox.calls.lock() {
             calls.remove(&call.sid);
         }
-        crate::api::calls::record_status(&app, &call).await;
+        crate::status::record_status(&app, &call).await;
     });
 }

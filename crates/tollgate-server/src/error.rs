@@ -7,6 +7,13 @@ use tollgate_store::StoreError;
 use tollgate_types::ErrorSpec;
 use tollgate_types::error_code as codes;
 
+/// Attached to an error response by `ApiError`.
+#[derive(Clone, Debug)]
+pub struct ErrorInfo {
+    pub code: u32,
+    pub message: String,
+}
+
 /// An API error: a row of the error table and a message for this occurrence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -128,7 +135,7 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.spec.http_status)
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(self.body())).into_response();
-        response.extensions_mut().insert(crate::alerts::ErrorInfo {
+        response.extensions_mut().insert(ErrorInfo {
             code: self.spec.code,
             message: self.message.clone(),
         });

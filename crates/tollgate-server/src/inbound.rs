@@ -61,7 +61,7 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
     }
     let per_minute = settings
         .inbound_rate_per_minute
-        .unwrap_or(crate::traffic::DEFAULT_INBOUND_PER_MINUTE);
+        .unwrap_or(crate::account_settings::DEFAULT_INBOUND_PER_MINUTE);
     if !app
         .traffic
         .inbound_allowed(account_sid, &from_e164, per_minute, now)
@@ -105,11 +105,11 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
         carrier_node: None,
         resume_sealed: None,
     };
-    let privacy = crate::api::messages::Privacy {
+    let privacy = crate::privacy::Privacy {
         numbers: settings.redact_phone_numbers,
         bodies: settings.redact_message_bodies,
     };
-    let stored = crate::api::messages::stored_form(&record, privacy);
+    let stored = crate::privacy::stored_form(&record, privacy);
     app.writer
         .write(WriteOp::InsertMessage(stored.clone()))
         .await?;

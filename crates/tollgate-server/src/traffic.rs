@@ -39,11 +39,6 @@ struct Pools {
     next: std::collections::HashMap<String, usize>,
 }
 
-/// Inbound texts one sender may send one account per minute before the rest
-/// are dropped (SMS flood / TDoS defence), unless the account sets
-/// `InboundRatePerMinute`.
-pub const DEFAULT_INBOUND_PER_MINUTE: u32 = 20;
-
 /// Why inbound texts were dropped, counted per account.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Dropped {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use tollgate_store::{CallRecord, MessageRecord, WebhookRecord};
 use tollgate_webhook::request::{Method, Payload};
 
-use crate::api::messages::Privacy;
 use crate::app::App;
+use crate::privacy::Privacy;
 use crate::random::OsRandom;
 
 /// What a message's stored row redacts, kept sealed until it settles.

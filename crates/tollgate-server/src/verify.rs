@@ -385,7 +385,7 @@ impl Verify {
     pub fn stored_form(record: &VerificationRecord, redact_numbers: bool) -> VerificationRecord {
         let mut stored = record.clone();
         if redact_numbers {
-            stored.to_number = crate::api::messages::mask_number(&record.to_number);
+            stored.to_number = crate::privacy::mask_number(&record.to_number);
         }
         stored
     }

@@ -215,97 +215,9 @@ fn stored_form(app: &App, call: &CallRecord) -> CallRecord {
         .settings_of(&call.account_sid)
         .redact_phone_numbers
     {
-        stored.to_number = crate::api::messages::mask_number(&call.to_number);
+        stored.to_number = crate::privacy::mask_number(&call.to_number);
     }
     stored
-}
-
-/// Records a status change; on completion bills the minutes after the first
-/// and sends the status callback (Twilio's default event: `completed`).
-pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
-    let mut call = call.clone();
-    // The price recorded so far (the first minute), before billing the rest.
-    let billed_before = call.price_micros.unwrap_or(0);
-    if call.status == "completed"
-        && let (Some(duration), Some(first_minute)) = (call.duration, call.price_micros)
-    {
-        let minutes = (i64::from(duration.max(1)) + 59) / 60;
-        let total = first_minute.saturating_mul(minutes);
-        if minutes > 1 {
-            let snapshot = app.snapshot();
-            if let Some(account) = snapshot.accounts.get(&call.account_sid) {
-                let chain = snapshot.chain(account);
-                app.traffic.add_spend(
-                    &chain,
-                    call.country.as_deref().unwrap_or(""),
-                    total - first_minute,
-                    call.date_updated,
-                );
-            }
-        }
-        call.price_micros = Some(total);
-    }
-    let terminal = matches!(
-        call.status.as_str(),
-        "completed" | "failed" | "busy" | "no-answer" | "canceled"
-    );
-    // A final status and its callback commit together.
-    let mut group = vec![WriteOp::UpdateCall(call.clone())];
-    if terminal && let Some(hook) = status_callback(app, &call) {
-        group.push(WriteOp::EnqueueWebhook(hook));
-    }
-    let callback = group.len() > 1;
-    if let Err(e) = app.writer.write(WriteOp::Group(group)).await {
-        tracing::error!(error = %e, sid = %call.sid, "cannot record a call status");
-        return;
-    }
-    if callback {
-        app.webhooks.wake_dispatcher();
-    }
-    if call.status == "completed" && call.rule.is_none() {
-        // Minutes and the price beyond the first minute count now.
-        let delta = tollgate_policy::triggers::Usage {
-            calls_outbound: tollgate_policy::triggers::Tally {
-                count: 0,
-                usage: (i64::from(call.duration.unwrap_or(0)) + 59) / 60,
-                price_micros: call.price_micros.unwrap_or(0) - billed_before,
-            },
-            ..Default::default()
-        };
-        app.triggers.observe(app, &call.account_sid, &delta).await;
-    }
-}
-
-/// The status callback of a call that reached a final status (Twilio's
-/// default event: `completed`), if it asked for one.
-fn status_callback(app: &App, call: &CallRecord) -> Option<tollgate_store::WebhookRecord> {
-    let sealed = call.status_callback_sealed.as_ref()?;
-    let mut params = vec![
-        ("CallSid", call.sid.clone()),
-        ("AccountSid", call.account_sid.clone()),
-        ("From", call.from_number.clone()),
-        ("To", call.to_number.clone()),
-        ("Caller", call.from_number.clone()),
-        ("Called", call.to_number.clone()),
-        ("CallStatus", call.status.clone()),
-        ("Direction", call.direction.clone()),
-        ("ApiVersion", "2010-04-01".to_owned()),
-        ("CallbackSource", "call-progress-events".to_owned()),
-        ("Timestamp", Timestamp(call.date_updated).rfc2822()),
-        ("SequenceNumber", "0".to_owned()),
-    ];
-    if let Some(d) = call.duration {
-        params.push(("CallDuration", d.to_string()));
-        params.push(("Duration", ((i64::from(d) + 59) / 60).to_string()));
-    }
-    crate::unsettled::callback(
-        app,
-        &call.account_sid,
-        &call.sid,
-        &call.status,
-        sealed,
-        params,
-    )
 }
 
 fn not_found(account: &str, sid: &str) -> ApiError {

@@ -25,6 +25,7 @@ use crate::app::App;
 use crate::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::privacy::{Privacy, stored_form};
 use crate::random::{OsRandom, new_ordered_sid};
 use crate::snapshot::AccountEntry;
 use crate::wire::{PageRequest, Params, json_response, json_segment};
@@ -101,46 +102,6 @@ impl<'a> MessageView<'a> {
 
 pub fn render(record: &MessageRecord) -> Value {
     serde_json::to_value(MessageView::of(record)).unwrap_or_default()
-}
-
-/// What a message's stored form leaves out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Privacy {
-    /// Non-account numbers keep all but their last 4 digits (`XXXX`).
-    pub numbers: bool,
-    /// The body is not stored.
-    pub bodies: bool,
-}
-
-/// `+12015550166` → `+1201555XXXX`.
-pub fn mask_number(number: &str) -> String {
-    let keep = number.len().saturating_sub(4);
-    let head: String = number.chars().take(keep).collect();
-    format!("{head}XXXX")
-}
-
-/// The form of `message` that may touch the disk.
-pub fn stored_form(message: &MessageRecord, privacy: Privacy) -> MessageRecord {
-    into_stored(message.clone(), privacy)
-}
-
-/// [`stored_form`], taking the record.
-pub fn into_stored(mut m: MessageRecord, privacy: Privacy) -> MessageRecord {
-    if privacy.bodies {
-        m.body = None;
-    }
-    if privacy.numbers {
-        if m.direction == "inbound" {
-            m.from_number = mask_number(&m.from_number);
-        } else {
-            m.to_number = mask_number(&m.to_number);
-        }
-        // An error may quote the number (21408, 21211).
-        m.error_message = m
-            .error_message
-            .map(|text| crate::alerts::mask_numbers(&text));
-    }
-    m
 }
 
 /// The sender Verify codes come from (no number of the account).
@@ -339,86 +300,6 @@ pub async fn create(
             Ok(json_response(StatusCode::CREATED, answer))
         }
     }
-}
-
-/// Queues the status callbacks of `messages` (those that asked for one)
-/// for the status each has now, durably, and returns then: a round's
-/// callbacks always precede the next round's.
-pub async fn status_callbacks(app: &Arc<App>, messages: Vec<MessageRecord>) {
-    let ops: Vec<WriteOp> = messages
-        .iter()
-        .filter_map(|m| status_callback(app, m))
-        .map(WriteOp::EnqueueWebhook)
-        .collect();
-    if ops.is_empty() {
-        return;
-    }
-    if let Err(e) = app.writer.write_all(ops).await {
-        tracing::error!(error = %e, "cannot queue status callbacks");
-    }
-    app.webhooks.wake_dispatcher();
-}
-
-/// Final statuses, each written with its status callback and the end of
-/// its send in flight (one transaction each, many per batch); then each
-/// message leaves the in-flight set and its delivery receipt reaches Fraud
-/// Guard.
-pub async fn record_final_statuses(app: &Arc<App>, settled: Vec<(MessageRecord, Privacy)>) {
-    if settled.is_empty() {
-        return;
-    }
-    let mut receipts = Vec::with_capacity(settled.len());
-    let mut ops = Vec::with_capacity(settled.len());
-    let mut callbacks = false;
-    for (message, privacy) in settled {
-        receipts.push((message.sid.clone(), message.status == "delivered"));
-        let mut group = Vec::with_capacity(3);
-        if let Some(hook) = status_callback(app, &message) {
-            group.push(WriteOp::EnqueueWebhook(hook));
-            callbacks = true;
-        }
-        group.push(WriteOp::UpdateMessage(into_stored(message, privacy)));
-        ops.push(WriteOp::Group(group));
-    }
-    let written = app.writer.write_all(ops).await;
-    let now = app.clock.now().0;
-    for (sid, delivered) in &receipts {
-        app.sandbox.settled(sid);
-        app.verify.receipt(sid, *delivered, now);
-    }
-    if let Err(e) = written {
-        tracing::error!(error = %e, messages = receipts.len(), "cannot record message statuses");
-        return;
-    }
-    if callbacks {
-        app.webhooks.wake_dispatcher();
-    }
-}
-
-/// The status callback of `message` for its current status, if it asked for one.
-fn status_callback(app: &App, message: &MessageRecord) -> Option<tollgate_store::WebhookRecord> {
-    let sealed = message.status_callback_sealed.as_ref()?;
-    let mut params = vec![
-        ("MessageSid", message.sid.clone()),
-        ("SmsSid", message.sid.clone()),
-        ("AccountSid", message.account_sid.clone()),
-        ("From", message.from_number.clone()),
-        ("To", message.to_number.clone()),
-        ("MessageStatus", message.status.clone()),
-        ("SmsStatus", message.status.clone()),
-        ("ApiVersion", "2010-04-01".to_owned()),
-    ];
-    if let Some(code) = message.error_code {
-        params.push(("ErrorCode", code.to_string()));
-    }
-    crate::unsettled::callback(
-        app,
-        &message.account_sid,
-        &message.sid,
-        &message.status,
-        sealed,
-        params,
-    )
 }
 
 fn not_found(account: &str, sid: &str) -> ApiError {

@@ -124,7 +124,7 @@ fn recipient_form(_app: &App, principal: &Principal, e164: &str) -> String {
         .settings_of(&principal.account.sid)
         .redact_phone_numbers
     {
-        crate::api::messages::mask_number(e164)
+        crate::privacy::mask_number(e164)
     } else {
         e164.to_owned()
     }

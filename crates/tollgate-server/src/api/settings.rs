@@ -11,6 +11,9 @@ use axum::extract::{Path, State};
 use serde_json::{Value, json};
 use tollgate_store::AccountRecord;
 
+use crate::account_settings::{
+    AccountSettings, DEFAULT_INBOUND_PER_MINUTE, LinkPolicy, RecipientPolicy,
+};
 use crate::app::App;
 use crate::audit;
 use crate::auth::Principal;
@@ -18,7 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::wire::Params;
 
 fn render(app: &App, account: &AccountRecord) -> Value {
-    let mut body = crate::account_settings::render(&app.snapshot().settings_of(&account.sid));
+    let mut body = render_settings(&app.snapshot().settings_of(&account.sid));
     if let Some(map) = body.as_object_mut() {
         map.insert("account_sid".into(), json!(account.sid));
         map.insert(
@@ -125,4 +128,28 @@ pub async fn update(
     app.refresh(&write).await?;
     tracing::info!(account = %record.sid, require_client_validation = record.require_client_validation, "account settings changed");
     Ok(Json(render(&app, &record)))
+}
+
+/// The settings as the API shows them.
+fn render_settings(s: &AccountSettings) -> serde_json::Value {
+    serde_json::json!({
+        "recipient_policy": match s.recipient_policy {
+            RecipientPolicy::Any => "any",
+            RecipientPolicy::Allowlist => "allowlist",
+            RecipientPolicy::Known => "known",
+        },
+        "link_policy": match s.link_policy {
+            LinkPolicy::Allow => "allow",
+            LinkPolicy::Block => "block",
+            LinkPolicy::Allowlist => "allowlist",
+        },
+        "link_domains": s.link_domains,
+        "link_blocklist": s.link_blocklist,
+        "strip_inbound_links": s.strip_inbound_links,
+        "strip_inbound_phone_numbers": s.strip_inbound_phone_numbers,
+        "redact_phone_numbers": s.redact_phone_numbers,
+        "redact_message_bodies": s.redact_message_bodies,
+        "sms_pumping_protection": s.sms_pumping_protection,
+        "inbound_rate_per_minute": s.inbound_rate_per_minute.unwrap_or(DEFAULT_INBOUND_PER_MINUTE),
+    })
 }

@@ -571,14 +571,14 @@ pub async fn create_verification(
             .await_receipt(&message.sid, &service.sid, &send_id);
     }
     let settings = principal.snapshot.settings_of(&account.sid);
-    let privacy = crate::api::messages::Privacy {
+    let privacy = crate::privacy::Privacy {
         numbers: settings.redact_phone_numbers,
         // A code never rests on disk.
         bodies: true,
     };
     crate::unsettled::take_message(&app, &mut message, privacy);
     app.writer
-        .write(WriteOp::InsertMessage(crate::api::messages::stored_form(
+        .write(WriteOp::InsertMessage(crate::privacy::stored_form(
             &message, privacy,
         )))
         .await?;

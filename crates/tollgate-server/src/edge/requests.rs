@@ -14,8 +14,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tollgate_types::error_code as codes;
 
-use crate::alerts::ErrorInfo;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorInfo};
 use crate::wire::MAX_BODY_BYTES;
 
 /// Longest path and query accepted, in bytes.
