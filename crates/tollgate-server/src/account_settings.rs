@@ -1,10 +1,6 @@
 //! Per-account phishing and privacy switches, parsed from the store's
 //! name/value rows into the snapshot.
 
-use std::collections::HashMap;
-
-use tollgate_store::SettingRecord;
-
 pub use tollgate_admission::{LinkPolicy, RecipientPolicy};
 
 /// Inbound texts one sender may send one account per minute before the rest
@@ -34,7 +30,7 @@ pub struct AccountSettings {
     /// the account's numbers are refused.
     pub inbound_blocked: bool,
     /// Set by a lockdown: what the account's own undo must match
-    /// ([`crate::lockdown::undo_seal`]).
+    /// (the lockdown's undo seal).
     pub lockdown_seal: Option<String>,
 }
 
@@ -102,39 +98,39 @@ pub fn validate(name: &str, value: &str) -> Result<String, &'static str> {
     }
 }
 
-/// Builds every account's settings from the rows.
-pub fn from_rows(rows: &[SettingRecord]) -> HashMap<String, AccountSettings> {
-    let mut out: HashMap<String, AccountSettings> = HashMap::new();
-    for row in rows {
-        let s = out.entry(row.account_sid.clone()).or_default();
-        let on = row.value == "true";
-        match row.name.as_str() {
+impl AccountSettings {
+    /// Sets setting `name` from its stored value; `None` (the row is gone)
+    /// puts back the default.
+    pub fn set(&mut self, name: &str, value: Option<&str>) {
+        let on = value == Some("true");
+        match name {
             "RecipientPolicy" => {
-                s.recipient_policy = match row.value.as_str() {
-                    "allowlist" => RecipientPolicy::Allowlist,
-                    "known" => RecipientPolicy::Known,
+                self.recipient_policy = match value {
+                    Some("allowlist") => RecipientPolicy::Allowlist,
+                    Some("known") => RecipientPolicy::Known,
                     _ => RecipientPolicy::Any,
                 }
             }
             "LinkPolicy" => {
-                s.link_policy = match row.value.as_str() {
-                    "block" => LinkPolicy::Block,
-                    "allowlist" => LinkPolicy::Allowlist,
+                self.link_policy = match value {
+                    Some("block") => LinkPolicy::Block,
+                    Some("allowlist") => LinkPolicy::Allowlist,
                     _ => LinkPolicy::Allow,
                 }
             }
-            "LinkDomains" => s.link_domains = domains(&row.value),
-            "LinkBlocklist" => s.link_blocklist = domains(&row.value),
-            "StripInboundLinks" => s.strip_inbound_links = on,
-            "StripInboundPhoneNumbers" => s.strip_inbound_phone_numbers = on,
-            "RedactPhoneNumbers" => s.redact_phone_numbers = on,
-            "RedactMessageBodies" => s.redact_message_bodies = on,
-            "SmsPumpingProtection" => s.sms_pumping_protection = on,
-            "LockdownInbound" => s.inbound_blocked = on,
-            "LockdownSeal" => s.lockdown_seal = Some(row.value.clone()),
-            "InboundRatePerMinute" => s.inbound_rate_per_minute = row.value.parse().ok(),
+            "LinkDomains" => self.link_domains = value.map(domains).unwrap_or_default(),
+            "LinkBlocklist" => self.link_blocklist = value.map(domains).unwrap_or_default(),
+            "StripInboundLinks" => self.strip_inbound_links = on,
+            "StripInboundPhoneNumbers" => self.strip_inbound_phone_numbers = on,
+            "RedactPhoneNumbers" => self.redact_phone_numbers = on,
+            "RedactMessageBodies" => self.redact_message_bodies = on,
+            "SmsPumpingProtection" => self.sms_pumping_protection = on,
+            "LockdownInbound" => self.inbound_blocked = on,
+            "LockdownSeal" => self.lockdown_seal = value.map(str::to_owned),
+            "InboundRatePerMinute" => {
+                self.inbound_rate_per_minute = value.and_then(|v| v.parse().ok())
+            }
             _ => {}
         }
     }
-    out
 }

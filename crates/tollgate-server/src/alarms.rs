@@ -192,22 +192,15 @@ async fn fire(app: &Arc<App>, alarm: &AlarmRecord, alert: &AlertRecord, count: u
     let actor = Actor::tollgate();
     let result = match alarm.action.as_str() {
         "lockdown" => {
-            let write = app.begin_write().await;
-            let r = crate::lockdown::lock(
-                app.store.as_ref(),
-                app.master_key(),
-                now,
-                &target,
-                false,
-                &actor,
-            )
-            .await;
-            let _ = app.refresh(&write).await;
-            r.map(|_| ()).map_err(|e| e.to_string())
+            let change = app.change().await;
+            crate::lockdown::apply(change, app, &target, false, false, &actor)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
         "suspend" => {
-            let write = app.begin_write().await;
-            let r = async {
+            let change = app.change().await;
+            async {
                 let mut record = app
                     .store
                     .account(&target)
@@ -223,11 +216,11 @@ async fn fire(app: &Arc<App>, alarm: &AlarmRecord, alert: &AlertRecord, count: u
                     .update_account(&record, &[event])
                     .await
                     .map_err(|e| e.to_string())?;
-                Ok::<(), String>(())
+                change
+                    .commit(|snapshot, key| snapshot.put_account(key, &record))
+                    .map_err(|e| e.message.clone())
             }
-            .await;
-            let _ = app.refresh(&write).await;
-            r
+            .await
         }
         _ => return,
     };

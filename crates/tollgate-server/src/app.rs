@@ -24,6 +24,9 @@ pub struct App {
     snapshot: ArcSwap<Snapshot>,
     /// Serialises changes, so a snapshot never goes back in time.
     writes: Mutex<()>,
+    /// The store's state generation the snapshot reflects (lockdowns bump
+    /// it; see `lockdown::follow_outside_changes`).
+    generation: std::sync::atomic::AtomicI64,
     /// Failed-authentication throttle and the bounded argon2 queue.
     pub auth: crate::auth::AuthGuard,
     /// Per-process key for remembering verified key secrets.
@@ -74,7 +77,7 @@ impl App {
         classifier: Arc<tollgate_numbering::Classifier>,
         traffic: TrafficParts,
     ) -> Result<App, LoadError> {
-        let snapshot = read_snapshot(store.as_ref(), &master_key, None).await?;
+        let snapshot = read_snapshot(store.as_ref(), &master_key).await?;
         let mut fingerprint_key = [0u8; 32];
         OsRandom.fill(&mut fingerprint_key);
         let verify = crate::verify::Verify::new(&master_key, traffic.verify_code_ttl_ms);
@@ -88,6 +91,7 @@ impl App {
             master_key,
             snapshot: ArcSwap::from_pointee(snapshot),
             writes: Mutex::new(()),
+            generation: std::sync::atomic::AtomicI64::new(0),
             auth: crate::auth::AuthGuard::new(traffic.auth_limits),
             fingerprint_key,
             webhooks,
@@ -109,24 +113,24 @@ impl App {
         self.snapshot.load_full()
     }
 
-    /// Takes the write lock. Hold it across a change and [`App::refresh`].
-    pub async fn begin_write(&self) -> MutexGuard<'_, ()> {
-        self.writes.lock().await
+    /// Starts a change: takes the write lock, so changes reach the snapshot
+    /// in the order they reached the store. Write to the store, then
+    /// [`Change::commit`] the delta.
+    pub async fn change(&self) -> Change<'_> {
+        Change {
+            app: self,
+            _lock: self.writes.lock().await,
+        }
+    }
+    /// The store's state generation the snapshot reflects.
+    pub fn seen_generation(&self) -> i64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Rebuilds the snapshot from the store. Call with the write lock held.
-    pub async fn refresh(&self, _write: &MutexGuard<'_, ()>) -> ApiResult<()> {
-        let previous = self.snapshot.load_full();
-        let next = read_snapshot(self.store.as_ref(), &self.master_key, Some(&previous))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot rebuild the credential snapshot");
-                ApiError::internal()
-            })?;
-        self.snapshot.store(Arc::new(next));
-        // Every change came with its audit events: the sinks may go on.
-        self.audit.appended.notify_waiters();
-        Ok(())
+    /// Notes that the snapshot reflects state generation `generation`.
+    pub fn saw_generation(&self, generation: i64) {
+        self.generation
+            .store(generation, std::sync::atomic::Ordering::Release);
     }
 
     /// The key that seals auth tokens at rest.
@@ -149,73 +153,81 @@ impl App {
     }
 }
 
-/// Reads every account and key and builds a snapshot, keeping the key
-/// verification caches of `previous`.
-async fn read_snapshot(
-    store: &dyn Store,
-    master_key: &MasterKey,
-    previous: Option<&Snapshot>,
-) -> Result<Snapshot, LoadError> {
-    let accounts = store
-        .all_accounts()
-        .await
-        .map_err(|e| LoadError::Store(e.to_string()))?;
-    let keys = store
-        .all_api_keys()
-        .await
-        .map_err(|e| LoadError::Store(e.to_string()))?;
-    let public_keys = store
-        .all_public_keys()
-        .await
-        .map_err(|e| LoadError::Store(e.to_string()))?;
-    let geo = store
-        .all_geo_permissions()
-        .await
-        .map_err(|e| LoadError::Store(e.to_string()))?;
+/// A change in progress (see [`App::change`]). Dropped without a commit (the
+/// store refused the write), it changes nothing.
+pub struct Change<'a> {
+    app: &'a App,
+    _lock: MutexGuard<'a, ()>,
+}
+
+impl Change<'_> {
+    /// The store has committed: applies `delta` to a copy of the snapshot
+    /// (the maps share structure, so this costs what the delta costs),
+    /// publishes it and wakes the audit sinks for the change's events.
+    pub fn commit(
+        self,
+        delta: impl FnOnce(&mut Snapshot, &MasterKey) -> Result<(), SecretError>,
+    ) -> ApiResult<()> {
+        let mut next = Snapshot::clone(&self.app.snapshot.load());
+        delta(&mut next, &self.app.master_key).map_err(|e| {
+            tracing::error!(error = %e, "cannot apply a change to the snapshot");
+            ApiError::internal()
+        })?;
+        self.app.snapshot.store(Arc::new(next));
+        self.app.audit.appended.notify_waiters();
+        Ok(())
+    }
+
+    /// The store has committed a change to state outside the snapshot
+    /// (Verify, Fraud Guard, a message): wakes the audit sinks.
+    pub fn commit_outside_snapshot(self) {
+        self.app.audit.appended.notify_waiters();
+    }
+
+    /// Re-reads the whole snapshot from the store: for changes made outside
+    /// this server (the CLI, another node), whose delta is unknown here.
+    pub async fn reload(self) -> ApiResult<()> {
+        let next = read_snapshot(self.app.store.as_ref(), &self.app.master_key)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot reload the snapshot");
+                ApiError::internal()
+            })?;
+        let previous = self.app.snapshot.load_full();
+        let mut next = next;
+        // Verified key secrets stay verified: a key's secret never changes.
+        for (sid, key) in next.keys.clone().iter() {
+            if let Some(old) = previous.keys.get(sid)
+                && old.secret_hash == key.secret_hash
+            {
+                next.keys.insert(sid.clone(), old.clone());
+            }
+        }
+        self.app.snapshot.store(Arc::new(next));
+        self.app.audit.appended.notify_waiters();
+        Ok(())
+    }
+}
+
+/// Reads every table the snapshot mirrors and builds it (start-up, and
+/// changes made outside this server).
+async fn read_snapshot(store: &dyn Store, master_key: &MasterKey) -> Result<Snapshot, LoadError> {
+    let accounts = store.all_accounts().await?;
+    let keys = store.all_api_keys().await?;
+    let public_keys = store.all_public_keys().await?;
+    let geo = store.all_geo_permissions().await?;
     let traffic = TrafficRows {
-        numbers: store
-            .all_numbers()
-            .await
-            .map_err(|e| LoadError::Store(e.to_string()))?,
-        rate_limits: store
-            .all_rate_limits()
-            .await
-            .map_err(|e| LoadError::Store(e.to_string()))?,
-        spend_limits: store
-            .all_spend_limits()
-            .await
-            .map_err(|e| LoadError::Store(e.to_string()))?,
-        settings: store
-            .all_settings()
-            .await
-            .map_err(|e| LoadError::Store(e.to_string()))?,
-        recipients: store
-            .all_recipients()
-            .await
-            .map_err(|e| LoadError::Store(e.to_string()))?,
-        services: store
-            .all_services()
-            .await
-            .map_err(|e| LoadError::Store(e.to_string()))?,
-        service_numbers: store
-            .all_service_numbers()
-            .await
-            .map_err(|e| LoadError::Store(e.to_string()))?,
-        blocks: store
-            .all_blocks()
-            .await
-            .map_err(|e| LoadError::Store(e.to_string()))?,
+        numbers: store.all_numbers().await?,
+        rate_limits: store.all_rate_limits().await?,
+        spend_limits: store.all_spend_limits().await?,
+        settings: store.all_settings().await?,
+        recipients: store.all_recipients().await?,
+        services: store.all_services().await?,
+        service_numbers: store.all_service_numbers().await?,
+        blocks: store.all_blocks().await?,
     };
-    Snapshot::build(
-        master_key,
-        &accounts,
-        &keys,
-        &public_keys,
-        &geo,
-        &traffic,
-        previous,
-    )
-    .map_err(LoadError::MasterKey)
+    Snapshot::build(master_key, &accounts, &keys, &public_keys, &geo, &traffic)
+        .map_err(LoadError::MasterKey)
 }
 
 /// Why the gateway's state could not be loaded.
@@ -227,4 +239,10 @@ pub enum LoadError {
         "the master key does not open the stored auth tokens ({0}); set TOLLGATE_MASTER_KEY or master.key to the key this data was created with"
     )]
     MasterKey(SecretError),
+}
+
+impl From<tollgate_store::StoreError> for LoadError {
+    fn from(e: tollgate_store::StoreError) -> Self {
+        LoadError::Store(e.to_string())
+    }
 }

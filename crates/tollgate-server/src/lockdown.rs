@@ -4,13 +4,17 @@
 //! the old token or keys.
 
 use serde_json::json;
-use tollgate_secrets::{MasterKey, fingerprint, generate_auth_token};
+use std::collections::HashSet;
+
+use tollgate_secrets::{MasterKey, SecretError, fingerprint, generate_auth_token};
 use tollgate_store::{AccountRecord, Store};
 use tollgate_types::AccountStatus;
 use zeroize::Zeroizing;
 
+use crate::app::{App, Change};
 use crate::audit::Actor;
 use crate::random::OsRandom;
+use crate::snapshot::Snapshot;
 
 /// What a lockdown (or its undo) did.
 #[derive(Debug, Default)]
@@ -19,9 +23,32 @@ pub struct Report {
     /// New primary tokens, shown once.
     pub new_tokens: Vec<(String, Zeroizing<String>)>,
     pub keys_revoked: u64,
+    /// The account rows as the lockdown or undo left them.
+    pub records: Vec<AccountRecord>,
+    /// The undo seals a lockdown stored, one per record (none on undo).
+    pub seals: Vec<String>,
 }
 
 impl Report {
+    /// Applies what the store did to `snapshot`: the accounts' new rows and
+    /// tokens, their API keys gone (lockdown), the inbound block and seal
+    /// set (lockdown) or cleared (undo).
+    pub fn apply_to(&self, snapshot: &mut Snapshot, key: &MasterKey) -> Result<(), SecretError> {
+        for record in &self.records {
+            snapshot.put_account(key, record)?;
+        }
+        if !self.seals.is_empty() {
+            let sids: HashSet<&str> = self.records.iter().map(|r| r.sid.as_str()).collect();
+            snapshot.remove_keys_of(&sids);
+        }
+        for (i, record) in self.records.iter().enumerate() {
+            let seal = self.seals.get(i).map(String::as_str);
+            snapshot.set_setting(&record.sid, "LockdownInbound", seal.map(|_| "true"));
+            snapshot.set_setting(&record.sid, "LockdownSeal", seal);
+        }
+        Ok(())
+    }
+
     pub fn to_json(&self, undo: bool) -> serde_json::Value {
         let tokens: serde_json::Map<String, serde_json::Value> = self
             .new_tokens
@@ -170,6 +197,8 @@ pub async fn lock(
     report.keys_revoked = store
         .apply_lockdown(&accounts, true, Some(&seals), &events)
         .await?;
+    report.records = accounts;
+    report.seals = seals;
     Ok(report)
 }
 
@@ -216,6 +245,49 @@ pub async fn unlock(
     store
         .apply_lockdown(&accounts, false, None, &events)
         .await?;
+    report.records = accounts;
+    Ok(report)
+}
+
+/// Locks `account` down (or undoes its lockdown) and applies the result to
+/// the snapshot, under `change`. The store's state generation moves by one
+/// per lockdown; this server notes the move as its own, so
+/// [`follow_outside_changes`] does not reload for it.
+pub async fn apply(
+    change: Change<'_>,
+    app: &App,
+    account: &str,
+    include_subaccounts: bool,
+    undo: bool,
+    actor: &Actor,
+) -> Result<Report, LockdownError> {
+    let before = app.store.state_generation().await?;
+    let now = app.clock.now().0;
+    let report = if undo {
+        unlock(app.store.as_ref(), now, account, include_subaccounts, actor).await?
+    } else {
+        lock(
+            app.store.as_ref(),
+            app.master_key(),
+            now,
+            account,
+            include_subaccounts,
+            actor,
+        )
+        .await?
+    };
+    let after = app.store.state_generation().await?;
+    if before == app.seen_generation() && after == before + 1 {
+        app.saw_generation(after);
+    }
+    change
+        .commit(|snapshot, key| report.apply_to(snapshot, key))
+        .map_err(|e| LockdownError::Store(e.message.clone()))?;
+    if !undo {
+        for sid in &report.accounts {
+            app.carrier.end_calls_of(sid);
+        }
+    }
     Ok(report)
 }
 
@@ -227,7 +299,9 @@ pub async fn follow_outside_changes(
     stop: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stop);
-    let mut seen = app.store.state_generation().await.unwrap_or(0);
+    if let Ok(now) = app.store.state_generation().await {
+        app.saw_generation(now);
+    }
     loop {
         tokio::select! {
             () = &mut stop => return,
@@ -236,15 +310,22 @@ pub async fn follow_outside_changes(
         let Ok(now) = app.store.state_generation().await else {
             continue;
         };
-        if now == seen {
+        if now == app.seen_generation() {
             continue;
         }
-        seen = now;
-        let write = app.begin_write().await;
-        if app.refresh(&write).await.is_err() {
+        // Under the lock, this server's own lockdowns have noted their
+        // generation: only a change from outside reloads.
+        let change = app.change().await;
+        let Ok(now) = app.store.state_generation().await else {
+            continue;
+        };
+        if now == app.seen_generation() {
             continue;
         }
-        drop(write);
+        if change.reload().await.is_err() {
+            continue;
+        }
+        app.saw_generation(now);
         for account in app.snapshot().accounts.values() {
             if account.status != AccountStatus::Active {
                 app.carrier.end_calls_of(&account.sid);

@@ -220,7 +220,12 @@ impl Traffic {
         let mut rules: Vec<(String, String, Rate)> = Vec::new();
         let mut overridden = HashSet::new();
         for owner in &chain {
-            for r in snapshot.rate_limits.get(*owner).into_iter().flatten() {
+            for r in snapshot
+                .rate_limits
+                .get(*owner)
+                .into_iter()
+                .flat_map(|l| l.iter())
+            {
                 let channel_ok = r
                     .channel
                     .as_deref()
@@ -307,7 +312,15 @@ impl Traffic {
         let Ok(mut ledger) = self.ledger.lock() else {
             return Ok(());
         };
-        ledger.check(&snapshot.spend_limits, chain, country, price_micros, now_ms)?;
+        for account in chain {
+            ledger.check(
+                snapshot.spend_limits_of(account),
+                chain,
+                country,
+                price_micros,
+                now_ms,
+            )?;
+        }
         ledger.record(chain, country, price_micros, now_ms);
         Ok(())
     }

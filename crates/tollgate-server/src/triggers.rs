@@ -245,7 +245,7 @@ async fn fire(app: &Arc<App>, w: &Watched, now: i64) -> Result<(), String> {
     }
     // The suspension must be in the snapshot before the next send: hold the
     // write lock across the store write and the refresh.
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let fired = app
         .store
         .fire_usage_trigger(
@@ -263,11 +263,22 @@ async fn fire(app: &Arc<App>, w: &Watched, now: i64) -> Result<(), String> {
         return Ok(()); // fired already in this period (another node, or before a restart)
     }
     if let Some(account) = &suspend {
-        app.refresh(&write).await.map_err(|e| e.message.clone())?;
+        let record = app
+            .store
+            .account(account)
+            .await
+            .map_err(|e| e.to_string())?;
+        change
+            .commit(|snapshot, key| match &record {
+                Some(record) => snapshot.put_account(key, record),
+                None => Ok(()),
+            })
+            .map_err(|e| e.message.clone())?;
         app.carrier.end_calls_of(account);
         tracing::warn!(%account, trigger = %r.sid, "account suspended by a usage trigger");
+    } else {
+        change.commit_outside_snapshot();
     }
-    drop(write);
     app.webhooks.wake_dispatcher();
     tracing::info!(trigger = %r.sid, account = %r.account_sid, value = %current, "usage trigger fired");
     Ok(())

@@ -103,7 +103,7 @@ pub async fn create(
     };
     let (record, _token) = new_account(app.master_key(), Some(&principal.account.sid), name, now)
         .map_err(|_| ApiError::internal())?;
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         now.0,
@@ -114,7 +114,7 @@ pub async fn create(
             "status": record.status.as_str(), "owner_account_sid": record.owner_account_sid}}),
     );
     app.store.insert_account(&record, &event).await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, key| snapshot.put_account(key, &record))?;
     Ok((StatusCode::CREATED, Json(render(&app, &record)?)))
 }
 
@@ -233,7 +233,7 @@ pub async fn update(
 ) -> ApiResult<Json<Value>> {
     principal.require_account_credentials()?;
     let path = format!("/2010-04-01/Accounts/{segment}");
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let mut record = target(&app, &principal, &segment, &path).await?;
     let (name, status) = plan_update(&principal.account.sid, &record, &params)?;
     // A status given is written even when unchanged: a parent suspending an
@@ -258,7 +258,7 @@ pub async fn update(
             audit::changes(&before, &after),
         );
         app.store.update_account(&record, &event).await?;
-        app.refresh(&write).await?;
+        change.commit(|snapshot, key| snapshot.put_account(key, &record))?;
         // Twilio lets calls run on; Tollgate ends them with the account.
         if record.status != AccountStatus::Active {
             app.carrier.end_calls_of(&record.sid);

@@ -35,7 +35,7 @@ pub async fn create_secondary(
     State(app): State<Arc<App>>,
     principal: Principal,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let mut record = own_account(&app, &principal).await?;
     if record.secondary_token_sealed.is_some() {
         return Err(ApiError::new(
@@ -57,7 +57,7 @@ pub async fn create_secondary(
         json!({}),
     );
     app.store.update_account(&record, &event).await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, key| snapshot.put_account(key, &record))?;
     tracing::info!(account = %record.sid, "secondary auth token created");
     Ok((
         StatusCode::CREATED,
@@ -76,7 +76,7 @@ pub async fn delete_secondary(
     State(app): State<Arc<App>>,
     principal: Principal,
 ) -> ApiResult<StatusCode> {
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let mut record = own_account(&app, &principal).await?;
     if record.secondary_token_sealed.is_none() {
         return Err(no_secondary("/v1/AuthTokens/Secondary"));
@@ -93,7 +93,7 @@ pub async fn delete_secondary(
         json!({}),
     );
     app.store.update_account(&record, &event).await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, key| snapshot.put_account(key, &record))?;
     tracing::info!(account = %record.sid, "secondary auth token deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -101,7 +101,7 @@ pub async fn delete_secondary(
 /// `POST /v1/AuthTokens/Promote`: the secondary becomes primary; the old
 /// primary stops working at once. 404 if there is no secondary.
 pub async fn promote(State(app): State<Arc<App>>, principal: Principal) -> ApiResult<Json<Value>> {
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let mut record = own_account(&app, &principal).await?;
     let Some(secondary) = record.secondary_token_sealed.take() else {
         return Err(no_secondary("/v1/AuthTokens/Promote"));
@@ -123,7 +123,7 @@ pub async fn promote(State(app): State<Arc<App>>, principal: Principal) -> ApiRe
         json!({}),
     );
     app.store.update_account(&record, &event).await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, key| snapshot.put_account(key, &record))?;
     tracing::info!(account = %record.sid, "secondary auth token promoted");
     Ok(Json(json!({
         "account_sid": record.sid,

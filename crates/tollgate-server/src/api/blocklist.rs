@@ -70,7 +70,7 @@ pub async fn create(
         expires_at,
         date_created: now,
     };
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         now,
@@ -80,7 +80,10 @@ pub async fn create(
         json!({"after": {"prefix": record.prefix, "expires_at": record.expires_at}}),
     );
     app.store.upsert_block(&record, &event).await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.put_block(&record);
+        Ok(())
+    })?;
     Ok((StatusCode::CREATED, Json(render(&record))))
 }
 
@@ -98,7 +101,7 @@ pub async fn list(
         .blocks
         .get(&principal.account.sid)
         .into_iter()
-        .flatten()
+        .flat_map(|list| list.iter())
         .filter(|b| b.expires_at.is_none_or(|t| t > now))
         .collect();
     let page = page.slice(entries, Order::Ascending, |b| b.prefix.clone());
@@ -121,7 +124,7 @@ pub async fn delete(
     principal.require_account_credentials()?;
     let prefix = digits(&app, &number)
         .ok_or_else(|| ApiError::not_found(&format!("/tollgate/v1/Blocklist/{number}")))?;
-    let write = app.begin_write().await;
+    let change = app.change().await;
     if !app
         .store
         .delete_block(
@@ -142,6 +145,9 @@ pub async fn delete(
             "/tollgate/v1/Blocklist/{number}"
         )));
     }
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.remove_block(&principal.account.sid, &prefix);
+        Ok(())
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }

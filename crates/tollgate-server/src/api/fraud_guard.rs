@@ -73,6 +73,7 @@ pub async fn add_safe(
         phone_number: entry.clone(),
         date_created: now,
     };
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         now,
@@ -88,7 +89,7 @@ pub async fn add_safe(
         ));
     }
     app.verify.safe_list_add(&record);
-    app.audit.appended.notify_waiters();
+    change.commit_outside_snapshot();
     Ok((StatusCode::CREATED, Json(render_safe(&app, &record))))
 }
 
@@ -127,6 +128,7 @@ pub async fn remove_safe(
             .ok_or_else(|| ApiError::missing("PhoneNumber"))?,
     )?;
     let account = principal.account.sid.clone();
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         app.clock.now().0,
@@ -143,7 +145,7 @@ pub async fn remove_safe(
         return Err(ApiError::not_found("/v1/SafeList/Numbers"));
     }
     app.verify.safe_list_remove(&account, &entry);
-    app.audit.appended.notify_waiters();
+    change.commit_outside_snapshot();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -203,6 +205,7 @@ pub async fn lift_block(
     let account = app.verify.scope_account(&scope).ok_or_else(not_found)?;
     principal.account(&account).map_err(|_| not_found())?;
     let lifted = app.verify.lift(&scope, &prefix).ok_or_else(not_found)?;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         app.clock.now().0,
@@ -219,6 +222,6 @@ pub async fn lift_block(
     {
         app.store.append_audit(&event).await?;
     }
-    app.audit.appended.notify_waiters();
+    change.commit_outside_snapshot();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -174,7 +174,7 @@ pub async fn bulk_update(
             "must list 1 to 500 countries",
         ));
     }
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let account = own_for_change(&app, &principal).await?;
     let current = principal.snapshot.effective_geo(&principal.account);
     let now = app.clock.now().0;
@@ -258,7 +258,10 @@ pub async fn bulk_update(
         json!({"after": changed}),
     );
     app.store.upsert_geo_permissions(&rows, &event).await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.put_geo(&rows);
+        Ok(())
+    })?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"update_count": rows.len(), "update_request": text})),
@@ -312,7 +315,7 @@ pub async fn update_settings(
     params: Params,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     principal.require_account_credentials()?;
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let mut record = app
         .store
         .account(&principal.account.sid)
@@ -330,7 +333,7 @@ pub async fn update_settings(
             json!({"after": {"dialing_permissions_inheritance": value}}),
         );
         app.store.update_account(&record, &event).await?;
-        app.refresh(&write).await?;
+        change.commit(|snapshot, key| snapshot.put_account(key, &record))?;
         tracing::info!(account = %record.sid, inheritance = value, "dialing permissions inheritance changed");
     }
     let snapshot = app.snapshot();
@@ -384,7 +387,7 @@ pub async fn update_sms(
     if items.is_empty() {
         return Err(ApiError::missing("Permissions"));
     }
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let account = own_for_change(&app, &principal).await?;
     let current = principal.snapshot.effective_geo(&principal.account);
     let now = app.clock.now().0;
@@ -448,7 +451,10 @@ pub async fn update_sms(
             json!({"after": changed}),
         );
         app.store.upsert_geo_permissions(&rows, &event).await?;
-        app.refresh(&write).await?;
+        change.commit(|snapshot, _| {
+            snapshot.put_geo(&rows);
+            Ok(())
+        })?;
     }
     Ok(Json(json!({"permissions": answers})))
 }

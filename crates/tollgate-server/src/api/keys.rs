@@ -78,7 +78,7 @@ pub async fn create(
         date_created: now.0,
         date_updated: now.0,
     };
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         now.0,
@@ -88,7 +88,10 @@ pub async fn create(
         json!({"after": {"friendly_name": record.friendly_name}}),
     );
     app.store.insert_api_key(&record, &event).await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.put_key(&record);
+        Ok(())
+    })?;
     // The secret is known now: remember it, so the first use needs no argon2 run.
     if let Some(entry) = app.snapshot().keys.get(&record.sid) {
         let _ = entry
@@ -157,7 +160,7 @@ pub async fn update(
     Path((account, key)): Path<(String, String)>,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let mut record = stored(&app, &principal, &account, &key).await?;
     if let Some(name) = params.get("FriendlyName") {
         let before = std::mem::replace(&mut record.friendly_name, friendly_name(name)?);
@@ -171,7 +174,8 @@ pub async fn update(
             json!({"before": {"friendly_name": before}, "after": {"friendly_name": record.friendly_name}}),
         );
         app.store.update_api_key(&record, &event).await?;
-        app.refresh(&write).await?;
+        // The name is not in the snapshot.
+        change.commit_outside_snapshot();
     }
     Ok(Json(render(&record)))
 }
@@ -182,7 +186,7 @@ pub async fn delete(
     principal: Principal,
     Path((account, key)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let record = stored(&app, &principal, &account, &key).await?;
     app.store
         .delete_api_key(
@@ -198,7 +202,10 @@ pub async fn delete(
             ),
         )
         .await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.remove_key(&record.sid);
+        Ok(())
+    })?;
     tracing::info!(key = %record.sid, account = %record.account_sid, "api key deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -74,7 +74,7 @@ pub async fn create_rate(
         channel,
         date_created: app.clock.now().0,
     };
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         record.date_created,
@@ -85,7 +85,10 @@ pub async fn create_rate(
             "max": record.max_events, "interval": record.interval_seconds, "channel": record.channel}}),
     );
     app.store.insert_rate_limit(&record, &event).await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.put_rate_limit(&record);
+        Ok(())
+    })?;
     tracing::info!(sid = %record.sid, account = %record.account_sid, key, max, interval, "rate limit created");
     Ok((StatusCode::CREATED, Json(render_rate(&app, &record))))
 }
@@ -103,7 +106,7 @@ pub async fn list_rates(
         .rate_limits
         .get(&principal.account.sid)
         .into_iter()
-        .flatten()
+        .flat_map(|list| list.iter())
         .collect();
     let defaults: Vec<Value> = DEFAULT_RULES
         .iter()
@@ -128,7 +131,7 @@ pub async fn delete_rate(
     Path(sid): Path<String>,
 ) -> ApiResult<StatusCode> {
     principal.require_account_credentials()?;
-    let write = app.begin_write().await;
+    let change = app.change().await;
     if !app
         .store
         .delete_rate_limit(
@@ -149,7 +152,10 @@ pub async fn delete_rate(
             "/tollgate/v1/RateLimits/{sid}"
         )));
     }
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.remove_rate_limit(&principal.account.sid, &sid);
+        Ok(())
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -204,7 +210,7 @@ pub async fn create_spend(
         limit_micros: limit,
         date_created: app.clock.now().0,
     };
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         record.date_created,
@@ -215,7 +221,10 @@ pub async fn create_spend(
             "period": record.period, "limit_micros": record.limit_micros}}),
     );
     app.store.insert_spend_limit(&record, &event).await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.put_spend_limit(&record);
+        Ok(())
+    })?;
     tracing::info!(sid = %record.sid, account = %record.account_sid, scope = %record.scope, period = %record.period, "spend limit created");
     Ok((StatusCode::CREATED, Json(render_spend(&app, &record))))
 }
@@ -246,7 +255,7 @@ pub async fn delete_spend(
     Path(sid): Path<String>,
 ) -> ApiResult<StatusCode> {
     principal.require_account_credentials()?;
-    let write = app.begin_write().await;
+    let change = app.change().await;
     if !app
         .store
         .delete_spend_limit(
@@ -267,6 +276,9 @@ pub async fn delete_spend(
             "/tollgate/v1/SpendLimits/{sid}"
         )));
     }
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.remove_spend_limit(&principal.account.sid, &sid);
+        Ok(())
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }

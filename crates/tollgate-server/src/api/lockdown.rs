@@ -21,37 +21,20 @@ async fn apply(
     undo: bool,
 ) -> ApiResult<Json<Value>> {
     let include = params.flag("IncludeSubaccounts")?.unwrap_or(false);
-    let write = app.begin_write().await;
-    let now = app.clock.now().0;
-    let report = if undo {
-        crate::lockdown::unlock(app.store.as_ref(), now, account, include, actor).await
-    } else {
-        crate::lockdown::lock(
-            app.store.as_ref(),
-            app.master_key(),
-            now,
-            account,
-            include,
-            actor,
-        )
+    let change = app.change().await;
+    let report = crate::lockdown::apply(change, app, account, include, undo, actor)
         .await
-    }
-    .map_err(|e| match e {
-        LockdownError::NotLocked(_) | LockdownError::NoAccount(_) => ApiError::not_found(&format!(
-            "/tollgate/v1/Accounts/{account}/Lockdown (the account is not under lockdown)"
-        )),
-        LockdownError::Store(e) => {
-            tracing::error!(error = %e, "lockdown failed");
-            ApiError::internal()
-        }
-    })?;
-    app.refresh(&write).await?;
-    drop(write);
-    if !undo {
-        for sid in &report.accounts {
-            app.carrier.end_calls_of(sid);
-        }
-    }
+        .map_err(|e| match e {
+            LockdownError::NotLocked(_) | LockdownError::NoAccount(_) => {
+                ApiError::not_found(&format!(
+                    "/tollgate/v1/Accounts/{account}/Lockdown (the account is not under lockdown)"
+                ))
+            }
+            LockdownError::Store(e) => {
+                tracing::error!(error = %e, "lockdown failed");
+                ApiError::internal()
+            }
+        })?;
     tracing::warn!(accounts = ?report.accounts, undo, "lockdown");
     Ok(Json(report.to_json(undo)))
 }

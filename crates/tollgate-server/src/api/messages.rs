@@ -396,6 +396,7 @@ pub async fn update(
         date_updated: now,
         ..current
     };
+    let change = app.change().await;
     if !app.store.update_message(&redacted).await? {
         return Err(not_found(&account.sid, &sid));
     }
@@ -408,7 +409,7 @@ pub async fn update(
         json!({"after": {"body": "[redacted]"}}),
     );
     app.store.append_audit(&event).await?;
-    app.audit.appended.notify_waiters();
+    change.commit_outside_snapshot();
     Ok(Json(render(&redacted)))
 }
 

@@ -139,9 +139,7 @@ fn apply(app: &App, params: &Params, record: &mut NumberRecord) -> ApiResult<()>
 
 fn entry(app: &App, sid: &str) -> ApiResult<Arc<NumberEntry>> {
     app.snapshot()
-        .numbers
-        .values()
-        .find(|n| n.record.sid == sid)
+        .number_by_sid(sid)
         .cloned()
         .ok_or_else(ApiError::internal)
 }
@@ -180,7 +178,7 @@ pub async fn create(
         date_updated: now,
     };
     apply(&app, &params, &mut record)?;
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         now,
@@ -198,7 +196,7 @@ pub async fn create(
         }
         other => other?,
     }
-    app.refresh(&write).await?;
+    change.commit(|snapshot, key| snapshot.put_number(key, &record))?;
     tracing::info!(sid = %record.sid, account = %account.sid, "phone number added");
     Ok((
         StatusCode::CREATED,
@@ -269,9 +267,8 @@ fn owned(
     );
     let sid = json_segment(segment).ok_or_else(|| ApiError::not_found(&path))?;
     app.snapshot()
-        .numbers
-        .values()
-        .find(|n| n.record.sid == sid && n.record.account_sid == account.sid)
+        .number_by_sid(sid)
+        .filter(|n| n.record.account_sid == account.sid)
         .cloned()
         .ok_or_else(|| ApiError::not_found(&path))
 }
@@ -299,7 +296,7 @@ pub async fn update(
     let mut record = current.record.clone();
     apply(&app, &params, &mut record)?;
     record.date_updated = app.clock.now().0;
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         record.date_updated,
@@ -311,8 +308,13 @@ pub async fn update(
                 || record.voice_url_sealed != current.record.voice_url_sealed
                 || record.status_callback_sealed != current.record.status_callback_sealed}}),
     );
-    app.store.update_number(&record, &event).await?;
-    app.refresh(&write).await?;
+    if !app.store.update_number(&record, &event).await? {
+        return Err(ApiError::not_found(&format!(
+            "/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{}",
+            record.account_sid, record.sid
+        )));
+    }
+    change.commit(|snapshot, key| snapshot.put_number(key, &record))?;
     Ok(Json(render(&app, &*entry(&app, &record.sid)?)))
 }
 
@@ -323,7 +325,7 @@ pub async fn delete(
     Path((account, segment)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let current = owned(&app, &principal, &account, &segment)?;
-    let write = app.begin_write().await;
+    let change = app.change().await;
     app.store
         .delete_number(
             &current.record.account_sid,
@@ -338,6 +340,9 @@ pub async fn delete(
             ),
         )
         .await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.remove_number(&current.record.sid);
+        Ok(())
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -71,7 +71,7 @@ pub async fn create(
         date_created: now.0,
         date_updated: now.0,
     };
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         now.0,
@@ -81,7 +81,10 @@ pub async fn create(
         json!({"after": {"friendly_name": record.friendly_name}}),
     );
     app.store.insert_public_key(&record, &event).await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.put_public_key(&record);
+        Ok(())
+    })?;
     tracing::info!(sid = %record.sid, account = %record.account_sid, bits = parsed.bits(), "public key registered");
     Ok((StatusCode::CREATED, Json(render(&app, &record))))
 }
@@ -146,7 +149,7 @@ pub async fn update(
         record.friendly_name = Some(friendly_name(name)?);
     }
     record.date_updated = app.clock.now().0;
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         record.date_updated,
@@ -158,7 +161,10 @@ pub async fn update(
     if !app.store.update_public_key(&record, &event).await? {
         return Err(ApiError::not_found(&format!("{PATH}/{sid}")));
     }
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.put_public_key(&record);
+        Ok(())
+    })?;
     Ok(Json(render(&app, &record)))
 }
 
@@ -169,7 +175,7 @@ pub async fn delete(
     Path(sid): Path<String>,
 ) -> ApiResult<StatusCode> {
     let entry = owned(&principal, &sid)?;
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let account_sid = &entry.record.account_sid;
     let still_required = app
         .snapshot()
@@ -178,9 +184,8 @@ pub async fn delete(
         .is_some_and(|a| a.require_client_validation);
     let others = app
         .snapshot()
-        .public_keys
-        .values()
-        .filter(|k| k.record.account_sid == *account_sid && k.record.sid != sid)
+        .public_keys_of(account_sid)
+        .filter(|k| k.record.sid != sid)
         .count();
     if still_required && others == 0 {
         return Err(ApiError::new(
@@ -199,7 +204,10 @@ pub async fn delete(
     app.store
         .delete_public_key(account_sid, &sid, &event)
         .await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.remove_public_key(&sid);
+        Ok(())
+    })?;
     tracing::info!(%sid, account = %account_sid, "public key deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -31,7 +31,7 @@ pub async fn create(
             "must be a valid phone number",
         ));
     };
-    let write = app.begin_write().await;
+    let change = app.change().await;
     app.store
         .insert_recipient(
             &principal.account.sid,
@@ -47,7 +47,10 @@ pub async fn create(
             ),
         )
         .await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.add_recipient(&principal.account.sid, &e164);
+        Ok(())
+    })?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"account_sid": principal.account.sid, "phone_number": e164})),
@@ -66,7 +69,7 @@ pub async fn list(
         .recipients
         .get(&principal.account.sid)
         .into_iter()
-        .flatten()
+        .flat_map(|list| list.iter())
         .cloned()
         .collect();
     let page = page.slice(numbers, Order::Ascending, Clone::clone);
@@ -91,7 +94,7 @@ pub async fn delete(
         .classify(&number, None)
         .e164
         .unwrap_or(number.clone());
-    let write = app.begin_write().await;
+    let change = app.change().await;
     if !app
         .store
         .delete_recipient(
@@ -112,7 +115,10 @@ pub async fn delete(
             "/tollgate/v1/Recipients/{number}"
         )));
     }
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.remove_recipient(&principal.account.sid, &e164);
+        Ok(())
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }
 

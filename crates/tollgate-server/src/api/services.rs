@@ -83,7 +83,7 @@ pub async fn create(
         date_created: now,
         date_updated: now,
     };
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         now,
@@ -93,7 +93,10 @@ pub async fn create(
         json!({"after": {"friendly_name": record.friendly_name, "sticky_sender": record.sticky_sender}}),
     );
     app.store.insert_service(&record, &event).await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.put_service(&record);
+        Ok(())
+    })?;
     Ok((StatusCode::CREATED, Json(render(&app, &record))))
 }
 
@@ -145,7 +148,7 @@ pub async fn update(
         record.sticky_sender = sticky;
     }
     record.date_updated = app.clock.now().0;
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let before = &owned(&principal, &sid)?.record;
     let event = audit::by(
         &principal,
@@ -159,7 +162,10 @@ pub async fn update(
         ),
     );
     app.store.update_service(&record, &event).await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.put_service(&record);
+        Ok(())
+    })?;
     Ok(Json(render(&app, &record)))
 }
 
@@ -170,7 +176,7 @@ pub async fn delete(
     Path(sid): Path<String>,
 ) -> ApiResult<StatusCode> {
     let entry = owned(&principal, &sid)?;
-    let write = app.begin_write().await;
+    let change = app.change().await;
     app.store
         .delete_service(
             &entry.record.account_sid,
@@ -185,7 +191,10 @@ pub async fn delete(
             ),
         )
         .await?;
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.remove_service(&sid);
+        Ok(())
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -217,12 +226,11 @@ pub async fn add_number(
         .ok_or_else(|| ApiError::missing("PhoneNumberSid"))?;
     let number = principal
         .snapshot
-        .numbers
-        .values()
-        .find(|n| n.record.sid == number_sid && n.record.account_sid == service.record.account_sid)
+        .number_by_sid(number_sid)
+        .filter(|n| n.record.account_sid == service.record.account_sid)
         .cloned()
         .ok_or_else(|| ApiError::invalid("PhoneNumberSid", "not a number of this account"))?;
-    let write = app.begin_write().await;
+    let change = app.change().await;
     match app
         .store
         .add_service_number(
@@ -256,7 +264,10 @@ pub async fn add_number(
         }
         Err(e) => return Err(e.into()),
     }
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.add_service_number(&sid, number_sid);
+        Ok(())
+    })?;
     Ok((
         StatusCode::CREATED,
         Json(render_number(&app, &sid, &number)),
@@ -294,7 +305,7 @@ pub async fn remove_number(
     Path((sid, number_sid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let service = owned(&principal, &sid)?;
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         app.clock.now().0,
@@ -312,6 +323,9 @@ pub async fn remove_number(
             "/v1/Services/{sid}/PhoneNumbers/{number_sid}"
         )));
     }
-    app.refresh(&write).await?;
+    change.commit(|snapshot, _| {
+        snapshot.remove_service_number(&sid, &number_sid);
+        Ok(())
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -66,14 +66,10 @@ pub async fn update(
     Path(account): Path<String>,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    let write = app.begin_write().await;
+    let change = app.change().await;
     let mut record = load(&app, &principal, &account).await?;
     if let Some(require) = params.flag("RequireClientValidation")? {
-        let has_key = app
-            .snapshot()
-            .public_keys
-            .values()
-            .any(|k| k.record.account_sid == record.sid);
+        let has_key = app.snapshot().public_keys_of(&record.sid).next().is_some();
         if require && !has_key {
             return Err(ApiError::invalid(
                 "RequireClientValidation",
@@ -125,7 +121,13 @@ pub async fn update(
             tracing::info!(account = %record.sid, setting = %row.name, value = %row.value, "account setting changed");
         }
     }
-    app.refresh(&write).await?;
+    change.commit(|snapshot, key| {
+        if params.get("RequireClientValidation").is_some() {
+            snapshot.put_account(key, &record)?;
+        }
+        snapshot.put_settings(&rows);
+        Ok(())
+    })?;
     tracing::info!(account = %record.sid, require_client_validation = record.require_client_validation, "account settings changed");
     Ok(Json(render(&app, &record)))
 }

@@ -138,6 +138,7 @@ pub async fn create_service(
         date_created: now,
         date_updated: now,
     };
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         now,
@@ -148,7 +149,7 @@ pub async fn create_service(
     );
     app.store.put_verify_service(&record, &event).await?;
     app.verify.put_service(record.clone());
-    app.audit.appended.notify_waiters();
+    change.commit_outside_snapshot();
     Ok((StatusCode::CREATED, Json(render_service(&app, &record))))
 }
 
@@ -203,6 +204,7 @@ pub async fn update_service(
         record.do_not_share_warning_enabled = on;
     }
     record.date_updated = app.clock.now().0;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         record.date_updated,
@@ -213,7 +215,7 @@ pub async fn update_service(
     );
     app.store.put_verify_service(&record, &event).await?;
     app.verify.put_service(record.clone());
-    app.audit.appended.notify_waiters();
+    change.commit_outside_snapshot();
     Ok(Json(render_service(&app, &record)))
 }
 
@@ -224,6 +226,7 @@ pub async fn delete_service(
     Path(sid): Path<String>,
 ) -> ApiResult<StatusCode> {
     let record = owned_service(&app, &principal, &sid)?;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         app.clock.now().0,
@@ -236,7 +239,7 @@ pub async fn delete_service(
         .delete_verify_service(&record.account_sid, &sid, &event)
         .await?;
     app.verify.forget_service(&sid);
-    app.audit.appended.notify_waiters();
+    change.commit_outside_snapshot();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -839,6 +842,7 @@ pub async fn create_rate_limit(
         date_created: now,
         date_updated: now,
     };
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         now,
@@ -849,7 +853,7 @@ pub async fn create_rate_limit(
     );
     app.store.put_verify_rate_limit(&record, &event).await?;
     app.verify.put_rate_limit(record.clone());
-    app.audit.appended.notify_waiters();
+    change.commit_outside_snapshot();
     Ok((StatusCode::CREATED, Json(render_rate_limit(&app, &record))))
 }
 
@@ -897,6 +901,7 @@ pub async fn update_rate_limit(
         rl.description = Some(d);
     }
     rl.date_updated = app.clock.now().0;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         rl.date_updated,
@@ -910,7 +915,7 @@ pub async fn update_rate_limit(
     );
     app.store.put_verify_rate_limit(&rl, &event).await?;
     app.verify.put_rate_limit(rl.clone());
-    app.audit.appended.notify_waiters();
+    change.commit_outside_snapshot();
     Ok(Json(render_rate_limit(&app, &rl)))
 }
 
@@ -921,6 +926,7 @@ pub async fn delete_rate_limit(
     Path((service_sid, sid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let (svc, rl) = owned_rate_limit(&app, &principal, &service_sid, &sid)?;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         app.clock.now().0,
@@ -933,7 +939,7 @@ pub async fn delete_rate_limit(
         .delete_verify_rate_limit(&svc.sid, &sid, &event)
         .await?;
     app.verify.forget_rate_limit(&sid);
-    app.audit.appended.notify_waiters();
+    change.commit_outside_snapshot();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -980,6 +986,7 @@ pub async fn create_bucket(
         date_created: now,
         date_updated: now,
     };
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         now,
@@ -990,7 +997,7 @@ pub async fn create_bucket(
     );
     app.store.put_verify_bucket(&record, &event).await?;
     app.verify.put_bucket(record.clone());
-    app.audit.appended.notify_waiters();
+    change.commit_outside_snapshot();
     Ok((StatusCode::CREATED, Json(render_bucket(&app, &record))))
 }
 
@@ -1052,6 +1059,7 @@ pub async fn update_bucket(
     (b.max_requests, b.interval_seconds) =
         bucket_numbers(&params, b.max_requests, b.interval_seconds)?;
     b.date_updated = app.clock.now().0;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         b.date_updated,
@@ -1065,7 +1073,7 @@ pub async fn update_bucket(
     );
     app.store.put_verify_bucket(&b, &event).await?;
     app.verify.put_bucket(b.clone());
-    app.audit.appended.notify_waiters();
+    change.commit_outside_snapshot();
     Ok(Json(render_bucket(&app, &b)))
 }
 
@@ -1076,6 +1084,7 @@ pub async fn delete_bucket(
     Path((service_sid, rate_limit_sid, sid)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
     let b = owned_bucket(&app, &principal, &service_sid, &rate_limit_sid, &sid)?;
+    let change = app.change().await;
     let event = audit::by(
         &principal,
         app.clock.now().0,
@@ -1088,6 +1097,6 @@ pub async fn delete_bucket(
         .delete_verify_bucket(&b.rate_limit_sid, &sid, &event)
         .await?;
     app.verify.forget_bucket(&sid);
-    app.audit.appended.notify_waiters();
+    change.commit_outside_snapshot();
     Ok(StatusCode::NO_CONTENT)
 }
