@@ -12,8 +12,8 @@ use zeroize::Zeroizing;
 use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::random::OsRandom;
-use crate::snapshot::{Snapshot, TrafficRows};
-use crate::webhooks::Webhooks;
+use crate::services::webhooks::Webhooks;
+use crate::state::snapshot::{Snapshot, TrafficRows};
 
 pub struct App {
     pub store: Arc<dyn Store>,
@@ -28,7 +28,7 @@ pub struct App {
     /// it; see `lockdown::follow_outside_changes`).
     generation: std::sync::atomic::AtomicI64,
     /// Failed-authentication throttle and the bounded argon2 queue.
-    pub auth: crate::auth::AuthGuard,
+    pub auth: crate::http::auth::AuthGuard,
     /// Per-process key for remembering verified key secrets.
     pub fingerprint_key: [u8; 32],
     /// Outbound webhooks: settings, HTTP client, dispatcher wake-up.
@@ -36,33 +36,33 @@ pub struct App {
     /// Number intelligence with the configured risk tables.
     pub classifier: Arc<tollgate_numbering::Classifier>,
     /// Velocity limiters, spend ledger and prices (in memory).
-    pub traffic: crate::traffic::Traffic,
+    pub traffic: crate::state::traffic::Traffic,
     /// Where recorded sends go.
-    pub carrier: Arc<dyn crate::carrier::Carrier>,
+    pub carrier: Arc<dyn crate::services::sandbox::Carrier>,
     /// The built-in carrier (the default `carrier`) and its test controls.
-    pub sandbox: Arc<crate::carrier::Sandbox>,
+    pub sandbox: Arc<crate::services::sandbox::Sandbox>,
     /// Longest call, in seconds.
     pub max_call_seconds: u32,
     /// Group commit for messages and calls.
-    pub writer: crate::writer::Writer,
+    pub writer: crate::state::writer::Writer,
     /// Audit aggregates (authentication failures, policy blocks) and the
     /// sinks' wake-up.
-    pub audit: crate::audit_tasks::Aggregates,
+    pub audit: crate::services::audit_tasks::Aggregates,
     /// Usage triggers with their running values.
-    pub triggers: crate::triggers::Triggers,
+    pub triggers: crate::services::triggers::Triggers,
     /// Alarms with their sliding windows.
-    pub alarms: crate::alarms::Alarms,
+    pub alarms: crate::services::alarms::Alarms,
     /// Verify services, live verifications, the safe list and Fraud Guard.
-    pub verify: crate::verify::Verify,
+    pub verify: crate::state::verifications::Verify,
 }
 
 /// What the traffic side of the app is built from.
 pub struct TrafficParts {
-    pub traffic: crate::traffic::Traffic,
-    pub sandbox: crate::carrier::Sandbox,
+    pub traffic: crate::state::traffic::Traffic,
+    pub sandbox: crate::services::sandbox::Sandbox,
     pub max_call_seconds: u32,
     pub verify_code_ttl_ms: i64,
-    pub auth_limits: crate::auth_throttle::AuthLimits,
+    pub auth_limits: crate::state::auth_throttle::AuthLimits,
 }
 
 impl App {
@@ -80,9 +80,10 @@ impl App {
         let snapshot = read_snapshot(store.as_ref(), &master_key).await?;
         let mut fingerprint_key = [0u8; 32];
         OsRandom.fill(&mut fingerprint_key);
-        let verify = crate::verify::Verify::new(&master_key, traffic.verify_code_ttl_ms);
+        let verify =
+            crate::state::verifications::Verify::new(&master_key, traffic.verify_code_ttl_ms);
         let sandbox = Arc::new(traffic.sandbox);
-        let writer = crate::writer::Writer::spawn(store.clone())
+        let writer = crate::state::writer::Writer::spawn(store.clone())
             .map_err(|e| LoadError::Store(e.to_string()))?;
         Ok(App {
             store,
@@ -92,7 +93,7 @@ impl App {
             snapshot: ArcSwap::from_pointee(snapshot),
             writes: Mutex::new(()),
             generation: std::sync::atomic::AtomicI64::new(0),
-            auth: crate::auth::AuthGuard::new(traffic.auth_limits),
+            auth: crate::http::auth::AuthGuard::new(traffic.auth_limits),
             fingerprint_key,
             webhooks,
             classifier,
@@ -101,9 +102,9 @@ impl App {
             sandbox,
             max_call_seconds: traffic.max_call_seconds,
             writer,
-            audit: crate::audit_tasks::Aggregates::default(),
-            triggers: crate::triggers::Triggers::default(),
-            alarms: crate::alarms::Alarms::default(),
+            audit: crate::services::audit_tasks::Aggregates::default(),
+            triggers: crate::services::triggers::Triggers::default(),
+            alarms: crate::services::alarms::Alarms::default(),
             verify,
         })
     }

@@ -9,7 +9,7 @@ use tollgate_audit::{Anchor, Break, Checkpoint, Verifier};
 use tollgate_store::{NewAuditEvent, Store, StoreError};
 use tollgate_types::SidPrefix;
 
-use crate::auth::{Credential, Principal};
+use crate::http::auth::{Credential, Principal};
 use crate::random::new_ordered_sid;
 
 /// Who acts, and through what.

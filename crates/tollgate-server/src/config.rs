@@ -198,11 +198,11 @@ pub struct Config {
     pub max_call_seconds: u32,
     /// Verify codes expire after this many seconds.
     pub verify_code_ttl_seconds: u32,
-    pub sandbox: crate::carrier::SandboxSettings,
-    pub audit: crate::audit_tasks::AuditSettings,
+    pub sandbox: crate::services::sandbox::SandboxSettings,
+    pub audit: crate::services::audit_tasks::AuditSettings,
     /// Connection limits and timeouts.
-    pub edge: crate::edge::EdgeSettings,
-    pub auth: crate::auth_throttle::AuthLimits,
+    pub edge: crate::http::edge::EdgeSettings,
+    pub auth: crate::state::auth_throttle::AuthLimits,
 }
 
 /// Reads a prefix table file into `table`, or records why not.
@@ -350,10 +350,10 @@ fn webhook_settings(raw: &RawConfig, errors: &mut Vec<String>) -> WebhookSetting
 }
 
 /// Connection limits and timeouts; defaults fit the open-file limit.
-fn edge_settings(raw: &RawConfig, errors: &mut Vec<String>) -> crate::edge::EdgeSettings {
+fn edge_settings(raw: &RawConfig, errors: &mut Vec<String>) -> crate::http::edge::EdgeSettings {
     use std::time::Duration;
-    let nofile = crate::edge::open_file_limit();
-    let d = crate::edge::EdgeSettings::defaults(nofile);
+    let nofile = crate::http::edge::open_file_limit();
+    let d = crate::http::edge::EdgeSettings::defaults(nofile);
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     let max_connections = parse_number(
         "max connections",
@@ -379,7 +379,7 @@ fn edge_settings(raw: &RawConfig, errors: &mut Vec<String>) -> crate::edge::Edge
             errors,
         ))
     };
-    crate::edge::EdgeSettings {
+    crate::http::edge::EdgeSettings {
         max_connections,
         max_connections_per_ip,
         header_read_timeout: timeout(
@@ -492,8 +492,8 @@ impl Config {
             |n| (120..=86_400).contains(n),
             &mut errors,
         );
-        let defaults = crate::carrier::SandboxSettings::default();
-        let sandbox = crate::carrier::SandboxSettings {
+        let defaults = crate::services::sandbox::SandboxSettings::default();
+        let sandbox = crate::services::sandbox::SandboxSettings {
             step_ms: parse_number(
                 "sandbox step ms",
                 raw.sandbox_step_ms.as_deref(),
@@ -509,12 +509,12 @@ impl Config {
                 &mut errors,
             ),
         };
-        let audit = crate::audit_tasks::AuditSettings {
+        let audit = crate::services::audit_tasks::AuditSettings {
             file: raw
                 .audit_file
                 .as_deref()
                 .filter(|p| !p.is_empty())
-                .map(|p| crate::audit_tasks::resolve(&data_dir, p)),
+                .map(|p| crate::services::audit_tasks::resolve(&data_dir, p)),
             file_max_bytes: parse_number(
                 "audit file max bytes",
                 raw.audit_file_max_bytes.as_deref(),
@@ -531,7 +531,7 @@ impl Config {
             ),
             syslog: match raw.audit_syslog.as_deref().filter(|s| !s.is_empty()) {
                 None => None,
-                Some(text) => crate::audit_tasks::SyslogTarget::parse(text)
+                Some(text) => crate::services::audit_tasks::SyslogTarget::parse(text)
                     .map_err(|e| errors.push(e))
                     .ok(),
             },
@@ -543,8 +543,8 @@ impl Config {
                 &mut errors,
             ),
         };
-        let auth_defaults = crate::auth_throttle::AuthLimits::default();
-        let auth = crate::auth_throttle::AuthLimits {
+        let auth_defaults = crate::state::auth_throttle::AuthLimits::default();
+        let auth = crate::state::auth_throttle::AuthLimits {
             failures_per_source: parse_number(
                 "auth failures per source",
                 raw.auth_failures_per_source.as_deref(),

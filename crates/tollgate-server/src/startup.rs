@@ -118,9 +118,13 @@ async fn create_main_account(
     key: &MasterKey,
     home_country: &str,
 ) -> Result<Credentials, StartError> {
-    let (record, token) =
-        crate::api::accounts::new_account(key, None, "Tollgate main account".into(), clock.now())
-            .map_err(runtime("sealing the auth token"))?;
+    let (record, token) = crate::http::api::accounts::new_account(
+        key,
+        None,
+        "Tollgate main account".into(),
+        clock.now(),
+    )
+    .map_err(runtime("sealing the auth token"))?;
     let actor = crate::audit::Actor::cli();
     let created = actor.event(record.date_created, &record.sid, "account.created", ("account", Some(&record.sid)),
         serde_json::json!({"after": {"friendly_name": record.friendly_name, "status": record.status.as_str()}}));
@@ -200,9 +204,10 @@ pub async fn run_lockdown(
     let actor = crate::audit::Actor::cli();
     let now = clock.now().0;
     let report = if undo {
-        crate::lockdown::unlock(store.as_ref(), now, account, include_subaccounts, &actor).await
+        crate::services::lockdown::unlock(store.as_ref(), now, account, include_subaccounts, &actor)
+            .await
     } else {
-        crate::lockdown::lock(
+        crate::services::lockdown::lock(
             store.as_ref(),
             &key,
             now,
@@ -238,7 +243,7 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
     } else {
         Some(create_main_account(&store, &clock, &key, &config.home_country).await?)
     };
-    let webhooks = crate::webhooks::Webhooks::new(config.webhooks.clone())
+    let webhooks = crate::services::webhooks::Webhooks::new(config.webhooks.clone())
         .map_err(|e| StartError::Config(vec![format!("webhooks: {e}")]))?;
     let classifier = Arc::new(tollgate_numbering::Classifier::with_tables(
         config.tollfraud.clone(),
@@ -252,8 +257,8 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
         webhooks,
         classifier,
         crate::app::TrafficParts {
-            traffic: crate::traffic::Traffic::new(config.prices.clone()),
-            sandbox: crate::carrier::Sandbox::new(config.sandbox),
+            traffic: crate::state::traffic::Traffic::new(config.prices.clone()),
+            sandbox: crate::services::sandbox::Sandbox::new(config.sandbox),
             max_call_seconds: config.max_call_seconds,
             verify_code_ttl_ms: i64::from(config.verify_code_ttl_seconds) * 1000,
             auth_limits: config.auth,
@@ -291,7 +296,7 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
     // Sticky senders survive a restart: each recipient keeps its sender.
     let recent = app
         .store
-        .recent_service_senders(crate::traffic::STICKY_CAPACITY as i64)
+        .recent_service_senders(crate::state::traffic::STICKY_CAPACITY as i64)
         .await
         .map_err(runtime("reading sticky senders"))?;
     app.traffic.restore_sticky(recent);
@@ -346,18 +351,23 @@ pub async fn serve(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let mut audit_tasks = crate::audit_tasks::spawn_all(&app, &config.audit, &stop_rx);
-    audit_tasks.push(tokio::spawn(crate::lockdown::follow_outside_changes(
-        app.clone(),
-        stopped(stop_rx.clone()),
-    )));
-    let dispatcher = tokio::spawn(crate::webhooks::run_dispatcher(
+    let mut audit_tasks = crate::services::audit_tasks::spawn_all(&app, &config.audit, &stop_rx);
+    audit_tasks.push(tokio::spawn(
+        crate::services::lockdown::follow_outside_changes(app.clone(), stopped(stop_rx.clone())),
+    ));
+    let dispatcher = tokio::spawn(crate::services::webhooks::run_dispatcher(
         app.clone(),
         stopped(stop_rx.clone()),
     ));
     // What a 201 promised before a crash goes on now, once.
-    crate::unsettled::resume(&app).await;
-    crate::edge::serve(listener, crate::routes::router(app), config.edge, stop_rx).await;
+    crate::services::unsettled::resume(&app).await;
+    crate::http::edge::serve(
+        listener,
+        crate::http::routes::router(app),
+        config.edge,
+        stop_rx,
+    )
+    .await;
     let _ = dispatcher.await;
     for task in audit_tasks {
         let _ = task.await;

@@ -1,0 +1,691 @@
+//! Webhook delivery: a durable queue in the store, drained by a dispatcher
+//! task that signs each request with the account's primary auth token at
+//! sending time, refuses private destinations (SSRF) unless allowed, answers
+//! Basic/Digest challenges with the URL's credentials, and retries with
+//! backoff. Several nodes may share one queue: each delivery is leased.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper_util::client::legacy::connect::{Connection, HttpInfo};
+use tokio::sync::{Notify, Semaphore};
+use tollgate_secrets::RandomSource;
+use tollgate_store::{DeliveryStatus, WebhookRecord};
+use tollgate_types::error_code as codes;
+use tollgate_types::{SidPrefix, Timestamp};
+use tollgate_webhook::address::{forbidden_reason, refused};
+use tollgate_webhook::digest::{
+    Challenge, basic_authorization, digest_authorization, parse_challenges,
+};
+use tollgate_webhook::overrides::{DEFAULT_CONNECT_TIMEOUT_MS, Overrides};
+use tollgate_webhook::request::{
+    FORM_CONTENT_TYPE, JSON_CONTENT_TYPE, Method, Payload, SignedRequest, Target, build,
+};
+use tollgate_webhook::retry::{Next, Outcome};
+
+use crate::app::App;
+use crate::config::WebhookSettings;
+use crate::error::{ApiError, ApiResult};
+use crate::random::{OsRandom, new_sid};
+
+/// Deliveries in flight at once, per node.
+const CONCURRENCY: usize = 16;
+/// Due deliveries read per pass.
+const BATCH: u32 = 32;
+/// How long a node holds a delivery it is sending.
+const LEASE_MS: i64 = 120_000;
+/// The longest the dispatcher sleeps without looking (other nodes may enqueue).
+const IDLE_POLL_MS: i64 = 1_000;
+
+/// The outbound side of the gateway.
+pub struct Webhooks {
+    pub settings: WebhookSettings,
+    client: reqwest::Client,
+    /// Clients by connect timeout (ms): the default one, and those for
+    /// URLs with a `ct` override.
+    by_connect_timeout: Mutex<HashMap<u64, reqwest::Client>>,
+    wake: Notify,
+    permits: Arc<Semaphore>,
+}
+
+impl Webhooks {
+    /// Tells the dispatcher a delivery was queued.
+    pub fn wake_dispatcher(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn new(settings: WebhookSettings) -> Result<Webhooks, String> {
+        // Without a `ct` in the URL: Twilio's default connect timeout.
+        let default_ct = u64::from(DEFAULT_CONNECT_TIMEOUT_MS).min(settings.timeout_ms);
+        let client = client(&settings, default_ct)?;
+        Ok(Webhooks {
+            settings,
+            by_connect_timeout: Mutex::new(HashMap::from([(default_ct, client.clone())])),
+            client,
+            wake: Notify::new(),
+            permits: Arc::new(Semaphore::new(CONCURRENCY)),
+        })
+    }
+
+    /// The client for a URL's `ct` override (a connect timeout is a
+    /// client setting in reqwest); the default client without one.
+    fn client_for(&self, connect_timeout_ms: Option<u32>) -> reqwest::Client {
+        let Some(ms) = connect_timeout_ms else {
+            return self.client.clone();
+        };
+        // Rounded up to 100 ms, so at most 100 clients exist.
+        let ms = u64::from(ms.div_ceil(100) * 100).min(self.settings.timeout_ms);
+        let Ok(mut clients) = self.by_connect_timeout.lock() else {
+            return self.client.clone();
+        };
+        if let Some(c) = clients.get(&ms) {
+            return c.clone();
+        }
+        match client(&self.settings, ms) {
+            Ok(c) => {
+                clients.insert(ms, c.clone());
+                c
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot build a webhook client; using the default");
+                self.client.clone()
+            }
+        }
+    }
+}
+
+/// An HTTP client with the server's webhook settings and this connect timeout.
+fn client(settings: &WebhookSettings, connect_timeout_ms: u64) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_millis(settings.timeout_ms))
+        .connect_timeout(Duration::from_millis(connect_timeout_ms))
+        .dns_resolver(Arc::new(GuardedResolver {
+            allow_private: settings.allow_private,
+        }));
+    if !settings.allow_private && settings.proxy.is_none() {
+        builder = builder.connector_layer(GuardConnections);
+    }
+    builder = match &settings.proxy {
+        Some(url) => builder.proxy(reqwest::Proxy::all(url).map_err(|e| e.to_string())?),
+        None => builder.no_proxy(),
+    };
+    if let Some(ip) = settings.source_address {
+        builder = builder.local_address(ip);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// What to deliver, as the API or a feature asks for it.
+pub struct NewWebhook<'a> {
+    pub account_sid: &'a str,
+    pub url: &'a str,
+    pub method: Method,
+    pub payload: Payload,
+}
+
+/// Queues a webhook durably; the dispatcher sends it. The URL is checked
+/// here, so a bad one is the caller's error and not a failed delivery.
+pub async fn enqueue(app: &App, hook: NewWebhook<'_>) -> ApiResult<WebhookRecord> {
+    let record = prepare(app, hook)?;
+    let limit = app.webhooks.settings.queue_limit;
+    if !app.store.enqueue_webhook(&record, limit).await? {
+        tracing::warn!(limit, "webhook queue full; a webhook was refused");
+        return Err(ApiError::new(
+            &codes::WEBHOOK_QUEUE_FULL,
+            format!("The webhook queue is full ({limit} pending deliveries)"),
+        ));
+    }
+    app.webhooks.wake_dispatcher();
+    Ok(record)
+}
+
+/// A sealed webhook URL as shown in API answers: opened, with any password
+/// hidden. `None` if it cannot be opened.
+pub fn shown_url(app: &App, aad: &str, sealed: &[u8]) -> Option<String> {
+    let url = app.master_key().open_text(aad, sealed).ok()?;
+    Some(
+        Target::parse(&url)
+            .map(|t| t.redacted())
+            .unwrap_or_else(|_| url.to_string()),
+    )
+}
+
+/// The delivery record for `hook`, sealed, not yet stored (for writes that
+/// must queue it in their own transaction).
+pub fn prepare(app: &App, hook: NewWebhook<'_>) -> ApiResult<WebhookRecord> {
+    prepare_as(app, hook, new_sid(SidPrefix::WebhookDelivery).to_string())
+}
+
+/// [`prepare`] with the delivery SID given (one derived from what it
+/// reports, so writing it twice queues it once).
+pub fn prepare_as(app: &App, hook: NewWebhook<'_>, sid: String) -> ApiResult<WebhookRecord> {
+    let target = Target::parse(hook.url).map_err(|e| ApiError::invalid("Url", &e.to_string()))?;
+    let url_sealed = app
+        .master_key()
+        .seal(&sid, hook.url.as_bytes(), &mut OsRandom)
+        .map_err(|_| ApiError::internal())?;
+    let (content_type, body) = match &hook.payload {
+        Payload::Form(params) => (
+            FORM_CONTENT_TYPE,
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(params)
+                .finish()
+                .into_bytes(),
+        ),
+        Payload::Json(json) => (JSON_CONTENT_TYPE, json.clone().into_bytes()),
+    };
+    // Webhook bodies carry message bodies and phone numbers: sealed at rest.
+    let body = app
+        .master_key()
+        .seal(&body_aad(&sid), &body, &mut OsRandom)
+        .map_err(|_| ApiError::internal())?;
+    let now = app.clock.now().0;
+    let record = WebhookRecord {
+        sid,
+        account_sid: hook.account_sid.to_owned(),
+        url_sealed,
+        url_redacted: target.redacted(),
+        method: hook.method.as_str().to_owned(),
+        content_type: content_type.to_owned(),
+        body,
+        status: DeliveryStatus::Queued,
+        attempts: 0,
+        next_attempt_at: now,
+        lease_until: None,
+        last_response_code: None,
+        last_error: None,
+        date_created: now,
+        date_updated: now,
+    };
+    Ok(record)
+}
+
+/// The associated data a delivery's body is sealed with.
+fn body_aad(sid: &str) -> String {
+    format!("{sid}:body")
+}
+
+/// Drains the queue until `shutdown` resolves. Deliveries in flight finish.
+pub async fn run_dispatcher(app: Arc<App>, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let node = app.webhooks.settings.node_id.clone();
+    // Deliveries this node leased before it stopped are not in flight now.
+    match app.store.release_webhook_leases(&node).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(count = n, "took back webhook leases held before a restart"),
+        Err(e) => tracing::error!(error = %e, "cannot release this node's webhook leases"),
+    }
+    loop {
+        let now = app.clock.now().0;
+        let mut full_batch = false;
+        match app.store.due_webhooks(now, BATCH).await {
+            Ok(due) => {
+                full_batch = due.len() == BATCH as usize;
+                for record in due {
+                    let Ok(permit) = app.webhooks.permits.clone().acquire_owned().await else {
+                        return;
+                    };
+                    match app
+                        .store
+                        .lease_webhook(&record.sid, now, now + LEASE_MS, &node)
+                        .await
+                    {
+                        Ok(true) => {
+                            let app = app.clone();
+                            tokio::spawn(async move {
+                                deliver(&app, record).await;
+                                drop(permit);
+                            });
+                        }
+                        Ok(false) => {}
+                        Err(e) => tracing::error!(error = %e, "cannot lease a webhook"),
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the webhook queue"),
+        }
+        let wait_ms = if full_batch {
+            0
+        } else {
+            match app.store.next_webhook_due().await {
+                Ok(Some(due)) => (due - app.clock.now().0).clamp(0, IDLE_POLL_MS),
+                _ => IDLE_POLL_MS,
+            }
+        };
+        let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = app.webhooks.wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    // Let deliveries in flight record their outcome.
+    let _ = app
+        .webhooks
+        .permits
+        .acquire_many(u32::try_from(CONCURRENCY).unwrap_or(1))
+        .await;
+}
+
+/// One attempt, then its outcome recorded.
+async fn deliver(app: &Arc<App>, mut record: WebhookRecord) {
+    let attempt = u32::try_from(record.attempts).unwrap_or(0) + 1;
+    let target = app
+        .master_key()
+        .open_text(&record.sid, &record.url_sealed)
+        .map_err(|_| "the stored URL cannot be opened".to_owned())
+        .and_then(|url| Target::parse(&url).map_err(|e| e.to_string()));
+    let (outcome, overrides) = match target {
+        Ok(target) => (attempt_once(app, &record, &target).await, target.overrides),
+        Err(why) => (Outcome::Refused(why), Overrides::default()),
+    };
+    let now = app.clock.now().0;
+    let next = app
+        .webhooks
+        .settings
+        .retry
+        .decide_with(attempt, &outcome, now, &overrides);
+    record.attempts = i32::try_from(attempt).unwrap_or(i32::MAX);
+    record.last_response_code = match outcome {
+        Outcome::Status(code) => Some(i32::from(code)),
+        _ => None,
+    };
+    record.date_updated = now;
+    match &next {
+        Next::Delivered => {
+            record.status = DeliveryStatus::Delivered;
+            record.last_error = None;
+        }
+        Next::RetryAt { at_ms, reason } => {
+            record.status = DeliveryStatus::Queued;
+            record.next_attempt_at = *at_ms;
+            record.last_error = Some(reason.clone());
+        }
+        Next::GiveUp { reason } => {
+            record.status = DeliveryStatus::Failed;
+            record.last_error = Some(reason.clone());
+        }
+    }
+    if matches!(next, Next::GiveUp { .. }) {
+        // 11200: HTTP retrieval failure (Twilio's code for webhooks that fail).
+        crate::services::alerts::record(
+            app,
+            &record.account_sid,
+            11200,
+            "error",
+            &format!(
+                "Webhook to {} failed after {attempt} attempt(s): {}",
+                record.url_redacted,
+                record.last_error.as_deref().unwrap_or("")
+            ),
+            Some(record.method.as_str()),
+            None,
+            Some(&record.sid),
+        );
+    }
+    tracing::info!(
+        sid = %record.sid,
+        url = %record.url_redacted,
+        attempt,
+        status = record.status.as_str(),
+        response = ?record.last_response_code,
+        error = record.last_error.as_deref().unwrap_or(""),
+        "webhook attempt"
+    );
+    if let Err(e) = app.store.record_webhook_attempt(&record).await {
+        tracing::error!(error = %e, sid = %record.sid, "cannot record a webhook attempt");
+    }
+}
+
+async fn attempt_once(app: &App, record: &WebhookRecord, target: &Target) -> Outcome {
+    let Some(account) = app.snapshot().accounts.get(&record.account_sid).cloned() else {
+        return Outcome::Refused("the account no longer exists".into());
+    };
+    if !app.webhooks.settings.allow_private
+        && let Some(reason) = refused_destination(&app.webhooks.settings, target).await
+    {
+        return Outcome::Refused(reason);
+    }
+    let method = Method::parse(&record.method).unwrap_or(Method::Post);
+    let Ok(body) = app.master_key().open(&body_aad(&record.sid), &record.body) else {
+        return Outcome::Refused("the stored body cannot be opened".into());
+    };
+    let payload = if record.content_type == JSON_CONTENT_TYPE {
+        Payload::Json(String::from_utf8_lossy(&body).into_owned())
+    } else {
+        Payload::Form(form_urlencoded::parse(&body).into_owned().collect())
+    };
+    let request = build(
+        target,
+        method,
+        &payload,
+        &account.primary_token,
+        &record.sid,
+    );
+    let client = &app.webhooks.client_for(target.overrides.connect_timeout_ms);
+    // The operator's webhook_timeout_ms still bounds an attempt.
+    let timeout = target
+        .overrides
+        .attempt_timeout_ms()
+        .map(|ms| Duration::from_millis(ms.min(app.webhooks.settings.timeout_ms)));
+    let first = match send(client, &request, None, timeout).await {
+        Ok(response) => response,
+        Err(outcome) => return outcome,
+    };
+    // Twilio's way with URL credentials: ask without, answer the challenge.
+    if first.status().as_u16() == 401
+        && let Some(credentials) = &target.credentials
+    {
+        let challenge = first
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(parse_challenges);
+        let authorization = match challenge {
+            Some(Challenge::Digest(d)) => {
+                let mut cnonce = [0u8; 16];
+                OsRandom.fill(&mut cnonce);
+                digest_authorization(
+                    &d,
+                    &credentials.user,
+                    &credentials.password,
+                    request.method.as_str(),
+                    request_uri(&request.url),
+                    &hex::encode(cnonce),
+                )
+            }
+            Some(Challenge::Basic) | None => {
+                basic_authorization(&credentials.user, &credentials.password)
+            }
+        };
+        return match send(client, &request, Some(authorization), timeout).await {
+            Ok(response) => Outcome::Status(response.status().as_u16()),
+            Err(outcome) => outcome,
+        };
+    }
+    Outcome::Status(first.status().as_u16())
+}
+
+fn request_uri(url: &str) -> &str {
+    let rest = url.split_once("://").map_or("", |(_, r)| r);
+    rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/")
+}
+
+async fn send(
+    client: &reqwest::Client,
+    request: &SignedRequest,
+    authorization: Option<String>,
+    timeout: Option<Duration>,
+) -> Result<reqwest::Response, Outcome> {
+    let method = match request.method {
+        Method::Get => reqwest::Method::GET,
+        Method::Post => reqwest::Method::POST,
+    };
+    let mut builder = client.request(method, &request.url);
+    for (name, value) in &request.headers {
+        builder = builder.header(*name, value);
+    }
+    if let Some(value) = authorization {
+        builder = builder.header(reqwest::header::AUTHORIZATION, value);
+    }
+    if request.method == Method::Post {
+        builder = builder.body(request.body.clone());
+    }
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    builder.send().await.map_err(classify)
+}
+
+/// A transport error as an outcome: refused by our resolver, or unreachable.
+fn classify(error: reqwest::Error) -> Outcome {
+    let mut source: Option<&(dyn StdError + 'static)> = error.source();
+    while let Some(e) = source {
+        if let Some(blocked) = e.downcast_ref::<Blocked>() {
+            return Outcome::Refused(blocked.to_string());
+        }
+        source = e.source();
+    }
+    let error = error.without_url();
+    if error.is_connect() {
+        let kind = if error.is_timeout() {
+            "connect timed out"
+        } else {
+            "connection failed"
+        };
+        return Outcome::Unreachable(format!("{kind}: {error}"));
+    }
+    let kind = if error.is_timeout() {
+        "no answer in time"
+    } else {
+        "request failed"
+    };
+    Outcome::NoAnswer(format!("{kind}: {error}"))
+}
+
+/// Why `target` may not be reached, checked before sending on the host as
+/// the client reads it: addresses and `localhost` always; names too when a
+/// proxy resolves them for us (else the guarded resolver checks them).
+async fn refused_destination(settings: &WebhookSettings, target: &Target) -> Option<String> {
+    if let Some(reason) = refused(&target.destination) {
+        return Some(reason);
+    }
+    if settings.proxy.is_some() {
+        match tokio::net::lookup_host((target.host.as_str(), target.port)).await {
+            Ok(addrs) => {
+                for addr in addrs {
+                    if let Some(r) = forbidden_reason(addr.ip()) {
+                        return Some(format!(
+                            "destination refused: {} resolves to {}, a {r}",
+                            target.host,
+                            addr.ip()
+                        ));
+                    }
+                }
+            }
+            Err(e) => return Some(format!("cannot resolve {}: {e}", target.host)),
+        }
+    }
+    None
+}
+
+/// A connector layer that checks the address each new connection reached,
+/// so no path (an address literal, a resolver, a retry) reaches a forbidden
+/// one: the connection is dropped before a byte of the request is written.
+/// Installed only without a proxy (with one, the peer is the proxy).
+#[derive(Clone, Copy)]
+struct GuardConnections;
+
+impl<S> tower::Layer<S> for GuardConnections {
+    type Service = Guarded<S>;
+
+    fn layer(&self, inner: S) -> Guarded<S> {
+        Guarded { inner }
+    }
+}
+
+#[derive(Clone)]
+struct Guarded<S> {
+    inner: S,
+}
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+impl<S, R> tower::Service<R> for Guarded<S>
+where
+    S: tower::Service<R, Error = BoxError>,
+    S::Response: Connection + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, BoxError>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        let connecting = self.inner.call(request);
+        Box::pin(async move {
+            let conn = connecting.await?;
+            let mut extras = axum::http::Extensions::new();
+            conn.connected().get_extras(&mut extras);
+            let Some(peer) = extras.get::<HttpInfo>().map(|i| i.remote_addr().ip()) else {
+                return Err(
+                    Box::new(Blocked("the connection's peer address is unknown".into()))
+                        as BoxError,
+                );
+            };
+            if let Some(r) = forbidden_reason(peer) {
+                return Err(Box::new(Blocked(format!(
+                    "destination refused: connected to {peer}, a {r}"
+                ))) as BoxError);
+            }
+            Ok(conn)
+        })
+    }
+}
+
+/// A resolver that drops forbidden addresses, so a name cannot smuggle a
+/// request to a private address (checked on the addresses actually used).
+struct GuardedResolver {
+    allow_private: bool,
+}
+
+#[derive(Debug)]
+struct Blocked(String);
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for Blocked {}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|e| Box::new(e) as Box<dyn StdError + Send + Sync>)?
+                .collect();
+            let mut refused = None;
+            let allowed: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| match forbidden_reason(a.ip()) {
+                    Some(r) if !allow_private => {
+                        refused = Some(format!(
+                            "destination refused: {host} resolves to {}, a {r}",
+                            a.ip()
+                        ));
+                        false
+                    }
+                    _ => true,
+                })
+                .collect();
+            if allowed.is_empty() {
+                let why = refused.unwrap_or_else(|| format!("{host} has no addresses"));
+                return Err(Box::new(Blocked(why)) as Box<dyn StdError + Send + Sync>);
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// A delivery as the API shows it (v1 style, ISO 8601 dates).
+pub fn render(app: &App, record: &WebhookRecord) -> serde_json::Value {
+    serde_json::json!({
+        "sid": record.sid,
+        "account_sid": record.account_sid,
+        "webhook_url": record.url_redacted,
+        "method": record.method,
+        "content_type": record.content_type,
+        "status": record.status.as_str(),
+        "attempts": record.attempts,
+        "next_attempt": match record.status {
+            DeliveryStatus::Queued => Some(Timestamp(record.next_attempt_at).iso8601()),
+            _ => None,
+        },
+        "response_code": record.last_response_code,
+        "error": record.last_error,
+        "date_created": Timestamp(record.date_created).iso8601(),
+        "date_updated": Timestamp(record.date_updated).iso8601(),
+        "url": format!(
+            "{}/tollgate/v1/Accounts/{}/Webhooks/{}",
+            app.public_url, record.account_sid, record.sid
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// The last line of defence: whatever the URL says and whatever the
+    /// pre-send check missed, a connection whose peer is forbidden is dropped
+    /// before the request is written.
+    #[tokio::test]
+    async fn the_client_drops_connections_to_forbidden_peers_before_writing() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = received.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 64];
+                    if let Ok(n) = socket.read(&mut buf).await {
+                        seen.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        let client = client(&WebhookSettings::default(), 2000).unwrap();
+        for url in [
+            format!("http://127.0.0.1:{port}/"),
+            format!("http://127.1:{port}/"),
+            format!("http://0x7f000001:{port}/x"),
+            format!("http://localhost:{port}/"),
+        ] {
+            let err = client.post(&url).body("x").send().await.unwrap_err();
+            assert!(
+                matches!(classify(err), Outcome::Refused(ref why) if why.contains("refused")),
+                "{url}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), 0);
+        // With private delivery allowed the same client settings connect.
+        let open = WebhookSettings {
+            allow_private: true,
+            ..WebhookSettings::default()
+        };
+        let _ = client_for_test(&open)
+            .post(format!("http://127.1:{port}/"))
+            .body("x")
+            .timeout(Duration::from_millis(300))
+            .send()
+            .await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(received.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    }
+
+    fn client_for_test(settings: &WebhookSettings) -> reqwest::Client {
+        client(settings, 2000).unwrap()
+    }
+}

@@ -1,0 +1,10 @@
+//! In-memory state and its handles: the snapshot every request is checked
+//! against, traffic counters, the group-commit writer, Verify's live state,
+//! the sandbox's queues. Imports only leaf modules and itself.
+
+pub mod account_settings;
+pub mod auth_throttle;
+pub mod snapshot;
+pub mod traffic;
+pub mod verifications;
+pub mod writer;
