@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 use tollgate_secrets::{MasterKey, generate_key_secret, hash_secret};
-use tollgate_server::api::accounts::{default_subaccount_name, new_account};
 use tollgate_server::audit::Actor;
+use tollgate_server::http::api::accounts::{default_subaccount_name, new_account};
 use tollgate_server::random::{OsRandom, new_sid};
 use tollgate_server::{Clock, SystemClock};
 use tollgate_store::{ApiKeyRecord, NumberRecord, SqliteStore, Store};

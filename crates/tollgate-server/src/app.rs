@@ -28,7 +28,7 @@ pub struct App {
     /// it; see `lockdown::follow_outside_changes`).
     generation: std::sync::atomic::AtomicI64,
     /// Failed-authentication throttle and the bounded argon2 queue.
-    pub auth: crate::http::auth::AuthGuard,
+    pub auth: crate::state::auth_throttle::AuthGuard,
     /// Per-process key for remembering verified key secrets.
     pub fingerprint_key: [u8; 32],
     /// Outbound webhooks: settings, HTTP client, dispatcher wake-up.
@@ -93,7 +93,7 @@ impl App {
             snapshot: ArcSwap::from_pointee(snapshot),
             writes: Mutex::new(()),
             generation: std::sync::atomic::AtomicI64::new(0),
-            auth: crate::http::auth::AuthGuard::new(traffic.auth_limits),
+            auth: crate::state::auth_throttle::AuthGuard::new(traffic.auth_limits),
             fingerprint_key,
             webhooks,
             classifier,

@@ -9,7 +9,6 @@ use tollgate_audit::{Anchor, Break, Checkpoint, Verifier};
 use tollgate_store::{NewAuditEvent, Store, StoreError};
 use tollgate_types::SidPrefix;
 
-use crate::http::auth::{Credential, Principal};
 use crate::random::new_ordered_sid;
 
 /// Who acts, and through what.
@@ -24,24 +23,6 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// The caller of an API request.
-    pub fn of(principal: &Principal) -> Actor {
-        match &principal.credential {
-            Credential::AuthToken => Actor {
-                sid: Some(principal.account.sid.clone()),
-                kind: "account",
-                source: "api",
-                ip: principal.ip,
-            },
-            Credential::ApiKey { sid } => Actor {
-                sid: Some(sid.clone()),
-                kind: "api-key",
-                source: "api",
-                ip: principal.ip,
-            },
-        }
-    }
-
     /// Tollgate itself (a trigger, an alarm, the aggregator).
     pub fn tollgate() -> Actor {
         Actor {
@@ -87,16 +68,18 @@ impl Actor {
     }
 }
 
-/// The one event of an API change made by `principal`.
+/// The one event of an API change made by `actor` (an API caller).
 pub fn by(
-    principal: &Principal,
+    actor: impl Into<Actor>,
     now: i64,
     account_sid: &str,
     event_type: &str,
     resource: (&str, Option<&str>),
     data: Value,
 ) -> [NewAuditEvent; 1] {
-    [Actor::of(principal).event(now, account_sid, event_type, resource, data)]
+    [actor
+        .into()
+        .event(now, account_sid, event_type, resource, data)]
 }
 
 /// Replaces the value of every secret-named field (at any depth) with

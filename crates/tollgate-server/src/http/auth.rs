@@ -3,87 +3,25 @@
 //! attempts are throttled per source and per name ([`crate::state::auth_throttle`]).
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
-use tokio::sync::Semaphore;
-use tollgate_secrets::{RandomSource, ct_eq, fingerprint, verify_secret};
+
+use tollgate_secrets::{ct_eq, fingerprint, verify_secret};
 use tollgate_types::AccountStatus;
 use tollgate_types::error_code as codes;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::random::OsRandom;
-use crate::state::auth_throttle::{
-    AuthLimits, AuthThrottle, Budget, Engaged, Name, Source, Throttled,
-};
+
+use crate::state::auth_throttle::{Argon2Busy, Budget, DECOY, Source};
 use crate::state::snapshot::{AccountEntry, KeyEntry, Snapshot};
 
-/// How the caller proved who it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
-    /// The account's own auth token (primary or secondary).
-    AuthToken,
-    /// A standard API key: everything except managing accounts, keys and tokens.
-    ApiKey { sid: String },
-}
-
-/// An authenticated caller.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub account: Arc<AccountEntry>,
-    pub credential: Credential,
-    pub snapshot: Arc<Snapshot>,
-    /// The peer's address (for audit events), when the server knows it.
-    pub ip: Option<std::net::IpAddr>,
-}
-
-impl Principal {
-    /// Accounts, keys and tokens are managed only with account credentials (as on Twilio).
-    pub fn require_account_credentials(&self) -> ApiResult<()> {
-        match self.credential {
-            Credential::AuthToken => Ok(()),
-            Credential::ApiKey { .. } => Err(ApiError::authenticate()),
-        }
-    }
-
-    /// A rule whose `action` suspends or locks down an account (an alarm's
-    /// `suspend`/`lockdown`, a usage trigger's `suspend`) is created, changed
-    /// or deleted only with account credentials, as status changes and
-    /// Lockdown are: an API key may neither take an account down nor remove
-    /// what would.
-    pub fn require_for_action(&self, action: &str) -> ApiResult<()> {
-        if action.eq_ignore_ascii_case("none") {
-            Ok(())
-        } else {
-            self.require_account_credentials()
-        }
-    }
-
-    /// The accounts whose events and alerts this caller sees: itself, and
-    /// its subaccounts when it is a main account.
-    pub fn visible_accounts(&self) -> Vec<String> {
-        let me = &self.account;
-        self.snapshot
-            .accounts
-            .values()
-            .filter(|a| a.sid == me.sid || (me.is_main() && a.owner_account_sid == me.sid))
-            .map(|a| a.sid.clone())
-            .collect()
-    }
-
-    /// The account `sid` if this caller may act on it (itself or a subaccount).
-    pub fn account(&self, sid: &str) -> ApiResult<Arc<AccountEntry>> {
-        self.snapshot
-            .accessible(&self.account, sid)
-            .cloned()
-            .ok_or_else(ApiError::authenticate)
-    }
-}
+pub use crate::http::principal::{Credential, Principal};
 
 /// Splits an `Authorization: Basic …` header into user and password.
 pub fn parse_basic(header: &[u8]) -> Option<(String, String)> {
@@ -114,91 +52,6 @@ fn token_matches(account: &AccountEntry, password: &str) -> bool {
         }
     };
     primary | secondary
-}
-
-/// A fixed value to compare against when the SID is unknown, so an unknown
-/// SID costs about as much as a wrong token.
-const DECOY: &[u8; 32] = b"00000000000000000000000000000000";
-
-/// argon2 runs that may wait for one of the two running at once; more get a
-/// 429 at once instead of queueing behind an attack.
-pub const ARGON2_QUEUE: usize = 32;
-
-/// Authentication's shared state: the failure throttle and the bounded
-/// argon2 queue (first uses of API keys since start-up, key creation).
-pub struct AuthGuard {
-    pub limits: AuthLimits,
-    throttle: RwLock<AuthThrottle>,
-    argon2: Semaphore,
-    argon2_waiting: AtomicUsize,
-    /// An argon2 hash of a random secret: what an unknown key SID is checked
-    /// against, so it costs what a known one does.
-    decoy_hash: String,
-}
-
-/// Why an argon2 run did not happen.
-#[derive(Debug)]
-pub struct Argon2Busy;
-
-impl AuthGuard {
-    pub fn new(limits: AuthLimits) -> AuthGuard {
-        let mut secret = [0u8; 32];
-        OsRandom.fill(&mut secret);
-        let decoy_hash =
-            tollgate_secrets::hash_secret(&hex::encode(secret), &mut OsRandom).unwrap_or_default();
-        AuthGuard {
-            limits,
-            throttle: RwLock::new(AuthThrottle::default()),
-            argon2: Semaphore::new(2),
-            argon2_waiting: AtomicUsize::new(0),
-            decoy_hash,
-        }
-    }
-
-    /// Runs `work` (an argon2 hash or check) on a blocking thread, at most
-    /// two at once and [`ARGON2_QUEUE`] waiting.
-    pub async fn argon2<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, Argon2Busy> {
-        if self.argon2_waiting.fetch_add(1, Ordering::AcqRel) >= ARGON2_QUEUE {
-            self.argon2_waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(Argon2Busy);
-        }
-        let permit = self.argon2.acquire().await;
-        self.argon2_waiting.fetch_sub(1, Ordering::AcqRel);
-        let _permit = permit.map_err(|_| Argon2Busy)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| Argon2Busy)
-    }
-
-    fn check(&self, source: Source, name: &str, now: i64) -> Result<Name, Throttled> {
-        let throttle = self.throttle.read().map_err(|_| Throttled {
-            by: Budget::Source,
-            retry_after_ms: 1000,
-        })?;
-        let name = throttle.name(name);
-        throttle.check(&self.limits, source, name, now)?;
-        Ok(name)
-    }
-
-    fn failed(&self, source: Source, name: Name, now: i64) -> Engaged {
-        self.throttle
-            .write()
-            .ok()
-            .and_then(|mut t| t.failed(&self.limits, source, name, now))
-    }
-
-    fn succeeded(&self, source: Source, name: Name, now: i64) {
-        let needed = self
-            .throttle
-            .read()
-            .is_ok_and(|t| t.needs_success(&self.limits, source, name, now));
-        if needed && let Ok(mut t) = self.throttle.write() {
-            t.succeeded(&self.limits, source, name, now);
-        }
-    }
 }
 
 /// 429 for a throttled attempt or a full argon2 queue.

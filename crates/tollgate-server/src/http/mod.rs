@@ -6,5 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod client_validation;
 pub mod edge;
+pub mod principal;
 pub mod routes;
+pub mod views;
 pub mod wire;

@@ -10,6 +10,13 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::Semaphore;
+use tollgate_secrets::RandomSource;
+
+use crate::random::OsRandom;
 
 /// Entries per map (sources, names, remembered good pairs).
 pub const MAX_ENTRIES: usize = 100_000;
@@ -278,6 +285,91 @@ impl AuthThrottle {
 
 /// A good pair is remembered for this many windows.
 const GOOD_WINDOWS: i64 = 60;
+
+/// A fixed value to compare against when the SID is unknown, so an unknown
+/// SID costs about as much as a wrong token.
+pub const DECOY: &[u8; 32] = b"00000000000000000000000000000000";
+
+/// argon2 runs that may wait for one of the two running at once; more get a
+/// 429 at once instead of queueing behind an attack.
+pub const ARGON2_QUEUE: usize = 32;
+
+/// Authentication's shared state: the failure throttle and the bounded
+/// argon2 queue (first uses of API keys since start-up, key creation).
+pub struct AuthGuard {
+    pub limits: AuthLimits,
+    throttle: RwLock<AuthThrottle>,
+    argon2: Semaphore,
+    argon2_waiting: AtomicUsize,
+    /// An argon2 hash of a random secret: what an unknown key SID is checked
+    /// against, so it costs what a known one does.
+    pub decoy_hash: String,
+}
+
+/// Why an argon2 run did not happen.
+#[derive(Debug)]
+pub struct Argon2Busy;
+
+impl AuthGuard {
+    pub fn new(limits: AuthLimits) -> AuthGuard {
+        let mut secret = [0u8; 32];
+        OsRandom.fill(&mut secret);
+        let decoy_hash =
+            tollgate_secrets::hash_secret(&hex::encode(secret), &mut OsRandom).unwrap_or_default();
+        AuthGuard {
+            limits,
+            throttle: RwLock::new(AuthThrottle::default()),
+            argon2: Semaphore::new(2),
+            argon2_waiting: AtomicUsize::new(0),
+            decoy_hash,
+        }
+    }
+
+    /// Runs `work` (an argon2 hash or check) on a blocking thread, at most
+    /// two at once and [`ARGON2_QUEUE`] waiting.
+    pub async fn argon2<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Argon2Busy> {
+        if self.argon2_waiting.fetch_add(1, Ordering::AcqRel) >= ARGON2_QUEUE {
+            self.argon2_waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(Argon2Busy);
+        }
+        let permit = self.argon2.acquire().await;
+        self.argon2_waiting.fetch_sub(1, Ordering::AcqRel);
+        let _permit = permit.map_err(|_| Argon2Busy)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|_| Argon2Busy)
+    }
+
+    pub fn check(&self, source: Source, name: &str, now: i64) -> Result<Name, Throttled> {
+        let throttle = self.throttle.read().map_err(|_| Throttled {
+            by: Budget::Source,
+            retry_after_ms: 1000,
+        })?;
+        let name = throttle.name(name);
+        throttle.check(&self.limits, source, name, now)?;
+        Ok(name)
+    }
+
+    pub fn failed(&self, source: Source, name: Name, now: i64) -> Engaged {
+        self.throttle
+            .write()
+            .ok()
+            .and_then(|mut t| t.failed(&self.limits, source, name, now))
+    }
+
+    pub fn succeeded(&self, source: Source, name: Name, now: i64) {
+        let needed = self
+            .throttle
+            .read()
+            .is_ok_and(|t| t.needs_success(&self.limits, source, name, now));
+        if needed && let Ok(mut t) = self.throttle.write() {
+            t.succeeded(&self.limits, source, name, now);
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -18,8 +18,8 @@ use tollgate_types::{SidPrefix, Timestamp};
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::http::api::messages::traffic_query;
 use crate::http::auth::Principal;
+use crate::http::views::traffic_query;
 use crate::http::wire::{PageRequest, Params, json_segment};
 use crate::random::{OsRandom, new_ordered_sid};
 use crate::services::admission::{Edge, Sender};

@@ -49,7 +49,7 @@ pub async fn lock(
 ) -> ApiResult<Json<Value>> {
     principal.require_account_credentials()?;
     let target = principal.account(&account)?;
-    apply(&app, &Actor::of(&principal), &target.sid, &params, false).await
+    apply(&app, &Actor::from(&principal), &target.sid, &params, false).await
 }
 
 /// `DELETE`: undo. Takes the parent's auth token, or the token the lockdown
@@ -62,5 +62,5 @@ pub async fn unlock(State(app): State<Arc<App>>, request: Request) -> ApiResult<
         .map_err(|_| ApiError::not_found(parts.uri.path()))?;
     let principal = crate::http::auth::authenticate_for_unlock(&app, &parts, &account).await?;
     let params = Params::from_request(Request::from_parts(parts, body), &app).await?;
-    apply(&app, &Actor::of(&principal), &account, &params, true).await
+    apply(&app, &Actor::from(&principal), &account, &params, true).await
 }

@@ -77,7 +77,7 @@ pub async fn inbound(
     match crate::services::inbound::receive(&app, from, to, body).await? {
         crate::services::inbound::Received::Relayed(record) => Ok((
             StatusCode::CREATED,
-            Json(crate::http::api::messages::render(&record)),
+            Json(crate::http::views::render(&record)),
         )),
         crate::services::inbound::Received::Dropped { reason } => Ok((
             StatusCode::ACCEPTED,

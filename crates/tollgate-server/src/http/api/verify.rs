@@ -533,7 +533,7 @@ pub async fn create_verification(
                 app2.sandbox
                     .deliver_to_handset(crate::services::sandbox::HandsetMessage {
                         sid: sid_text,
-                        from: crate::http::api::messages::VERIFY_SENDER.into(),
+                        from: tollgate_admission::TOLLGATE_SENDER.into(),
                         to,
                         body,
                         date_created: Timestamp(now).iso8601(),
@@ -553,7 +553,7 @@ pub async fn create_verification(
         account_sid: account.sid.clone(),
         messaging_service_sid: None,
         direction: "outbound-api".into(),
-        from_number: crate::http::api::messages::VERIFY_SENDER.into(),
+        from_number: tollgate_admission::TOLLGATE_SENDER.into(),
         to_number: e164,
         body: Some(body),
         status: "queued".into(),
