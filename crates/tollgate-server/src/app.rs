@@ -12,8 +12,8 @@ use zeroize::Zeroizing;
 use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::random::OsRandom;
-use crate::services::webhooks::Webhooks;
 use crate::state::snapshot::{Snapshot, TrafficRows};
+use crate::state::webhook_client::Webhooks;
 
 pub struct App {
     pub store: Arc<dyn Store>,

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use tollgate_secrets::MasterKey;
 use tollgate_store::DatabaseTarget;
 
+pub use crate::state::webhook_client::WebhookSettings;
+
 pub const DEFAULT_DATA_DIR: &str = "./tollgate-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DATABASE_FILE: &str = "tollgate.db";
@@ -222,34 +224,6 @@ fn load_prefixes(
             }
         }
         Err(e) => errors.push(format!("{name}: cannot read {path}: {e}")),
-    }
-}
-
-/// How webhooks leave the gateway.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookSettings {
-    pub allow_private: bool,
-    pub proxy: Option<String>,
-    pub source_address: Option<std::net::IpAddr>,
-    pub retry: tollgate_webhook::retry::RetryPolicy,
-    pub timeout_ms: u64,
-    pub queue_limit: u32,
-    /// Holds this node's delivery leases: a restarted node takes back its
-    /// own at once instead of waiting for them to expire.
-    pub node_id: String,
-}
-
-impl Default for WebhookSettings {
-    fn default() -> Self {
-        WebhookSettings {
-            allow_private: false,
-            proxy: None,
-            source_address: None,
-            retry: tollgate_webhook::retry::RetryPolicy::default(),
-            timeout_ms: 15_000,
-            queue_limit: 10_000,
-            node_id: "local".to_owned(),
-        }
     }
 }
 

@@ -243,7 +243,7 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
     } else {
         Some(create_main_account(&store, &clock, &key, &config.home_country).await?)
     };
-    let webhooks = crate::services::webhooks::Webhooks::new(config.webhooks.clone())
+    let webhooks = crate::state::webhook_client::Webhooks::new(config.webhooks.clone())
         .map_err(|e| StartError::Config(vec![format!("webhooks: {e}")]))?;
     let classifier = Arc::new(tollgate_numbering::Classifier::with_tables(
         config.tollfraud.clone(),

@@ -7,4 +7,5 @@ pub mod auth_throttle;
 pub mod snapshot;
 pub mod traffic;
 pub mod verifications;
+pub mod webhook_client;
 pub mod writer;
