@@ -47,7 +47,7 @@ pub struct App {
     pub writer: crate::state::writer::Writer,
     /// Audit aggregates (authentication failures, policy blocks) and the
     /// sinks' wake-up.
-    pub audit: crate::services::audit_tasks::Aggregates,
+    pub audit: crate::state::aggregates::Aggregates,
     /// Usage triggers with their running values.
     pub triggers: crate::services::triggers::Triggers,
     /// Alarms with their sliding windows.
@@ -102,7 +102,7 @@ impl App {
             sandbox,
             max_call_seconds: traffic.max_call_seconds,
             writer,
-            audit: crate::services::audit_tasks::Aggregates::default(),
+            audit: crate::state::aggregates::Aggregates::default(),
             triggers: crate::services::triggers::Triggers::default(),
             alarms: crate::services::alarms::Alarms::default(),
             verify,

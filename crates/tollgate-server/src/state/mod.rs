@@ -3,6 +3,7 @@
 //! the sandbox's queues. Imports only leaf modules and itself.
 
 pub mod account_settings;
+pub mod aggregates;
 pub mod auth_throttle;
 pub mod snapshot;
 pub mod traffic;
