@@ -49,7 +49,7 @@ pub struct App {
     /// sinks' wake-up.
     pub audit: crate::state::aggregates::Aggregates,
     /// Usage triggers with their running values.
-    pub triggers: crate::services::triggers::Triggers,
+    pub triggers: crate::state::usage_triggers::Triggers,
     /// Alarms with their sliding windows.
     pub alarms: crate::services::alarms::Alarms,
     /// Verify services, live verifications, the safe list and Fraud Guard.
@@ -103,7 +103,7 @@ impl App {
             max_call_seconds: traffic.max_call_seconds,
             writer,
             audit: crate::state::aggregates::Aggregates::default(),
-            triggers: crate::services::triggers::Triggers::default(),
+            triggers: crate::state::usage_triggers::Triggers::default(),
             alarms: crate::services::alarms::Alarms::default(),
             verify,
         })

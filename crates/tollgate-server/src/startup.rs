@@ -313,7 +313,7 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
         .await
         .map_err(runtime("reading usage triggers"))?
     {
-        if let Err(e) = app.triggers.watch(&app, trigger).await {
+        if let Err(e) = crate::services::triggers::watch(&app, trigger).await {
             tracing::error!(error = %e, "a usage trigger could not be loaded");
         }
     }

@@ -123,7 +123,7 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
         },
         ..Default::default()
     };
-    app.triggers.observe(app, &record.account_sid, &delta).await;
+    crate::services::triggers::observe(app, &record.account_sid, &delta).await;
     if let Some(account) = snapshot.accounts.get(&record.account_sid) {
         let chain = snapshot.chain(account);
         app.traffic

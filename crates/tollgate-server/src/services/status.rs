@@ -143,7 +143,7 @@ pub async fn record_status(app: &Arc<App>, call: &CallRecord) {
             },
             ..Default::default()
         };
-        app.triggers.observe(app, &call.account_sid, &delta).await;
+        crate::services::triggers::observe(app, &call.account_sid, &delta).await;
     }
 }
 

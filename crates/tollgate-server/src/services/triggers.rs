@@ -2,41 +2,16 @@
 //! timer), each firing exactly once per period, durably before its callback
 //! is queued, and optionally suspending the account at the crossing.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use tollgate_policy::triggers::{Recurring, TriggerBy, Usage, fires, format_value, is_price};
+use tollgate_policy::triggers::{Recurring, Usage, format_value, is_price};
 use tollgate_store::UsageTriggerRecord;
 use tollgate_types::{AccountStatus, Timestamp};
 
 use crate::app::App;
 use crate::audit::Actor;
 use crate::services::webhooks::{NewWebhook, prepare};
-
-/// A trigger and the value it watches in its current period.
-#[derive(Debug, Clone)]
-struct Watched {
-    record: UsageTriggerRecord,
-    recurring: Recurring,
-    by: TriggerBy,
-    /// The period `value` counts in.
-    period: i64,
-    value: i64,
-}
-
-/// Every trigger, by account, with its running value (in memory: the send
-/// path reads no database row).
-#[derive(Default)]
-pub struct Triggers {
-    by_account: Mutex<HashMap<String, Vec<Watched>>>,
-}
-
-fn parse(record: &UsageTriggerRecord) -> Option<(Recurring, TriggerBy)> {
-    Some((
-        Recurring::parse(&record.recurring)?,
-        TriggerBy::parse(&record.trigger_by)?,
-    ))
-}
+use crate::state::usage_triggers::{Watched, parse};
 
 /// The account's usage since `start`, from the store.
 pub async fn usage_since(app: &App, account: &str, start: i64) -> Result<Usage, String> {
@@ -56,114 +31,35 @@ pub async fn usage_since(app: &App, account: &str, start: i64) -> Result<Usage, 
     Ok(usage)
 }
 
-impl Triggers {
-    /// Starts watching `record` from the store's usage in its period, and
-    /// fires it at once if it is already crossed (a crash between a send
-    /// and its trigger, or a trigger created below the current value).
-    pub async fn watch(&self, app: &Arc<App>, record: UsageTriggerRecord) -> Result<(), String> {
-        let Some((recurring, by)) = parse(&record) else {
-            return Err(format!(
-                "trigger {} has an unknown period or metric",
-                record.sid
-            ));
-        };
-        let now = app.clock.now().0;
-        let period = recurring.period_start(now);
-        let usage = usage_since(app, &record.account_sid, period).await?;
-        let value = usage.value(&record.usage_category, by).unwrap_or(0);
-        let account = record.account_sid.clone();
-        if let Ok(mut m) = self.by_account.lock() {
-            let list = m.entry(account.clone()).or_default();
-            list.retain(|w| w.record.sid != record.sid);
-            list.push(Watched {
-                record,
-                recurring,
-                by,
-                period,
-                value,
-            });
-        }
-        self.observe(app, &account, &Usage::default()).await;
-        Ok(())
-    }
+/// Starts watching `record` from the store's usage in its period, and
+/// fires it at once if it is already crossed (a crash between a send and
+/// its trigger, or a trigger created below the current value).
+pub async fn watch(app: &Arc<App>, record: UsageTriggerRecord) -> Result<(), String> {
+    let Some((recurring, by)) = parse(&record) else {
+        return Err(format!(
+            "trigger {} has an unknown period or metric",
+            record.sid
+        ));
+    };
+    let now = app.clock.now().0;
+    let period = recurring.period_start(now);
+    let usage = usage_since(app, &record.account_sid, period).await?;
+    let value = usage.value(&record.usage_category, by).unwrap_or(0);
+    let account = record.account_sid.clone();
+    app.triggers.put(record, period, value)?;
+    observe(app, &account, &Usage::default()).await;
+    Ok(())
+}
 
-    /// Replaces the stored fields of a watched trigger (callback, name).
-    pub fn replace(&self, record: &UsageTriggerRecord) {
-        if let Ok(mut m) = self.by_account.lock()
-            && let Some(w) = m
-                .get_mut(&record.account_sid)
-                .and_then(|l| l.iter_mut().find(|w| w.record.sid == record.sid))
-        {
-            let fired = w.record.fired_period;
-            w.record = record.clone();
-            w.record.fired_period = w.record.fired_period.max(fired);
-        }
-    }
-
-    pub fn forget(&self, account: &str, sid: &str) {
-        if let Ok(mut m) = self.by_account.lock()
-            && let Some(list) = m.get_mut(account)
-        {
-            list.retain(|w| w.record.sid != sid);
-        }
-    }
-
-    /// The current value of a trigger, as shown (`current_value`).
-    pub fn current_value(&self, account: &str, sid: &str) -> Option<String> {
-        let m = self.by_account.lock().ok()?;
-        let w = m.get(account)?.iter().find(|w| w.record.sid == sid)?;
-        Some(format_value(
-            w.value,
-            is_price(&w.record.usage_category, w.by),
-        ))
-    }
-
-    /// Adds `delta` (durable already) to the account's triggers and fires
-    /// those that crossed. Returns when their state is durable and any
-    /// suspension is in force, so the next send sees it.
-    pub async fn observe(&self, app: &Arc<App>, account: &str, delta: &Usage) {
-        let now = app.clock.now().0;
-        let crossed: Vec<Watched> = {
-            let Ok(mut m) = self.by_account.lock() else {
-                return;
-            };
-            let Some(list) = m.get_mut(account) else {
-                return;
-            };
-            let mut crossed = Vec::new();
-            for w in list.iter_mut() {
-                let period = w.recurring.period_start(now);
-                if period != w.period {
-                    // A new period starts from nothing but this change.
-                    w.period = period;
-                    w.value = 0;
-                }
-                w.value += delta.value(&w.record.usage_category, w.by).unwrap_or(0);
-                if fires(w.value, w.record.threshold, w.record.fired_period, period) {
-                    // Claimed here, so concurrent changes do not fire it again;
-                    // the store's conditional update is the real guard.
-                    w.record.fired_period = Some(period);
-                    crossed.push(w.clone());
-                }
-            }
-            crossed
-        };
-        for w in crossed {
-            if let Err(e) = fire(app, &w, now).await {
-                tracing::error!(error = %e, trigger = %w.record.sid, "usage trigger did not fire; retried on the next change");
-                self.unclaim(&w);
-            }
-        }
-    }
-
-    fn unclaim(&self, fired: &Watched) {
-        if let Ok(mut m) = self.by_account.lock()
-            && let Some(w) = m
-                .get_mut(&fired.record.account_sid)
-                .and_then(|l| l.iter_mut().find(|w| w.record.sid == fired.record.sid))
-            && w.record.fired_period == Some(fired.period)
-        {
-            w.record.fired_period = None;
+/// Adds `delta` (durable already) to the account's triggers and fires
+/// those that crossed. Returns when their state is durable and any
+/// suspension is in force, so the next send sees it.
+pub async fn observe(app: &Arc<App>, account: &str, delta: &Usage) {
+    let now = app.clock.now().0;
+    for w in app.triggers.crossed(account, delta, now) {
+        if let Err(e) = fire(app, &w, now).await {
+            tracing::error!(error = %e, trigger = %w.record.sid, "usage trigger did not fire; retried on the next change");
+            app.triggers.unclaim(&w);
         }
     }
 }

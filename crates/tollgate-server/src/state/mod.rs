@@ -7,6 +7,7 @@ pub mod aggregates;
 pub mod auth_throttle;
 pub mod snapshot;
 pub mod traffic;
+pub mod usage_triggers;
 pub mod verifications;
 pub mod webhook_client;
 pub mod writer;

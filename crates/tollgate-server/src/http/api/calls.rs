@@ -199,7 +199,7 @@ pub async fn create(
                 },
                 ..Default::default()
             };
-            app.triggers.observe(&app, &account.sid, &delta).await;
+            crate::services::triggers::observe(&app, &account.sid, &delta).await;
             app.carrier.start_call(&app, record);
             Ok((StatusCode::CREATED, Json(render(&stored))))
         }

@@ -215,7 +215,7 @@ pub async fn create(
                 ..Default::default()
             };
             app.writer.write(WriteOp::InsertMessage(stored)).await?;
-            app.triggers.observe(&app, &account.sid, &delta).await;
+            crate::services::triggers::observe(&app, &account.sid, &delta).await;
             if guarded {
                 app.verify.await_receipt(&record.sid, &account.sid, &sid);
             }

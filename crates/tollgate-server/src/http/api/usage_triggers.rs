@@ -168,8 +168,7 @@ pub async fn create(
             "friendly_name": record.friendly_name}}),
     );
     app.store.insert_usage_trigger(&record, &event).await?;
-    app.triggers
-        .watch(&app, record.clone())
+    crate::services::triggers::watch(&app, record.clone())
         .await
         .map_err(|_| ApiError::internal())?;
     let fresh = find(&app, &record.account_sid, &record.sid)
