@@ -51,7 +51,7 @@ pub struct App {
     /// Usage triggers with their running values.
     pub triggers: crate::state::usage_triggers::Triggers,
     /// Alarms with their sliding windows.
-    pub alarms: crate::services::alarms::Alarms,
+    pub alarms: crate::state::alarm_windows::Alarms,
     /// Verify services, live verifications, the safe list and Fraud Guard.
     pub verify: crate::state::verifications::Verify,
 }
@@ -104,7 +104,7 @@ impl App {
             writer,
             audit: crate::state::aggregates::Aggregates::default(),
             triggers: crate::state::usage_triggers::Triggers::default(),
-            alarms: crate::services::alarms::Alarms::default(),
+            alarms: crate::state::alarm_windows::Alarms::default(),
             verify,
         })
     }

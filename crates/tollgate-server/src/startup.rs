@@ -355,6 +355,10 @@ pub async fn serve(
     audit_tasks.push(tokio::spawn(
         crate::services::lockdown::follow_outside_changes(app.clone(), stopped(stop_rx.clone())),
     ));
+    audit_tasks.push(tokio::spawn(crate::services::alarms::run(
+        app.clone(),
+        stopped(stop_rx.clone()),
+    )));
     let dispatcher = tokio::spawn(crate::services::webhooks::run_dispatcher(
         app.clone(),
         stopped(stop_rx.clone()),

@@ -77,6 +77,6 @@ pub fn record(
         resource_sid: resource.map(str::to_owned),
         date_created: now,
     };
-    app.alarms.observe(app, &alert);
+    app.alarms.send(alert.clone());
     app.writer.submit(WriteOp::InsertAlert(alert));
 }

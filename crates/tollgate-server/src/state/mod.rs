@@ -4,6 +4,7 @@
 
 pub mod account_settings;
 pub mod aggregates;
+pub mod alarm_windows;
 pub mod auth_throttle;
 pub mod snapshot;
 pub mod traffic;

@@ -280,7 +280,7 @@ fn alarm_settings(app: &App, sid: &str, body: &Value) -> ApiResult<AlarmSettings
         .filter(|v| (1..=1_000_000).contains(v))
         .ok_or_else(|| ApiError::invalid("triggerValue", "must be a whole number from 1"))?;
     let time_window = text("timeWindow").unwrap_or_else(|| "FIVE_MINS".into());
-    if crate::services::alarms::window_ms(&time_window).is_none() {
+    if crate::state::alarm_windows::window_ms(&time_window).is_none() {
         return Err(ApiError::invalid(
             "timeWindow",
             "must be FIVE_MINS, FIFTEEN_MINS, ONE_HOUR, TWELVE_HOURS or ONE_DAY",
