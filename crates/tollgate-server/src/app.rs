@@ -38,9 +38,9 @@ pub struct App {
     /// Velocity limiters, spend ledger and prices (in memory).
     pub traffic: crate::state::traffic::Traffic,
     /// Where recorded sends go.
-    pub carrier: Arc<dyn crate::services::sandbox::Carrier>,
+    pub carrier: Arc<dyn crate::state::sandbox::Carrier>,
     /// The built-in carrier (the default `carrier`) and its test controls.
-    pub sandbox: Arc<crate::services::sandbox::Sandbox>,
+    pub sandbox: Arc<crate::state::sandbox::Sandbox>,
     /// Longest call, in seconds.
     pub max_call_seconds: u32,
     /// Group commit for messages and calls.
@@ -59,7 +59,7 @@ pub struct App {
 /// What the traffic side of the app is built from.
 pub struct TrafficParts {
     pub traffic: crate::state::traffic::Traffic,
-    pub sandbox: crate::services::sandbox::Sandbox,
+    pub sandbox: crate::state::sandbox::Sandbox,
     pub max_call_seconds: u32,
     pub verify_code_ttl_ms: i64,
     pub auth_limits: crate::state::auth_throttle::AuthLimits,

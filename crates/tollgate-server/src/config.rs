@@ -200,7 +200,7 @@ pub struct Config {
     pub max_call_seconds: u32,
     /// Verify codes expire after this many seconds.
     pub verify_code_ttl_seconds: u32,
-    pub sandbox: crate::services::sandbox::SandboxSettings,
+    pub sandbox: crate::state::sandbox::SandboxSettings,
     pub audit: crate::services::audit_tasks::AuditSettings,
     /// Connection limits and timeouts.
     pub edge: crate::http::edge::EdgeSettings,
@@ -466,8 +466,8 @@ impl Config {
             |n| (120..=86_400).contains(n),
             &mut errors,
         );
-        let defaults = crate::services::sandbox::SandboxSettings::default();
-        let sandbox = crate::services::sandbox::SandboxSettings {
+        let defaults = crate::state::sandbox::SandboxSettings::default();
+        let sandbox = crate::state::sandbox::SandboxSettings {
             step_ms: parse_number(
                 "sandbox step ms",
                 raw.sandbox_step_ms.as_deref(),

@@ -258,7 +258,7 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
         classifier,
         crate::app::TrafficParts {
             traffic: crate::state::traffic::Traffic::new(config.prices.clone()),
-            sandbox: crate::services::sandbox::Sandbox::new(config.sandbox),
+            sandbox: crate::state::sandbox::Sandbox::new(config.sandbox),
             max_call_seconds: config.max_call_seconds,
             verify_code_ttl_ms: i64::from(config.verify_code_ttl_seconds) * 1000,
             auth_limits: config.auth,
@@ -355,6 +355,10 @@ pub async fn serve(
     audit_tasks.push(tokio::spawn(
         crate::services::lockdown::follow_outside_changes(app.clone(), stopped(stop_rx.clone())),
     ));
+    audit_tasks.push(tokio::spawn(crate::services::sandbox::run(
+        app.clone(),
+        stopped(stop_rx.clone()),
+    )));
     audit_tasks.push(tokio::spawn(crate::services::alarms::run(
         app.clone(),
         stopped(stop_rx.clone()),

@@ -15,7 +15,7 @@ use tollgate_types::error_code::{self as codes, lookup};
 
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::auth::{Credential, Principal};
+use crate::http::principal::{Credential, Principal};
 use crate::http::wire::MAX_BODY_BYTES;
 
 /// The body of a request that carries a client-validation JWT.

@@ -83,8 +83,6 @@ pub fn render(record: &MessageRecord) -> Value {
     serde_json::to_value(MessageView::of(record)).unwrap_or_default()
 }
 
-/// The sender Verify codes come from (no number of the account).
-
 /// Parses a `DateSent`-style filter: a date (whole UTC day) or a date-time.
 pub fn date_filters(params: &Params, name: &str) -> ApiResult<(Option<i64>, Option<i64>)> {
     let parse = |v: &str| {

@@ -111,13 +111,13 @@ pub async fn resume(app: &Arc<App>) {
     let (mut resumed_messages, mut resumed_calls) = (0, 0);
     for message in messages {
         if let Some((message, privacy)) = unredacted_message(app, message) {
-            app.carrier.submit_message(app, message, privacy);
+            app.carrier.submit_message(message, privacy);
             resumed_messages += 1;
         }
     }
     for call in calls {
         if let Some(call) = unredacted_call(app, call) {
-            app.carrier.start_call(app, call);
+            app.carrier.start_call(call);
             resumed_calls += 1;
         }
     }

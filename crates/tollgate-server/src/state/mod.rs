@@ -6,6 +6,7 @@ pub mod account_settings;
 pub mod aggregates;
 pub mod alarm_windows;
 pub mod auth_throttle;
+pub mod sandbox;
 pub mod snapshot;
 pub mod traffic;
 pub mod usage_triggers;

@@ -200,7 +200,7 @@ pub async fn create(
                 ..Default::default()
             };
             crate::services::triggers::observe(&app, &account.sid, &delta).await;
-            app.carrier.start_call(&app, record);
+            app.carrier.start_call(record);
             Ok((StatusCode::CREATED, Json(render(&stored))))
         }
     }

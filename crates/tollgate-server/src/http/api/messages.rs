@@ -219,7 +219,7 @@ pub async fn create(
             if guarded {
                 app.verify.await_receipt(&record.sid, &account.sid, &sid);
             }
-            app.carrier.submit_message(&app, record, privacy);
+            app.carrier.submit_message(record, privacy);
             Ok(json_response(StatusCode::CREATED, answer))
         }
     }

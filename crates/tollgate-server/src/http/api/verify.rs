@@ -531,7 +531,7 @@ pub async fn create_verification(
             let answered = app2.sandbox.is_reachable(&to);
             if answered {
                 app2.sandbox
-                    .deliver_to_handset(crate::services::sandbox::HandsetMessage {
+                    .deliver_to_handset(crate::state::sandbox::HandsetMessage {
                         sid: sid_text,
                         from: tollgate_admission::TOLLGATE_SENDER.into(),
                         to,
@@ -586,7 +586,7 @@ pub async fn create_verification(
             &message, privacy,
         )))
         .await?;
-    app.carrier.submit_message(&app, message, privacy);
+    app.carrier.submit_message(message, privacy);
     Ok((
         StatusCode::CREATED,
         Json(render_verification(&app, &record)),
