@@ -55,8 +55,8 @@ def spec_dir() -> Path:
 
 
 def served_routes():
-    """(method, path) of every route in crates/tollgate-server/src/routes.rs."""
-    src = (ROOT / "crates" / "tollgate-server" / "src" / "routes.rs").read_text()
+    """(method, path) of every route in crates/tollgate-server/src/http/routes.rs."""
+    src = (ROOT / "crates" / "tollgate-server" / "src" / "http" / "routes.rs").read_text()
     routes, i = [], 0
     while (j := src.find(".route(", i)) >= 0:
         k = m = j + len(".route(")

@@ -95,7 +95,7 @@ fn status_sql(status: crate::DeliveryStatus) -> &'static dyn ToSql {
     }
 }
 
-fn insert_webhook(w: &WebhookRecord) -> [&dyn ToSql; 15] {
+fn insert_webhook(w: &WebhookRecord) -> [&dyn ToSql; 16] {
     [
         &w.sid,
         &w.account_sid,
@@ -112,6 +112,7 @@ fn insert_webhook(w: &WebhookRecord) -> [&dyn ToSql; 15] {
         &w.last_error,
         &w.date_created,
         &w.date_updated,
+        &w.ordering_key,
     ]
 }
 

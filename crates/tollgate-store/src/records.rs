@@ -150,6 +150,9 @@ pub struct WebhookRecord {
     pub last_error: Option<String>,
     pub date_created: i64,
     pub date_updated: i64,
+    /// Deliveries with the same key (a message's or call's status
+    /// callbacks) are sent one at a time, in the order they are due.
+    pub ordering_key: Option<String>,
 }
 
 /// One country's geo permission for one channel of one account.

@@ -20,8 +20,8 @@ pub(crate) const INSERT_ALERT: &str = "INSERT INTO alerts (sid, account_sid, err
 /// A delivery whose SID is already there is left as it is.
 pub(crate) const INSERT_WEBHOOK: &str = "INSERT INTO webhook_deliveries (sid, account_sid, url_sealed, \
      url_redacted, method, content_type, body, status, attempts, next_attempt_at, lease_until, last_response_code, \
-     last_error, date_created, date_updated) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (sid) DO NOTHING";
+     last_error, date_created, date_updated, ordering_key) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (sid) DO NOTHING";
 /// What was kept to resume a call goes with its final status.
 pub(crate) const UPDATE_CALL: &str = "UPDATE calls SET status = $3, duration = $4, start_time = $5, end_time = $6, \
      price_micros = $7, error_code = $8, date_updated = $9, \
@@ -221,7 +221,7 @@ macro_rules! impl_store {
                         .bind(&w.sid).bind(&w.account_sid).bind(&w.url_sealed).bind(&w.url_redacted)
                         .bind(&w.method).bind(&w.content_type).bind(&w.body).bind(w.status.as_str())
                         .bind(w.attempts).bind(w.next_attempt_at).bind(w.lease_until).bind(w.last_response_code)
-                        .bind(&w.last_error).bind(w.date_created).bind(w.date_updated),
+                        .bind(&w.last_error).bind(w.date_created).bind(w.date_updated).bind(&w.ordering_key),
                     // Flattened by `write_batch` before it gets here.
                     WriteOp::Group(_) => sqlx::query("SELECT 1"),
                 }
@@ -376,13 +376,13 @@ macro_rules! impl_store {
                 sqlx::query(
                     "INSERT INTO webhook_deliveries (sid, account_sid, url_sealed, url_redacted, method, content_type, \
                      body, status, attempts, next_attempt_at, lease_until, last_response_code, last_error, \
-                     date_created, date_updated) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                     date_created, date_updated, ordering_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                 )
                 .bind(&w.sid).bind(&w.account_sid).bind(&w.url_sealed).bind(&w.url_redacted).bind(&w.method)
                 .bind(&w.content_type).bind(&w.body).bind(w.status.as_str()).bind(w.attempts)
                 .bind(w.next_attempt_at).bind(w.lease_until).bind(w.last_response_code).bind(&w.last_error)
-                .bind(w.date_created).bind(w.date_updated)
+                .bind(w.date_created).bind(w.date_updated).bind(&w.ordering_key)
                 .execute(&mut *tx)
                 .await?;
                 if let Some(account) = suspend {
@@ -1099,8 +1099,8 @@ macro_rules! impl_store {
                 let n = sqlx::query(
                     "INSERT INTO webhook_deliveries (sid, account_sid, url_sealed, url_redacted, method, content_type, \
                      body, status, attempts, next_attempt_at, lease_until, last_response_code, last_error, \
-                     date_created, date_updated) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 \
+                     date_created, date_updated, ordering_key) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17 \
                      WHERE (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'queued') < $16",
                 )
                 .bind(&w.sid)
@@ -1119,6 +1119,7 @@ macro_rules! impl_store {
                 .bind(w.date_created)
                 .bind(w.date_updated)
                 .bind(i64::from(limit))
+                .bind(&w.ordering_key)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();

@@ -284,6 +284,7 @@ async fn contract(store: &dyn Store) {
         last_error: None,
         date_created: due,
         date_updated: due,
+        ordering_key: Some("SMx".into()),
     };
     assert_eq!(store.next_webhook_due().await.unwrap(), None);
     assert!(store.enqueue_webhook(&hook("WD2", 200), 2).await.unwrap());

@@ -78,6 +78,7 @@ async fn fire(app: &Arc<App>, alarm: &AlarmRecord, alert: &AlertRecord, count: u
             account_sid: &alarm.account_sid,
             url: &url,
             method: tollgate_webhook::request::Method::Post,
+            ordering_key: None,
             payload: tollgate_webhook::request::Payload::Form(params),
         };
         if let Err(e) = crate::services::webhooks::enqueue(app, hook).await {

@@ -156,6 +156,7 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
                 account_sid: &record.account_sid,
                 url,
                 method,
+                ordering_key: None,
                 payload: Payload::Form(
                     params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
                 ),

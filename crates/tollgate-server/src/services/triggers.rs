@@ -110,6 +110,7 @@ async fn fire(app: &Arc<App>, w: &Watched, now: i64) -> Result<(), String> {
             account_sid: &r.account_sid,
             url: &url,
             method,
+            ordering_key: None,
             payload: tollgate_webhook::request::Payload::Form(params),
         },
     )

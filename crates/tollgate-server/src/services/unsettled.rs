@@ -75,14 +75,30 @@ pub fn callback(
         url: &url,
         method: Method::Post,
         payload: Payload::Form(params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
+        ordering_key: Some(sid),
     };
     let delivery_sid = callback_sid(app, sid, status);
     match crate::services::webhooks::prepare_as(app, hook, delivery_sid) {
-        Ok(record) => Some(record),
+        Ok(mut record) => {
+            // Due after the callbacks of the statuses before it, even
+            // within one millisecond: with the ordering key, they go in order.
+            record.next_attempt_at += status_rank(status);
+            Some(record)
+        }
         Err(e) => {
             tracing::warn!(%sid, code = e.spec.code, "status callback not queued");
             None
         }
+    }
+}
+
+/// A status's place in its resource's life.
+fn status_rank(status: &str) -> i64 {
+    match status {
+        "queued" | "initiated" | "accepted" => 0,
+        "sending" | "ringing" => 1,
+        "sent" | "in-progress" | "answered" => 2,
+        _ => 3,
     }
 }
 

@@ -40,6 +40,9 @@ pub struct NewWebhook<'a> {
     pub url: &'a str,
     pub method: Method,
     pub payload: Payload,
+    /// Deliveries with the same key are sent one at a time, in the order
+    /// they are due (a message's or call's status callbacks).
+    pub ordering_key: Option<&'a str>,
 }
 
 /// Queues a webhook durably; the dispatcher sends it. The URL is checked
@@ -115,6 +118,7 @@ pub fn prepare_as(app: &App, hook: NewWebhook<'_>, sid: String) -> ApiResult<Web
         last_error: None,
         date_created: now,
         date_updated: now,
+        ordering_key: hook.ordering_key.map(str::to_owned),
     };
     Ok(record)
 }
@@ -141,6 +145,14 @@ pub async fn run_dispatcher(app: Arc<App>, shutdown: impl std::future::Future<Ou
             Ok(due) => {
                 full_batch = due.len() == BATCH as usize;
                 for record in due {
+                    // One delivery per ordering key at a time: a later status
+                    // callback waits for the earlier one's attempt.
+                    let key = record.ordering_key.clone();
+                    if let Some(key) = &key
+                        && !app.webhooks.begin_ordered(key)
+                    {
+                        continue;
+                    }
                     let Ok(permit) = app.webhooks.permits.clone().acquire_owned().await else {
                         return;
                     };
@@ -154,10 +166,22 @@ pub async fn run_dispatcher(app: Arc<App>, shutdown: impl std::future::Future<Ou
                             tokio::spawn(async move {
                                 deliver(&app, record).await;
                                 drop(permit);
+                                if let Some(key) = &key {
+                                    app.webhooks.end_ordered(key);
+                                }
                             });
                         }
-                        Ok(false) => {}
-                        Err(e) => tracing::error!(error = %e, "cannot lease a webhook"),
+                        Ok(false) => {
+                            if let Some(key) = &key {
+                                app.webhooks.end_ordered(key);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot lease a webhook");
+                            if let Some(key) = &key {
+                                app.webhooks.end_ordered(key);
+                            }
+                        }
                     }
                 }
             }

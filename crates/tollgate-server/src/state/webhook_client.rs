@@ -52,9 +52,27 @@ pub struct Webhooks {
     by_connect_timeout: Mutex<HashMap<u64, reqwest::Client>>,
     pub wake: Notify,
     pub permits: Arc<Semaphore>,
+    /// Ordering keys with a delivery in flight on this node.
+    ordered_in_flight: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Webhooks {
+    /// Claims `key` for one delivery; false while another delivery with the
+    /// same key is in flight.
+    pub fn begin_ordered(&self, key: &str) -> bool {
+        self.ordered_in_flight
+            .lock()
+            .is_ok_and(|mut keys| keys.insert(key.to_owned()))
+    }
+
+    /// Releases `key` and wakes the dispatcher for the delivery that waited.
+    pub fn end_ordered(&self, key: &str) {
+        if let Ok(mut keys) = self.ordered_in_flight.lock() {
+            keys.remove(key);
+        }
+        self.wake.notify_one();
+    }
+
     /// Tells the dispatcher a delivery was queued.
     pub fn wake_dispatcher(&self) {
         self.wake.notify_one();
@@ -70,6 +88,7 @@ impl Webhooks {
             client,
             wake: Notify::new(),
             permits: Arc::new(Semaphore::new(CONCURRENCY)),
+            ordered_in_flight: Mutex::default(),
         })
     }
 

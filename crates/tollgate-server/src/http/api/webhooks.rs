@@ -74,6 +74,7 @@ pub async fn create(
             account_sid: &account.sid,
             url,
             method,
+            ordering_key: None,
             payload,
         },
     )
