@@ -40,7 +40,8 @@ async fn main() -> Result<(), Error> {
     let dir = Path::new(&dir);
     let key = master_key(dir)?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("tollgate.db")).await?);
-    store.migrate().await?;
+    // No migration: the schema stays as `init` made it, so the build that
+    // made the data dir (perhaps an older one) can read it.
     let main = store
         .main_account()
         .await?

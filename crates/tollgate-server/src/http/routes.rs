@@ -17,11 +17,41 @@ use crate::http::api::{
 };
 use crate::http::client_validation;
 
-/// The whole gateway as a router.
+/// The whole gateway as a router: one group per Twilio domain.
 pub fn router(app: Arc<App>) -> Router {
-    // api domain, 2010-04-01. `{sid}` segments carry a `.json` suffix that the
-    // handlers strip (axum cannot route `{sid}.json`).
-    let api_2010 = Router::new()
+    Router::new()
+        .merge(api_2010())
+        .merge(accounts_v1())
+        .merge(voice_v1())
+        .merge(monitor())
+        .merge(lookups_v2())
+        .merge(messaging_v1())
+        .merge(verify_v2())
+        .merge(tollgate_v1())
+        .merge(sandbox_v1())
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+        .layer(axum::middleware::from_fn(client_validation::capture_body))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::services::alerts::capture,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new())
+                .on_response(DefaultOnResponse::new()),
+        )
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::internal())
+        }))
+        .with_state(app)
+}
+
+/// api.twilio.com, 2010-04-01: accounts, keys, numbers, messages, calls,
+/// usage. `{sid}` segments carry a `.json` suffix that the handlers strip
+/// (axum cannot route `{sid}.json`).
+fn api_2010() -> Router<Arc<App>> {
+    Router::new()
         .route(
             "/2010-04-01/Accounts.json",
             get(accounts::list).post(accounts::create),
@@ -87,9 +117,13 @@ pub fn router(app: Arc<App>) -> Router {
             get(usage_triggers::fetch)
                 .post(usage_triggers::update)
                 .delete(usage_triggers::delete),
-        );
-    // accounts domain, v1.
-    let accounts_v1 = Router::new()
+        )
+}
+
+/// accounts.twilio.com, v1: auth tokens, public keys, the Safe List, SMS
+/// geo permissions.
+fn accounts_v1() -> Router<Arc<App>> {
+    Router::new()
         .route(
             "/v1/AuthTokens/Secondary",
             post(auth_tokens::create_secondary).delete(auth_tokens::delete_secondary),
@@ -104,26 +138,22 @@ pub fn router(app: Arc<App>) -> Router {
             get(public_keys::fetch)
                 .post(public_keys::update)
                 .delete(public_keys::delete),
-        );
-    // monitor domain, v1: the audit log.
-    let monitor_v1 = Router::new()
-        .route("/v1/Events", get(events::list))
-        .route("/v1/Events/{sid}", get(events::fetch))
-        .route("/v1/Alerts", get(monitor::list_alerts))
-        .route("/v1/Alerts/{sid}", get(monitor::fetch_alert))
-        .route(
-            "/v2/Alarms",
-            get(monitor::list_alarms).post(monitor::create_alarm),
         )
         .route(
-            "/v2/Alarms/{sid}",
-            get(monitor::fetch_alarm)
-                .put(monitor::update_alarm)
-                .delete(monitor::delete_alarm),
+            "/v1/Messaging/GeoPermissions",
+            get(geo::fetch_sms).patch(geo::update_sms),
         )
-        .route("/v2/Alarms/{sid}/status", put(monitor::update_alarm_status));
-    // voice domain, v1: dialing permissions.
-    let voice_v1 = Router::new()
+        .route(
+            "/v1/SafeList/Numbers",
+            get(fraud_guard::fetch_safe)
+                .post(fraud_guard::add_safe)
+                .delete(fraud_guard::remove_safe),
+        )
+}
+
+/// voice.twilio.com, v1: dialing permissions.
+fn voice_v1() -> Router<Arc<App>> {
+    Router::new()
         .route("/v1/DialingPermissions/Countries", get(geo::list_countries))
         .route(
             "/v1/DialingPermissions/Countries/{iso}",
@@ -140,14 +170,37 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/v1/Settings",
             get(geo::fetch_settings).post(geo::update_settings),
-        );
-    // accounts domain v1 (messaging geo permissions) and lookups v2.
-    let geo_and_lookup = Router::new()
-        .route(
-            "/v1/Messaging/GeoPermissions",
-            get(geo::fetch_sms).patch(geo::update_sms),
         )
-        .route("/v2/PhoneNumbers/{number}", get(lookup::fetch))
+}
+
+/// monitor.twilio.com: events and alerts (v1), alarms (v2).
+fn monitor() -> Router<Arc<App>> {
+    Router::new()
+        .route("/v1/Events", get(events::list))
+        .route("/v1/Events/{sid}", get(events::fetch))
+        .route("/v1/Alerts", get(monitor::list_alerts))
+        .route("/v1/Alerts/{sid}", get(monitor::fetch_alert))
+        .route(
+            "/v2/Alarms",
+            get(monitor::list_alarms).post(monitor::create_alarm),
+        )
+        .route(
+            "/v2/Alarms/{sid}",
+            get(monitor::fetch_alarm)
+                .put(monitor::update_alarm)
+                .delete(monitor::delete_alarm),
+        )
+        .route("/v2/Alarms/{sid}/status", put(monitor::update_alarm_status))
+}
+
+/// lookups.twilio.com, v2.
+fn lookups_v2() -> Router<Arc<App>> {
+    Router::new().route("/v2/PhoneNumbers/{number}", get(lookup::fetch))
+}
+
+/// messaging.twilio.com, v1: Messaging Services and their sender pools.
+fn messaging_v1() -> Router<Arc<App>> {
+    Router::new()
         .route("/v1/Services", get(services::list).post(services::create))
         .route(
             "/v1/Services/{sid}",
@@ -162,56 +215,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/v1/Services/{sid}/PhoneNumbers/{number}",
             delete(services::remove_number),
-        );
-    // Tollgate's own.
-    let tollgate = Router::new()
-        .route("/tollgate/v1/Decisions", post(decisions::create))
-        .route(
-            "/tollgate/v1/RateLimits",
-            get(limits::list_rates).post(limits::create_rate),
         )
-        .route("/tollgate/v1/RateLimits/{sid}", delete(limits::delete_rate))
-        .route(
-            "/tollgate/v1/SpendLimits",
-            get(limits::list_spend).post(limits::create_spend),
-        )
-        .route(
-            "/tollgate/v1/SpendLimits/{sid}",
-            delete(limits::delete_spend),
-        )
-        .route(
-            "/tollgate/v1/Recipients",
-            get(recipients::list).post(recipients::create),
-        )
-        .route(
-            "/tollgate/v1/Recipients/{number}",
-            delete(recipients::delete),
-        )
-        .route(
-            "/tollgate/v1/Blocklist",
-            get(blocklist::list).post(blocklist::create),
-        )
-        .route("/tollgate/v1/Blocklist/{number}", delete(blocklist::delete))
-        .route("/sandbox/v1/Messages.json", get(sandbox::handset))
-        .route("/sandbox/v1/Numbers/{number}", post(sandbox::reachability))
-        .route("/sandbox/v1/Messages/Inbound.json", post(sandbox::inbound))
-        .route(
-            "/tollgate/v1/Accounts/{account}/Webhooks",
-            post(webhooks::create),
-        )
-        .route(
-            "/tollgate/v1/Accounts/{account}/Settings",
-            get(settings::fetch).post(settings::update),
-        )
-        .route(
-            "/tollgate/v1/Accounts/{account}/Webhooks/{sid}",
-            get(webhooks::fetch),
-        )
-        .route(
-            "/tollgate/v1/Accounts/{account}/Lockdown",
-            post(lockdown::lock).delete(lockdown::unlock),
-        )
-        // verify domain, v2.
+}
+
+/// verify.twilio.com, v2: services, verifications, checks, rate limits.
+fn verify_v2() -> Router<Arc<App>> {
+    Router::new()
         .route(
             "/v2/Services",
             get(verify::list_services).post(verify::create_service),
@@ -254,12 +263,55 @@ pub fn router(app: Arc<App>) -> Router {
                 .post(verify::update_bucket)
                 .delete(verify::delete_bucket),
         )
-        // accounts domain: the Global Safe List.
+}
+
+/// Tollgate's own API: decisions, limits, recipients, the inbound
+/// blocklist, account settings, webhooks and lockdown, Fraud Guard blocks,
+/// health and the error-code pages.
+fn tollgate_v1() -> Router<Arc<App>> {
+    Router::new()
+        .route("/tollgate/v1/Decisions", post(decisions::create))
         .route(
-            "/v1/SafeList/Numbers",
-            get(fraud_guard::fetch_safe)
-                .post(fraud_guard::add_safe)
-                .delete(fraud_guard::remove_safe),
+            "/tollgate/v1/RateLimits",
+            get(limits::list_rates).post(limits::create_rate),
+        )
+        .route("/tollgate/v1/RateLimits/{sid}", delete(limits::delete_rate))
+        .route(
+            "/tollgate/v1/SpendLimits",
+            get(limits::list_spend).post(limits::create_spend),
+        )
+        .route(
+            "/tollgate/v1/SpendLimits/{sid}",
+            delete(limits::delete_spend),
+        )
+        .route(
+            "/tollgate/v1/Recipients",
+            get(recipients::list).post(recipients::create),
+        )
+        .route(
+            "/tollgate/v1/Recipients/{number}",
+            delete(recipients::delete),
+        )
+        .route(
+            "/tollgate/v1/Blocklist",
+            get(blocklist::list).post(blocklist::create),
+        )
+        .route("/tollgate/v1/Blocklist/{number}", delete(blocklist::delete))
+        .route(
+            "/tollgate/v1/Accounts/{account}/Webhooks",
+            post(webhooks::create),
+        )
+        .route(
+            "/tollgate/v1/Accounts/{account}/Settings",
+            get(settings::fetch).post(settings::update),
+        )
+        .route(
+            "/tollgate/v1/Accounts/{account}/Webhooks/{sid}",
+            get(webhooks::fetch),
+        )
+        .route(
+            "/tollgate/v1/Accounts/{account}/Lockdown",
+            post(lockdown::lock).delete(lockdown::unlock),
         )
         .route(
             "/tollgate/v1/FraudGuard/Blocks",
@@ -270,29 +322,13 @@ pub fn router(app: Arc<App>) -> Router {
             delete(fraud_guard::lift_block),
         )
         .route("/tollgate/v1/Health", get(meta::health))
-        .route("/tollgate/v1/Errors/{code}", get(meta::error_code));
+        .route("/tollgate/v1/Errors/{code}", get(meta::error_code))
+}
 
+/// The sandbox carrier's controls: handsets, reachability, inbound texts.
+fn sandbox_v1() -> Router<Arc<App>> {
     Router::new()
-        .merge(api_2010)
-        .merge(accounts_v1)
-        .merge(voice_v1)
-        .merge(monitor_v1)
-        .merge(geo_and_lookup)
-        .merge(tollgate)
-        .fallback(meta::not_found)
-        .method_not_allowed_fallback(meta::method_not_allowed)
-        .layer(axum::middleware::from_fn(client_validation::capture_body))
-        .layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            crate::services::alerts::capture,
-        ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new())
-                .on_response(DefaultOnResponse::new()),
-        )
-        .layer(CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(ApiError::internal())
-        }))
-        .with_state(app)
+        .route("/sandbox/v1/Messages.json", get(sandbox::handset))
+        .route("/sandbox/v1/Numbers/{number}", post(sandbox::reachability))
+        .route("/sandbox/v1/Messages/Inbound.json", post(sandbox::inbound))
 }
