@@ -30,8 +30,9 @@ pub use records::{
     AuditAnchorRecord, AuditEventRecord, AuditQuery, BlockRecord, CallRecord, DeliveryStatus,
     FraudBlockRecord, GeoPermissionRecord, MessageRecord, NewAuditEvent, NumberRecord, PageQuery,
     PublicKeyRecord, RateLimitRecord, SafeListRecord, ServiceRecord, SettingRecord,
-    SpendLimitRecord, TrafficQuery, UsageRow, UsageTriggerRecord, VerificationRecord,
-    VerifyBucketRecord, VerifyRateLimitRecord, VerifyServiceRecord, WebhookRecord,
+    SpendLimitRecord, TrafficQuery, UpstreamRecord, UsageRow, UsageTriggerRecord,
+    VerificationRecord, VerifyBucketRecord, VerifyRateLimitRecord, VerifyServiceRecord,
+    WebhookRecord,
 };
 
 /// Why a store operation failed.
@@ -506,6 +507,12 @@ pub trait Store: Send + Sync + 'static {
         audit: &[NewAuditEvent],
     ) -> Result<bool>;
     async fn all_blocks(&self) -> Result<Vec<BlockRecord>>;
+
+    /// Sets an account's upstream Twilio account; [`StoreError::Conflict`]
+    /// when another account has that upstream account already.
+    async fn put_upstream(&self, upstream: &UpstreamRecord, audit: &[NewAuditEvent]) -> Result<()>;
+    async fn delete_upstream(&self, account_sid: &str, audit: &[NewAuditEvent]) -> Result<bool>;
+    async fn all_upstreams(&self) -> Result<Vec<UpstreamRecord>>;
 }
 
 /// Embedded SQLite: WAL journal, `synchronous=FULL` so a commit survives power loss.

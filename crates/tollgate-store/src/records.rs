@@ -311,6 +311,19 @@ pub struct ServiceRecord {
     pub date_updated: i64,
 }
 
+/// A Tollgate account's upstream Twilio account (proxy mode). The secrets
+/// are sealed under the master key with `account_sid` as associated data.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UpstreamRecord {
+    pub account_sid: String,
+    pub upstream_account_sid: String,
+    pub api_key_sid: String,
+    pub api_key_secret_sealed: Vec<u8>,
+    pub auth_token_sealed: Vec<u8>,
+    pub date_created: i64,
+    pub date_updated: i64,
+}
+
 /// An inbound blocklist entry: digits of an E.164 number or prefix.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct BlockRecord {

@@ -1587,6 +1587,37 @@ macro_rules! impl_store {
                 Ok(sqlx::query_as::<_, BlockRecord>("SELECT * FROM blocklist ORDER BY account_sid, prefix")
                     .fetch_all(&self.pool).await?)
             }
+
+            async fn put_upstream(&self, u: &UpstreamRecord, audit: &[NewAuditEvent]) -> Result<()> {
+                $crate::sql::audited!(self, audit, tx => {
+                    sqlx::query(
+                        "INSERT INTO upstream_accounts (account_sid, upstream_account_sid, api_key_sid, \
+                         api_key_secret_sealed, auth_token_sealed, date_created, date_updated) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (account_sid) DO UPDATE SET upstream_account_sid = excluded.upstream_account_sid, \
+                         api_key_sid = excluded.api_key_sid, api_key_secret_sealed = excluded.api_key_secret_sealed, \
+                         auth_token_sealed = excluded.auth_token_sealed, date_updated = excluded.date_updated",
+                    )
+                    .bind(&u.account_sid).bind(&u.upstream_account_sid).bind(&u.api_key_sid)
+                    .bind(&u.api_key_secret_sealed).bind(&u.auth_token_sealed).bind(u.date_created)
+                    .bind(u.date_updated)
+                    .execute(&mut *tx).await?;
+                    Ok(())
+                })
+            }
+
+            async fn delete_upstream(&self, account_sid: &str, audit: &[NewAuditEvent]) -> Result<bool> {
+                $crate::sql::audited!(self, audit, tx => {
+                    let done = sqlx::query("DELETE FROM upstream_accounts WHERE account_sid = $1")
+                        .bind(account_sid).execute(&mut *tx).await?.rows_affected();
+                    Ok(done == 1)
+                })
+            }
+
+            async fn all_upstreams(&self) -> Result<Vec<UpstreamRecord>> {
+                Ok(sqlx::query_as::<_, UpstreamRecord>("SELECT * FROM upstream_accounts ORDER BY account_sid")
+                    .fetch_all(&self.pool).await?)
+            }
         }
     };
 }

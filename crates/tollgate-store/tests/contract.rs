@@ -960,6 +960,40 @@ async fn contract(store: &dyn Store) {
     );
 
     verify_contract(store).await;
+    upstream_contract(store).await;
+}
+
+/// Upstream accounts: one per Tollgate account (a put replaces it), one
+/// Tollgate account per upstream account.
+async fn upstream_contract(store: &dyn Store) {
+    let mut upstream = tollgate_store::UpstreamRecord {
+        account_sid: "ACsub1".into(),
+        upstream_account_sid: "ACup1".into(),
+        api_key_sid: "SKup1".into(),
+        api_key_secret_sealed: vec![1, 2],
+        auth_token_sealed: vec![3, 4],
+        date_created: 10,
+        date_updated: 10,
+    };
+    store.put_upstream(&upstream, &[]).await.unwrap();
+    upstream.api_key_sid = "SKup2".into();
+    upstream.date_updated = 20;
+    store.put_upstream(&upstream, &[]).await.unwrap();
+    assert_eq!(store.all_upstreams().await.unwrap(), vec![upstream.clone()]);
+    let other = tollgate_store::UpstreamRecord {
+        account_sid: "ACsub2".into(),
+        ..upstream.clone()
+    };
+    assert!(
+        matches!(
+            store.put_upstream(&other, &[]).await,
+            Err(tollgate_store::StoreError::Conflict(_))
+        ),
+        "an upstream account already taken by another account"
+    );
+    assert!(store.delete_upstream("ACsub1", &[]).await.unwrap());
+    assert!(!store.delete_upstream("ACsub1", &[]).await.unwrap());
+    assert!(store.all_upstreams().await.unwrap().is_empty());
 }
 
 /// Verify services, rate limits, verifications, the safe list and Fraud
