@@ -54,6 +54,8 @@ pub struct App {
     pub alarms: crate::state::alarm_windows::Alarms,
     /// Verify services, live verifications, the safe list and Fraud Guard.
     pub verify: crate::state::verifications::Verify,
+    /// Proxy mode's client to Twilio (`carrier = "twilio"`); `None` with the sandbox.
+    pub upstream: Option<crate::state::upstream_client::UpstreamClient>,
 }
 
 /// What the traffic side of the app is built from.
@@ -63,6 +65,7 @@ pub struct TrafficParts {
     pub max_call_seconds: u32,
     pub verify_code_ttl_ms: i64,
     pub auth_limits: crate::state::auth_throttle::AuthLimits,
+    pub upstream: Option<crate::state::upstream_client::UpstreamClient>,
 }
 
 impl App {
@@ -106,6 +109,7 @@ impl App {
             triggers: crate::state::usage_triggers::Triggers::default(),
             alarms: crate::state::alarm_windows::Alarms::default(),
             verify,
+            upstream: traffic.upstream,
         })
     }
 
@@ -226,6 +230,7 @@ async fn read_snapshot(store: &dyn Store, master_key: &MasterKey) -> Result<Snap
         services: store.all_services().await?,
         service_numbers: store.all_service_numbers().await?,
         blocks: store.all_blocks().await?,
+        upstreams: store.all_upstreams().await?,
     };
     Snapshot::build(master_key, &accounts, &keys, &public_keys, &geo, &traffic)
         .map_err(LoadError::MasterKey)

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use tollgate_secrets::MasterKey;
 use tollgate_store::DatabaseTarget;
 
+pub use crate::state::upstream_client::{CarrierKind, UpstreamSettings};
 pub use crate::state::webhook_client::WebhookSettings;
 
 pub const DEFAULT_DATA_DIR: &str = "./tollgate-data";
@@ -82,6 +83,16 @@ pub struct RawConfig {
     pub auth_failures_per_name: Option<String>,
     /// Wrong credentials are answered no sooner than this, in ms (default 100).
     pub auth_failure_floor_ms: Option<String>,
+    /// `sandbox` (default) or `twilio` (proxy mode: admitted traffic goes to Twilio).
+    pub carrier: Option<String>,
+    /// Proxy mode: one base URL for every Twilio domain (tests, benchmarks, a forward proxy).
+    pub upstream_base_url: Option<String>,
+    /// Proxy mode: base URLs per domain, `api=https://…,verify=https://…`.
+    pub upstream_base_urls: Option<String>,
+    /// Proxy mode: whole-request timeout to Twilio, in ms (default 15000).
+    pub upstream_timeout_ms: Option<String>,
+    /// Proxy mode: connect timeout to Twilio, in ms (default 3000).
+    pub upstream_connect_timeout_ms: Option<String>,
     /// Only from `TOLLGATE_MASTER_KEY`, never from a file or the command line.
     #[serde(skip)]
     pub master_key: Option<String>,
@@ -131,6 +142,13 @@ impl RawConfig {
                 .or(other.auth_failures_per_source),
             auth_failures_per_name: self.auth_failures_per_name.or(other.auth_failures_per_name),
             auth_failure_floor_ms: self.auth_failure_floor_ms.or(other.auth_failure_floor_ms),
+            carrier: self.carrier.or(other.carrier),
+            upstream_base_url: self.upstream_base_url.or(other.upstream_base_url),
+            upstream_base_urls: self.upstream_base_urls.or(other.upstream_base_urls),
+            upstream_timeout_ms: self.upstream_timeout_ms.or(other.upstream_timeout_ms),
+            upstream_connect_timeout_ms: self
+                .upstream_connect_timeout_ms
+                .or(other.upstream_connect_timeout_ms),
             master_key: self.master_key.or(other.master_key),
         }
     }
@@ -177,6 +195,11 @@ impl RawConfig {
             auth_failures_per_source: lookup("TOLLGATE_AUTH_FAILURES_PER_SOURCE"),
             auth_failures_per_name: lookup("TOLLGATE_AUTH_FAILURES_PER_NAME"),
             auth_failure_floor_ms: lookup("TOLLGATE_AUTH_FAILURE_FLOOR_MS"),
+            carrier: lookup("TOLLGATE_CARRIER"),
+            upstream_base_url: lookup("TOLLGATE_UPSTREAM_BASE_URL"),
+            upstream_base_urls: lookup("TOLLGATE_UPSTREAM_BASE_URLS"),
+            upstream_timeout_ms: lookup("TOLLGATE_UPSTREAM_TIMEOUT_MS"),
+            upstream_connect_timeout_ms: lookup("TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_MS"),
             master_key: lookup("TOLLGATE_MASTER_KEY"),
         }
     }
@@ -205,6 +228,8 @@ pub struct Config {
     /// Connection limits and timeouts.
     pub edge: crate::http::edge::EdgeSettings,
     pub auth: crate::state::auth_throttle::AuthLimits,
+    /// The carrier, and how proxy mode reaches Twilio.
+    pub upstream: UpstreamSettings,
 }
 
 /// Reads a prefix table file into `table`, or records why not.
@@ -225,6 +250,74 @@ fn load_prefixes(
         }
         Err(e) => errors.push(format!("{name}: cannot read {path}: {e}")),
     }
+}
+
+/// An http(s) URL without a trailing slash, or why not.
+fn base_url(name: &str, value: &str, errors: &mut Vec<String>) -> Option<String> {
+    let value = value.trim().trim_end_matches('/');
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            Some(value.to_owned())
+        }
+        _ => {
+            errors.push(format!("{name}: '{value}' is not an http(s) URL"));
+            None
+        }
+    }
+}
+
+fn upstream_settings(raw: &RawConfig, errors: &mut Vec<String>) -> UpstreamSettings {
+    let mut s = UpstreamSettings::default();
+    if let Some(text) = raw.carrier.as_deref().filter(|t| !t.trim().is_empty()) {
+        match CarrierKind::parse(text) {
+            Some(kind) => s.carrier = kind,
+            None => errors.push(format!("carrier: '{text}' is not sandbox or twilio")),
+        }
+    }
+    if let Some(all) = raw.upstream_base_url.as_deref().filter(|t| !t.is_empty())
+        && let Some(url) = base_url("upstream base url", all, errors)
+    {
+        for value in s.base_urls.values_mut() {
+            value.clone_from(&url);
+        }
+    }
+    for part in raw
+        .upstream_base_urls
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+    {
+        let Some((domain, url)) = part.split_once('=') else {
+            errors.push(format!("upstream base urls: '{part}' is not domain=url"));
+            continue;
+        };
+        let domain = domain.trim().to_ascii_lowercase();
+        if !crate::state::upstream_client::DOMAINS.contains(&domain.as_str()) {
+            errors.push(format!(
+                "upstream base urls: '{domain}' is not a proxied Twilio domain"
+            ));
+            continue;
+        }
+        if let Some(url) = base_url("upstream base urls", url, errors) {
+            s.base_urls.insert(domain, url);
+        }
+    }
+    s.timeout_ms = parse_number(
+        "upstream timeout ms",
+        raw.upstream_timeout_ms.as_deref(),
+        s.timeout_ms,
+        |n| (100..=120_000).contains(n),
+        errors,
+    );
+    s.connect_timeout_ms = parse_number(
+        "upstream connect timeout ms",
+        raw.upstream_connect_timeout_ms.as_deref(),
+        s.connect_timeout_ms,
+        |n| (10..=60_000).contains(n),
+        errors,
+    );
+    s
 }
 
 fn parse_flag(name: &str, value: Option<&str>, errors: &mut Vec<String>) -> bool {
@@ -440,6 +533,7 @@ impl Config {
             }),
         };
         let webhooks = webhook_settings(&raw, &mut errors);
+        let upstream = upstream_settings(&raw, &mut errors);
         let edge = edge_settings(&raw, &mut errors);
         let mut prices = tollgate_policy::pricing::PriceTable::builtin();
         if let Some(path) = raw.prices_file.as_deref().filter(|p| !p.is_empty()) {
@@ -603,6 +697,7 @@ impl Config {
                     audit,
                     edge,
                     auth,
+                    upstream,
                 })
             }
             _ => Err(errors),

@@ -245,6 +245,13 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
     };
     let webhooks = crate::state::webhook_client::Webhooks::new(config.webhooks.clone())
         .map_err(|e| StartError::Config(vec![format!("webhooks: {e}")]))?;
+    let upstream = match config.upstream.carrier {
+        crate::state::upstream_client::CarrierKind::Twilio => Some(
+            crate::state::upstream_client::UpstreamClient::new(config.upstream.clone())
+                .map_err(|e| StartError::Config(vec![format!("upstream: {e}")]))?,
+        ),
+        crate::state::upstream_client::CarrierKind::Sandbox => None,
+    };
     let classifier = Arc::new(tollgate_numbering::Classifier::with_tables(
         config.tollfraud.clone(),
         config.special.clone(),
@@ -262,6 +269,7 @@ pub async fn prepare(config: &Config, clock: Arc<dyn Clock>) -> Result<Prepared,
             max_call_seconds: config.max_call_seconds,
             verify_code_ttl_ms: i64::from(config.verify_code_ttl_seconds) * 1000,
             auth_limits: config.auth,
+            upstream,
         },
     )
     .await

@@ -164,6 +164,34 @@ pub const AUTH_THROTTLED: ErrorSpec = ErrorSpec {
     explanation: "The source (an IPv4 address or IPv6 /64) or the account or key SID presented has had too many failed authentications in the last minute (auth_failures_per_source, auth_failures_per_name), or too many API key checks are waiting; nothing was checked. Retry-After says when to try again. A source that recently authenticated as the SID is not held back by the SID's budget.",
 };
 
+pub const PROXY_MODE_OFF: ErrorSpec = ErrorSpec {
+    code: 99100,
+    http_status: 400,
+    title: "Proxy mode is off",
+    explanation: "Upstream credentials are set only when Tollgate carries traffic to Twilio (carrier = \"twilio\"); with the sandbox carrier nothing would use them.",
+};
+
+pub const UPSTREAM_CREDENTIALS_REFUSED: ErrorSpec = ErrorSpec {
+    code: 99101,
+    http_status: 400,
+    title: "Upstream credentials refused",
+    explanation: "Twilio did not accept the API key or the auth token for the upstream account given (Tollgate checks both before storing them), or could not be asked. Nothing was stored.",
+};
+
+pub const UPSTREAM_ACCOUNT_TAKEN: ErrorSpec = ErrorSpec {
+    code: 99102,
+    http_status: 409,
+    title: "Upstream account taken",
+    explanation: "Another Tollgate account already carries this upstream Twilio account: each upstream account belongs to one Tollgate account, so its webhooks reach one tenant.",
+};
+
+pub const NO_UPSTREAM_ACCOUNT: ErrorSpec = ErrorSpec {
+    code: 99103,
+    http_status: 403,
+    title: "No upstream account",
+    explanation: "In proxy mode, this account has no upstream Twilio account (POST /tollgate/v1/Accounts/{Sid}/Upstream), so Tollgate cannot carry its request. Nothing was sent.",
+};
+
 pub const MALFORMED_REQUEST: ErrorSpec = ErrorSpec {
     code: 99400,
     http_status: 400,
@@ -185,6 +213,20 @@ pub const URI_TOO_LONG: ErrorSpec = ErrorSpec {
     explanation: "The request's path and query are longer than 8192 bytes. The connection is closed.",
 };
 
+pub const UPSTREAM_UNREACHABLE: ErrorSpec = ErrorSpec {
+    code: 99502,
+    http_status: 502,
+    title: "Upstream unreachable",
+    explanation: "Twilio could not be reached (connection refused or failed before the request was sent), or the circuit breaker is open after repeated failures. Nothing was sent; retrying later is safe.",
+};
+
+pub const UPSTREAM_OUTCOME_UNKNOWN: ErrorSpec = ErrorSpec {
+    code: 99504,
+    http_status: 504,
+    title: "Upstream outcome unknown",
+    explanation: "The request reached Twilio but no answer came back in time. It may have taken effect, so Tollgate does not send it again.",
+};
+
 pub const HEADERS_TOO_LARGE: ErrorSpec = ErrorSpec {
     code: 99431,
     http_status: 431,
@@ -198,10 +240,16 @@ pub const TOLLGATE_CODES: &[ErrorSpec] = &[
     RECIPIENT_NOT_ALLOWED,
     AUTH_THROTTLED,
     WEBHOOK_QUEUE_FULL,
+    PROXY_MODE_OFF,
+    UPSTREAM_CREDENTIALS_REFUSED,
+    UPSTREAM_ACCOUNT_TAKEN,
+    NO_UPSTREAM_ACCOUNT,
     MALFORMED_REQUEST,
     REQUEST_TIMEOUT,
     URI_TOO_LONG,
     HEADERS_TOO_LARGE,
+    UPSTREAM_UNREACHABLE,
+    UPSTREAM_OUTCOME_UNKNOWN,
 ];
 
 /// The spec for `code`, if Tollgate can return it.

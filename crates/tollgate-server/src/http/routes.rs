@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::http::api::{
     accounts, auth_tokens, balance, blocklist, calls, decisions, events, fraud_guard, geo, keys,
     limits, lockdown, lookup, messages, meta, monitor, numbers, public_keys, recipients, sandbox,
-    services, settings, usage, usage_triggers, verify, webhooks,
+    services, settings, upstream, usage, usage_triggers, verify, webhooks,
 };
 use crate::http::client_validation;
 
@@ -308,6 +308,12 @@ fn tollgate_v1() -> Router<Arc<App>> {
         .route(
             "/tollgate/v1/Accounts/{account}/Webhooks/{sid}",
             get(webhooks::fetch),
+        )
+        .route(
+            "/tollgate/v1/Accounts/{account}/Upstream",
+            get(upstream::fetch)
+                .post(upstream::set)
+                .delete(upstream::delete),
         )
         .route(
             "/tollgate/v1/Accounts/{account}/Lockdown",

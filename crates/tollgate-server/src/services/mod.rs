@@ -13,4 +13,5 @@ pub mod sandbox;
 pub mod status;
 pub mod triggers;
 pub mod unsettled;
+pub mod upstream;
 pub mod webhooks;

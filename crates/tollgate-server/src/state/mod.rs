@@ -9,6 +9,7 @@ pub mod auth_throttle;
 pub mod sandbox;
 pub mod snapshot;
 pub mod traffic;
+pub mod upstream_client;
 pub mod usage_triggers;
 pub mod verifications;
 pub mod webhook_client;

@@ -11,7 +11,7 @@ use tollgate_secrets::{MasterKey, SecretError};
 use tollgate_signature::client_validation::PublicKey;
 use tollgate_store::{
     AccountRecord, ApiKeyRecord, BlockRecord, GeoPermissionRecord, NumberRecord, PublicKeyRecord,
-    RateLimitRecord, ServiceRecord, SettingRecord, SpendLimitRecord,
+    RateLimitRecord, ServiceRecord, SettingRecord, SpendLimitRecord, UpstreamRecord,
 };
 use tollgate_types::AccountStatus;
 use zeroize::Zeroizing;
@@ -71,6 +71,7 @@ pub struct TrafficRows {
     pub services: Vec<ServiceRecord>,
     pub service_numbers: Vec<(String, String)>,
     pub blocks: Vec<BlockRecord>,
+    pub upstreams: Vec<UpstreamRecord>,
 }
 
 /// A Messaging Service with its pool (E.164 numbers, oldest first).
@@ -94,6 +95,35 @@ pub struct NumberEntry {
     pub sms_url: Option<String>,
     pub voice_url: Option<String>,
     pub status_callback: Option<String>,
+}
+
+/// An account's upstream Twilio account (proxy mode), with its secrets
+/// opened.
+pub struct UpstreamEntry {
+    pub account_sid: String,
+    pub upstream_account_sid: String,
+    pub api_key_sid: String,
+    pub api_key_secret: Zeroizing<String>,
+    /// What Twilio signs this account's webhooks with.
+    pub auth_token: Zeroizing<String>,
+    pub date_created: i64,
+    pub date_updated: i64,
+}
+
+impl std::fmt::Debug for UpstreamEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamEntry")
+            .field("account_sid", &self.account_sid)
+            .field("upstream_account_sid", &self.upstream_account_sid)
+            .field("api_key_sid", &self.api_key_sid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The associated data an upstream secret is sealed with: the account and
+/// what the secret is, so one sealed value cannot stand in for another.
+pub fn upstream_aad(account_sid: &str, what: &str) -> String {
+    format!("{account_sid}:upstream-{what}")
 }
 
 /// A map that shares its structure with the snapshot it was copied from, so
@@ -131,6 +161,10 @@ pub struct Snapshot {
     pub public_keys_by_account: Map<String, Arc<Vec<String>>>,
     /// Each account's own geo permissions (absent: everything off).
     pub geo: Map<String, Arc<GeoPolicy>>,
+    /// Upstream Twilio accounts by Tollgate account (proxy mode).
+    pub upstreams: Map<String, Arc<UpstreamEntry>>,
+    /// The Tollgate account of each upstream account SID.
+    pub upstream_owners: Map<String, String>,
 }
 
 impl Snapshot {
@@ -177,7 +211,41 @@ impl Snapshot {
         for record in &traffic.spend_limits {
             snapshot.put_spend_limit(record);
         }
+        for record in &traffic.upstreams {
+            snapshot.put_upstream(master_key, record)?;
+        }
         Ok(snapshot)
+    }
+
+    /// Sets an account's upstream account, opening its secrets.
+    pub fn put_upstream(
+        &mut self,
+        master_key: &MasterKey,
+        record: &UpstreamRecord,
+    ) -> Result<(), SecretError> {
+        let account = &record.account_sid;
+        let entry = UpstreamEntry {
+            account_sid: account.clone(),
+            upstream_account_sid: record.upstream_account_sid.clone(),
+            api_key_sid: record.api_key_sid.clone(),
+            api_key_secret: master_key
+                .open_text(&upstream_aad(account, "key"), &record.api_key_secret_sealed)?,
+            auth_token: master_key
+                .open_text(&upstream_aad(account, "token"), &record.auth_token_sealed)?,
+            date_created: record.date_created,
+            date_updated: record.date_updated,
+        };
+        self.remove_upstream(account);
+        self.upstream_owners
+            .insert(record.upstream_account_sid.clone(), account.clone());
+        self.upstreams.insert(account.clone(), Arc::new(entry));
+        Ok(())
+    }
+
+    pub fn remove_upstream(&mut self, account: &str) {
+        if let Some(old) = self.upstreams.remove(account) {
+            self.upstream_owners.remove(&old.upstream_account_sid);
+        }
     }
 
     /// Adds or replaces an account, opening its tokens.

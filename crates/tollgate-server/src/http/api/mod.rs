@@ -22,6 +22,7 @@ pub mod recipients;
 pub mod sandbox;
 pub mod services;
 pub mod settings;
+pub mod upstream;
 pub mod usage;
 pub mod usage_triggers;
 pub mod verify;

@@ -1,0 +1,198 @@
+//! `/tollgate/v1/Accounts/{Sid}/Upstream`: the account's upstream Twilio
+//! account in proxy mode. The API key secret and the auth token are checked
+//! against Twilio, sealed, and never shown again.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use tollgate_secrets::MasterKey;
+use tollgate_store::UpstreamRecord;
+use tollgate_types::Timestamp;
+use tollgate_types::error_code as codes;
+
+use crate::app::App;
+use crate::audit;
+use crate::error::{ApiError, ApiResult};
+use crate::http::auth::Principal;
+use crate::http::wire::Params;
+use crate::random::OsRandom;
+use crate::services::upstream::{CredentialsError, check_credentials};
+use crate::state::snapshot::{UpstreamEntry, upstream_aad};
+
+fn path(account: &str) -> String {
+    format!("/tollgate/v1/Accounts/{account}/Upstream")
+}
+
+fn render(app: &App, u: &UpstreamEntry) -> Value {
+    json!({
+        "account_sid": u.account_sid,
+        "upstream_account_sid": u.upstream_account_sid,
+        "api_key_sid": u.api_key_sid,
+        "date_created": Timestamp(u.date_created).iso8601(),
+        "date_updated": Timestamp(u.date_updated).iso8601(),
+        "url": format!("{}{}", app.public_url, path(&u.account_sid)),
+    })
+}
+
+/// `prefix` and 32 lowercase hex digits, as Twilio's SIDs.
+fn sid_param<'a>(params: &'a Params, name: &str, prefix: &str) -> ApiResult<&'a str> {
+    let value = params.get(name).ok_or_else(|| ApiError::missing(name))?;
+    let hex = value.strip_prefix(prefix).unwrap_or_default();
+    if hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid(
+            name,
+            &format!("must be {prefix} and 32 hex digits"),
+        ))
+    }
+}
+
+/// A secret: 16 to 256 printable ASCII characters.
+fn secret_param<'a>(params: &'a Params, name: &str) -> ApiResult<&'a str> {
+    let value = params.get(name).ok_or_else(|| ApiError::missing(name))?;
+    if (16..=256).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid(
+            name,
+            "must be 16 to 256 printable ASCII characters",
+        ))
+    }
+}
+
+fn seal(key: &MasterKey, account: &str, what: &str, secret: &str) -> ApiResult<Vec<u8>> {
+    key.seal(
+        &upstream_aad(account, what),
+        secret.as_bytes(),
+        &mut OsRandom,
+    )
+    .map_err(|_| ApiError::internal())
+}
+
+/// `POST …/Upstream` (`AccountSid`, `ApiKeySid`, `ApiKeySecret`, `AuthToken`).
+/// Account credentials only (of the account or its parent).
+pub async fn set(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(account): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    principal.require_account_credentials()?;
+    let account = principal.account(&account)?;
+    let Some(client) = app.upstream.as_ref() else {
+        return Err(ApiError::new(
+            &codes::PROXY_MODE_OFF,
+            "Proxy mode is off: set carrier = \"twilio\" to carry traffic to Twilio",
+        ));
+    };
+    let upstream_sid = sid_param(&params, "AccountSid", "AC")?;
+    let key_sid = sid_param(&params, "ApiKeySid", "SK")?;
+    let key_secret = secret_param(&params, "ApiKeySecret")?;
+    let token = secret_param(&params, "AuthToken")?;
+    if let Some(owner) = app.snapshot().upstream_owners.get(upstream_sid)
+        && *owner != account.sid
+    {
+        return Err(ApiError::new(
+            &codes::UPSTREAM_ACCOUNT_TAKEN,
+            format!("Upstream account {upstream_sid} is carried by another account"),
+        ));
+    }
+    check_credentials(client, upstream_sid, key_sid, key_secret, token)
+        .await
+        .map_err(|e| {
+            tracing::warn!(account = %account.sid, error = %e, "upstream credentials refused");
+            let message = match &e {
+                CredentialsError::Refused(..) => e.to_string(),
+                CredentialsError::Unreachable(_) => "Twilio could not be asked".to_owned(),
+            };
+            ApiError::new(&codes::UPSTREAM_CREDENTIALS_REFUSED, message)
+        })?;
+    let now = app.clock.now().0;
+    let key = app.master_key();
+    let created = app
+        .snapshot()
+        .upstreams
+        .get(&account.sid)
+        .map_or(now, |u| u.date_created);
+    let record = UpstreamRecord {
+        account_sid: account.sid.clone(),
+        upstream_account_sid: upstream_sid.to_owned(),
+        api_key_sid: key_sid.to_owned(),
+        api_key_secret_sealed: seal(key, &account.sid, "key", key_secret)?,
+        auth_token_sealed: seal(key, &account.sid, "token", token)?,
+        date_created: created,
+        date_updated: now,
+    };
+    let change = app.change().await;
+    let event = audit::by(
+        &principal,
+        now,
+        &account.sid,
+        "tollgate-upstream.updated",
+        ("tollgate-upstream", Some(&account.sid)),
+        json!({"after": {"upstream_account_sid": upstream_sid, "api_key_sid": key_sid}}),
+    );
+    match app.store.put_upstream(&record, &event).await {
+        Err(tollgate_store::StoreError::Conflict(_)) => {
+            return Err(ApiError::new(
+                &codes::UPSTREAM_ACCOUNT_TAKEN,
+                format!("Upstream account {upstream_sid} is carried by another account"),
+            ));
+        }
+        other => other?,
+    }
+    change.commit(|snapshot, key| snapshot.put_upstream(key, &record))?;
+    tracing::info!(account = %account.sid, upstream = %upstream_sid, "upstream account set");
+    let snapshot = app.snapshot();
+    let entry = snapshot
+        .upstreams
+        .get(&account.sid)
+        .ok_or_else(ApiError::internal)?;
+    Ok(Json(render(&app, entry)))
+}
+
+/// `GET …/Upstream`: the upstream account and key SIDs, never the secrets.
+pub async fn fetch(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(account): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let account = principal.account(&account)?;
+    let snapshot = app.snapshot();
+    let entry = snapshot
+        .upstreams
+        .get(&account.sid)
+        .ok_or_else(|| ApiError::not_found(&path(&account.sid)))?;
+    Ok(Json(render(&app, entry)))
+}
+
+/// `DELETE …/Upstream`
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(account): Path<String>,
+) -> ApiResult<StatusCode> {
+    principal.require_account_credentials()?;
+    let account = principal.account(&account)?;
+    let change = app.change().await;
+    let event = audit::by(
+        &principal,
+        app.clock.now().0,
+        &account.sid,
+        "tollgate-upstream.deleted",
+        ("tollgate-upstream", Some(&account.sid)),
+        json!({}),
+    );
+    if !app.store.delete_upstream(&account.sid, &event).await? {
+        return Err(ApiError::not_found(&path(&account.sid)));
+    }
+    change.commit(|snapshot, _| {
+        snapshot.remove_upstream(&account.sid);
+        Ok(())
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}
