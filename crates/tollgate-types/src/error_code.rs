@@ -192,6 +192,13 @@ pub const NO_UPSTREAM_ACCOUNT: ErrorSpec = ErrorSpec {
     explanation: "In proxy mode, this account has no upstream Twilio account (POST /tollgate/v1/Accounts/{Sid}/Upstream), so Tollgate cannot carry its request. Nothing was sent.",
 };
 
+pub const UPSTREAM_SIGNATURE_INVALID: ErrorSpec = ErrorSpec {
+    code: 99104,
+    http_status: 403,
+    title: "Upstream webhook signature invalid",
+    explanation: "A request to Tollgate's upstream webhook endpoints does not carry a valid X-Twilio-Signature of a known upstream account for the URL Tollgate gave Twilio. Nothing was done.",
+};
+
 pub const MALFORMED_REQUEST: ErrorSpec = ErrorSpec {
     code: 99400,
     http_status: 400,
@@ -244,6 +251,7 @@ pub const TOLLGATE_CODES: &[ErrorSpec] = &[
     UPSTREAM_CREDENTIALS_REFUSED,
     UPSTREAM_ACCOUNT_TAKEN,
     NO_UPSTREAM_ACCOUNT,
+    UPSTREAM_SIGNATURE_INVALID,
     MALFORMED_REQUEST,
     REQUEST_TIMEOUT,
     URI_TOO_LONG,

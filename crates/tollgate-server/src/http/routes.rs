@@ -310,6 +310,10 @@ fn tollgate_v1() -> Router<Arc<App>> {
             get(webhooks::fetch),
         )
         .route(
+            crate::services::proxy::MESSAGE_STATUS_PATH,
+            post(upstream::message_status),
+        )
+        .route(
             "/tollgate/v1/Accounts/{account}/Upstream",
             get(upstream::fetch)
                 .post(upstream::set)

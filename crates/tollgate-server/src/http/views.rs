@@ -7,7 +7,7 @@ use tollgate_store::{MessageRecord, TrafficQuery};
 use tollgate_types::Timestamp;
 
 use crate::error::{ApiError, ApiResult};
-use crate::http::wire::Params;
+use crate::http::wire::{Params, json_response};
 
 /// A message in Twilio's JSON shape (keys in alphabetical order, as
 /// serde_json's maps give them elsewhere).
@@ -121,4 +121,31 @@ pub fn traffic_query(account_sid: &str, params: &Params, date: &str) -> ApiResul
         created_from,
         created_before,
     })
+}
+
+impl crate::services::proxy::Answer {
+    /// The answer as it goes to the application. An error keeps Twilio's
+    /// JSON and carries its code, so it is not reshaped and alerts see it.
+    pub fn into_response(self) -> axum::response::Response {
+        let error = (self.status.is_client_error() || self.status.is_server_error())
+            .then(|| serde_json::from_slice::<Value>(&self.body).ok())
+            .flatten()
+            .map(|v| crate::error::ErrorInfo {
+                code: v
+                    .get("code")
+                    .and_then(Value::as_u64)
+                    .and_then(|c| u32::try_from(c).ok())
+                    .unwrap_or(0),
+                message: v
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            });
+        let mut response = json_response(self.status, self.body);
+        if let Some(info) = error {
+            response.extensions_mut().insert(info);
+        }
+        response
+    }
 }

@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod audit_tasks;
 pub mod inbound;
 pub mod lockdown;
+pub mod proxy;
 pub mod sandbox;
 pub mod status;
 pub mod triggers;

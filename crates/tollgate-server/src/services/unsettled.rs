@@ -93,7 +93,7 @@ pub fn callback(
 }
 
 /// A status's place in its resource's life.
-fn status_rank(status: &str) -> i64 {
+pub fn status_rank(status: &str) -> i64 {
     match status {
         "queued" | "initiated" | "accepted" => 0,
         "sending" | "ringing" => 1,
@@ -103,7 +103,7 @@ fn status_rank(status: &str) -> i64 {
 }
 
 /// `WD` + 32 hex digits of a keyed hash of the resource and its status.
-fn callback_sid(app: &App, sid: &str, status: &str) -> String {
+pub fn callback_sid(app: &App, sid: &str, status: &str) -> String {
     let key = app.master_key().derive("tollgate status callback delivery");
     let mac = tollgate_secrets::fingerprint(&key, format!("{sid}\0{status}").as_bytes());
     let hex = hex::encode(mac);

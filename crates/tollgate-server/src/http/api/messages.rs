@@ -193,6 +193,28 @@ pub async fn create(
         Ok(admitted) => {
             record.country = Some(admitted.country);
             record.price_micros = Some(admitted.price_micros);
+            if app.upstream.is_some() {
+                // Proxy mode: Twilio sends it, and its answer is the answer.
+                let (answer, created) = crate::services::proxy::create_message(
+                    &app, &params.0, record, privacy, callback,
+                )
+                .await?;
+                if let Some(record) = created {
+                    let delta = tollgate_policy::triggers::Usage {
+                        sms_outbound: tollgate_policy::triggers::Tally {
+                            count: 1,
+                            usage: i64::from(record.num_segments),
+                            price_micros: record.price_micros.unwrap_or(0),
+                        },
+                        ..Default::default()
+                    };
+                    crate::services::triggers::observe(&app, &account.sid, &delta).await;
+                    if guarded {
+                        app.verify.await_receipt(&record.sid, &account.sid, &sid);
+                    }
+                }
+                return Ok(answer.into_response());
+            }
             if let Some(url) = callback {
                 record.status_callback_sealed = Some(
                     app.master_key()

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use tollgate_secrets::MasterKey;
+use tollgate_signature::{Algorithm, Payload as SignedPayload, Verifier};
 use tollgate_store::UpstreamRecord;
 use tollgate_types::Timestamp;
 use tollgate_types::error_code as codes;
@@ -19,6 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::auth::Principal;
 use crate::http::wire::Params;
 use crate::random::OsRandom;
+use crate::services::proxy;
 use crate::services::upstream::{CredentialsError, check_credentials};
 use crate::state::snapshot::{UpstreamEntry, upstream_aad};
 
@@ -195,4 +197,48 @@ pub async fn delete(
         Ok(())
     })?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /tollgate/v1/Upstream/MessageStatus`: Twilio's status callback for
+/// a proxied message. Checked with the upstream account's auth token over
+/// the URL Tollgate gave Twilio; anything else is refused (403).
+pub async fn message_status(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    params: Params,
+) -> ApiResult<StatusCode> {
+    let upstream = params
+        .get("AccountSid")
+        .and_then(|sid| {
+            let snapshot = app.snapshot();
+            let owner = snapshot.upstream_owners.get(sid)?.clone();
+            snapshot.upstreams.get(&owner).cloned()
+        })
+        .ok_or_else(forbidden)?;
+    let signature = headers
+        .get("X-Twilio-Signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(forbidden)?;
+    let url = format!("{}{}", app.public_url, proxy::MESSAGE_STATUS_PATH);
+    Verifier::for_auth_tokens(&[upstream.auth_token.as_bytes()])
+        .verify(
+            &url,
+            SignedPayload::Form(&params.0),
+            signature,
+            Algorithm::HmacSha1,
+        )
+        .map_err(|_| {
+            tracing::warn!(upstream = %upstream.upstream_account_sid, "upstream status callback with a bad signature");
+            forbidden()
+        })?;
+    let outcome = proxy::message_status(&app, &upstream, &params.0).await?;
+    tracing::debug!(?outcome, "upstream message status");
+    Ok(StatusCode::OK)
+}
+
+fn forbidden() -> ApiError {
+    ApiError::new(
+        &codes::UPSTREAM_SIGNATURE_INVALID,
+        "The request is not signed by the upstream account",
+    )
 }

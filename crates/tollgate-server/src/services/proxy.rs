@@ -1,0 +1,245 @@
+//! Proxy mode's traffic (`carrier = "twilio"`): an admitted send goes on to
+//! the account's upstream Twilio account with every parameter kept, and
+//! Twilio's answer comes back to the application; Twilio's status callbacks
+//! come back through Tollgate, update the record and are relayed, re-signed,
+//! to the application's own `StatusCallback`.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use serde_json::Value;
+use tollgate_store::{MessageRecord, WriteOp};
+use tollgate_types::error_code as codes;
+use tollgate_webhook::request::{Method, Payload};
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::privacy::{Privacy, stored_form};
+use crate::random::OsRandom;
+use crate::state::snapshot::UpstreamEntry;
+
+/// Where Twilio sends a proxied message's status callbacks.
+pub const MESSAGE_STATUS_PATH: &str = "/tollgate/v1/Upstream/MessageStatus";
+
+/// Twilio's answer to a forwarded request, with the upstream account's SID
+/// replaced by the Tollgate account's.
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+/// The account's upstream account, or 99103.
+pub fn upstream_of(app: &App, account: &str) -> ApiResult<Arc<UpstreamEntry>> {
+    app.snapshot().upstreams.get(account).cloned().ok_or_else(|| {
+        ApiError::new(
+            &codes::NO_UPSTREAM_ACCOUNT,
+            format!("Account {account} has no upstream Twilio account: POST /tollgate/v1/Accounts/{account}/Upstream"),
+        )
+    })
+}
+
+/// Sends `form` to `path` (under the `api` domain) of the upstream account.
+/// A connection that never opened is 99502 (nothing was sent); a request
+/// that may have reached Twilio without an answer is 99504, never retried.
+pub async fn send(
+    app: &App,
+    upstream: &UpstreamEntry,
+    method: reqwest::Method,
+    path: &str,
+    form: &[(String, String)],
+) -> ApiResult<Answer> {
+    let Some(client) = app.upstream.as_ref() else {
+        return Err(ApiError::internal());
+    };
+    let url = format!("{}{path}", client.settings.base_url("api"));
+    let mut request = client.http.request(method, &url).basic_auth(
+        &upstream.api_key_sid,
+        Some(upstream.api_key_secret.as_str()),
+    );
+    if !form.is_empty() {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        request = request
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body);
+    }
+    let response = request.send().await.map_err(|e| {
+        if e.is_connect() {
+            tracing::warn!(error = %e.without_url(), "upstream unreachable");
+            ApiError::new(
+                &codes::UPSTREAM_UNREACHABLE,
+                "Twilio could not be reached; nothing was sent",
+            )
+        } else {
+            tracing::error!(error = %e.without_url(), "upstream outcome unknown");
+            ApiError::new(
+                &codes::UPSTREAM_OUTCOME_UNKNOWN,
+                "Twilio did not answer in time; the request may have taken effect and is not sent again",
+            )
+        }
+    })?;
+    let status =
+        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let body = response.bytes().await.map_err(|_| {
+        ApiError::new(
+            &codes::UPSTREAM_OUTCOME_UNKNOWN,
+            "Twilio's answer was cut off; the request may have taken effect and is not sent again",
+        )
+    })?;
+    Ok(Answer {
+        status,
+        body: map_identity(&body, &upstream.upstream_account_sid, &upstream.account_sid),
+    })
+}
+
+/// `body` with every `from` replaced by `to` (an account SID is 34
+/// characters of a random space: it appears nowhere by chance).
+pub fn map_identity(body: &[u8], from: &str, to: &str) -> Vec<u8> {
+    match std::str::from_utf8(body) {
+        Ok(text) => text.replace(from, to).into_bytes(),
+        Err(_) => body.to_vec(),
+    }
+}
+
+/// Forwards an admitted Messages create: every parameter as the
+/// application sent it, except `StatusCallback`, which points at Tollgate
+/// (the application's own is kept for the relay). Twilio's answer is the
+/// application's answer; a created message is recorded under Twilio's SID.
+pub async fn create_message(
+    app: &App,
+    params: &[(String, String)],
+    mut record: MessageRecord,
+    privacy: Privacy,
+    app_callback: Option<&str>,
+) -> ApiResult<(Answer, Option<MessageRecord>)> {
+    let upstream = upstream_of(app, &record.account_sid)?;
+    let mut form: Vec<(String, String)> = params
+        .iter()
+        .filter(|(name, _)| name != "StatusCallback")
+        .cloned()
+        .collect();
+    form.push((
+        "StatusCallback".into(),
+        format!("{}{MESSAGE_STATUS_PATH}", app.public_url),
+    ));
+    let path = format!(
+        "/2010-04-01/Accounts/{}/Messages.json",
+        upstream.upstream_account_sid
+    );
+    let answer = send(app, &upstream, reqwest::Method::POST, &path, &form).await?;
+    if !answer.status.is_success() {
+        return Ok((answer, None));
+    }
+    let created: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    let Some(sid) = created.get("sid").and_then(Value::as_str) else {
+        tracing::error!("Twilio created a message without a SID");
+        return Ok((answer, None));
+    };
+    record.sid = sid.to_owned();
+    if let Some(status) = created.get("status").and_then(Value::as_str) {
+        record.status = status.to_owned();
+    }
+    if let Some(url) = app_callback {
+        record.status_callback_sealed = Some(
+            app.master_key()
+                .seal(sid, url.as_bytes(), &mut OsRandom)
+                .map_err(|_| ApiError::internal())?,
+        );
+    }
+    app.writer
+        .write(WriteOp::InsertMessage(stored_form(&record, privacy)))
+        .await?;
+    Ok((answer, Some(record)))
+}
+
+/// What a status callback from Twilio did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StatusOutcome {
+    /// The record moved on (and the callback was relayed, if asked for).
+    Recorded,
+    /// A status at or before the one recorded (callbacks arrive out of order).
+    Stale,
+    /// No such message in Tollgate.
+    Unknown,
+}
+
+/// Applies a status callback Twilio sent for a proxied message of
+/// `account` (its signature checked already): the record never moves back,
+/// and the application's own `StatusCallback` gets the same parameters,
+/// signed with its Tollgate token.
+pub async fn message_status(
+    app: &Arc<App>,
+    upstream: &UpstreamEntry,
+    params: &[(String, String)],
+) -> ApiResult<StatusOutcome> {
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let (Some(sid), Some(status)) = (get("MessageSid"), get("MessageStatus")) else {
+        return Err(ApiError::missing("MessageSid"));
+    };
+    let Some(mut message) = app.store.message(&upstream.account_sid, sid).await? else {
+        return Ok(StatusOutcome::Unknown);
+    };
+    let rank = crate::services::unsettled::status_rank;
+    if rank(status) <= rank(&message.status) {
+        return Ok(StatusOutcome::Stale);
+    }
+    message.status = status.to_owned();
+    message.date_updated = app.clock.now().0;
+    if status == "sent" {
+        message.date_sent = Some(message.date_updated);
+    }
+    if let Some(code) = get("ErrorCode").and_then(|c| c.parse().ok()) {
+        message.error_code = Some(code);
+    }
+    let mut group = Vec::with_capacity(2);
+    if let Some(sealed) = &message.status_callback_sealed
+        && let Ok(url) = app.master_key().open_text(sid, sealed)
+    {
+        let relayed: Vec<(String, String)> = params
+            .iter()
+            .map(|(n, v)| {
+                let v = if *v == upstream.upstream_account_sid {
+                    upstream.account_sid.clone()
+                } else {
+                    v.clone()
+                };
+                (n.clone(), v)
+            })
+            .collect();
+        let hook = crate::services::webhooks::NewWebhook {
+            account_sid: &upstream.account_sid,
+            url: &url,
+            method: Method::Post,
+            payload: Payload::Form(relayed),
+            ordering_key: Some(sid),
+        };
+        let delivery = crate::services::unsettled::callback_sid(app, sid, status);
+        match crate::services::webhooks::prepare_as(app, hook, delivery) {
+            Ok(mut record) => {
+                record.next_attempt_at += crate::services::unsettled::status_rank(status);
+                group.push(WriteOp::EnqueueWebhook(record));
+            }
+            Err(e) => tracing::warn!(%sid, code = e.spec.code, "status callback not relayed"),
+        }
+    }
+    let relay = !group.is_empty();
+    group.push(WriteOp::UpdateMessage(message.clone()));
+    app.writer.write_all(vec![WriteOp::Group(group)]).await?;
+    if relay {
+        app.webhooks.wake_dispatcher();
+    }
+    if matches!(status, "delivered" | "undelivered" | "failed" | "read") {
+        app.verify.receipt(
+            sid,
+            status == "delivered" || status == "read",
+            app.clock.now().0,
+        );
+    }
+    Ok(StatusOutcome::Recorded)
+}

@@ -1,0 +1,110 @@
+"""Proxy mode, messages: an admitted send goes to (fake) Twilio with its
+parameters, Twilio's answer and errors come back, status callbacks come back
+through Tollgate and reach the application signed with its Tollgate token."""
+
+import os
+import sys
+import time
+from urllib.parse import parse_qsl
+
+import pytest
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
+
+from conftest import ROOT, Gateway
+from webhook_receiver import MultiDict, Receiver
+
+sys.path.insert(0, str(ROOT / "tests"))
+from fake_twilio import FakeTwilio  # noqa: E402
+
+FROM = "+15005550006"  # Twilio's magic valid sender
+TO = "+14155550100"
+
+
+def env(**extra):
+    e = dict(os.environ)
+    e.update({"TOLLGATE_WEBHOOK_ALLOW_PRIVATE": "1", "TOLLGATE_WEBHOOK_RETRY_BASE_MS": "100"})
+    e.update({k: str(v) for k, v in extra.items()})
+    return e
+
+
+@pytest.fixture
+def fake():
+    f = FakeTwilio(step=0.02, seed=11).start()
+    yield f
+    f.stop()
+    f.assert_no_violations()
+
+
+@pytest.fixture
+def proxy(tmp_dir, fake):
+    g = Gateway(tmp_dir / "data", env=env(TOLLGATE_CARRIER="twilio",
+                                          TOLLGATE_UPSTREAM_BASE_URL=fake.base_url,
+                                          TOLLGATE_UPSTREAM_TIMEOUT_MS="2000")).init().start()
+    key_sid, key = next(iter(fake.main.keys.items()))
+    r = requests.post(f"{g.url}/tollgate/v1/Accounts/{g.account_sid}/Upstream",
+                      data={"AccountSid": fake.main.sid, "ApiKeySid": key_sid,
+                            "ApiKeySecret": key["secret"], "AuthToken": fake.main.auth_token},
+                      auth=(g.account_sid, g.auth_token), timeout=10)
+    assert r.status_code == 200, r.text
+    g.client().incoming_phone_numbers.create(phone_number=FROM)
+    yield g
+    assert g.stop() == 0
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def test_sms_goes_to_twilio_and_its_callbacks_come_back_signed_by_tollgate(proxy, fake, receiver):
+    client = proxy.client()
+    msg = client.messages.create(to=TO, from_=FROM, body="Your code is 123456",
+                                 status_callback=f"{receiver.base}/status", media_url=["https://example.com/a.png",
+                                                                                      "https://example.com/b.png"])
+    # Twilio's SID and answer, under the Tollgate account.
+    assert msg.sid.startswith("MM") or msg.sid.startswith("SM")
+    assert msg.account_sid == proxy.account_sid and msg.status in ("queued", "accepted")
+    sent = [r for r in fake.requests if r["method"] == "POST" and r["path"].endswith("/Messages.json")]
+    assert len(sent) == 1
+    form = sent[0]["form"]
+    assert form["Body"] == ["Your code is 123456"] and form["To"] == [TO]
+    assert form["MediaUrl"] == ["https://example.com/a.png", "https://example.com/b.png"], "repeated keys stay repeated"
+    assert form["StatusCallback"] == [f"{proxy.url}/tollgate/v1/Upstream/MessageStatus"]
+
+    callbacks = receiver.wait_for(2)
+    statuses = [dict(parse_qsl(r["body"].decode()))["MessageStatus"] for r in callbacks]
+    assert statuses == ["sent", "delivered"]
+    validator = RequestValidator(proxy.auth_token)
+    for r in callbacks:
+        params = MultiDict(parse_qsl(r["body"].decode(), keep_blank_values=True))
+        assert validator.validate(receiver.base + r["path"], params, r["headers"]["X-Twilio-Signature"])
+        assert params["AccountSid"] == proxy.account_sid and params["MessageSid"] == msg.sid
+    deadline = time.monotonic() + 5
+    while client.messages(msg.sid).fetch().status != "delivered":
+        assert time.monotonic() < deadline, "the record follows Twilio's callbacks"
+        time.sleep(0.05)
+
+
+def test_twilio_errors_pass_through(proxy, fake):
+    with pytest.raises(TwilioRestException) as e:
+        proxy.client().messages.create(to="+15005550004", from_=FROM, body="hi")
+    assert e.value.code == 21610 and e.value.status == 400
+
+
+def test_status_callbacks_must_be_signed_by_the_upstream_account(proxy, fake):
+    r = requests.post(f"{proxy.url}/tollgate/v1/Upstream/MessageStatus",
+                      data={"AccountSid": fake.main.sid, "MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"},
+                      headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"}, timeout=10)
+    assert r.status_code == 403 and r.json()["code"] == 99104
+
+
+def test_upstream_down_is_a_clear_error(proxy, fake):
+    fake.stop()
+    with pytest.raises(TwilioRestException) as e:
+        proxy.client().messages.create(to=TO, from_=FROM, body="hi")
+    assert e.value.code == 99502 and e.value.status == 502
+    fake.start()
