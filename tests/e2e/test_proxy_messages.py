@@ -16,7 +16,7 @@ from conftest import ROOT, Gateway
 from webhook_receiver import MultiDict, Receiver
 
 sys.path.insert(0, str(ROOT / "tests"))
-from fake_twilio import FakeTwilio  # noqa: E402
+from fake_twilio import FakeTwilio, WebhookApp  # noqa: E402
 
 FROM = "+15005550006"  # Twilio's magic valid sender
 TO = "+14155550100"
@@ -108,3 +108,44 @@ def test_upstream_down_is_a_clear_error(proxy, fake):
         proxy.client().messages.create(to=TO, from_=FROM, body="hi")
     assert e.value.code == 99502 and e.value.status == 502
     fake.start()
+
+
+def test_inbound_sms_is_screened_recorded_and_relayed_signed_by_tollgate(proxy, fake):
+    app = WebhookApp(replies={"/sms": "<Response><Message>thanks</Message></Response>"})
+    try:
+        client = proxy.client()
+        number = client.incoming_phone_numbers.list(phone_number=FROM)[0]
+        client.incoming_phone_numbers(number.sid).update(sms_url=f"{app.url}/sms")
+        r = requests.post(f"{proxy.url}/tollgate/v1/Accounts/{proxy.account_sid}/Settings",
+                          data={"StripInboundLinks": "true"}, auth=(proxy.account_sid, proxy.auth_token), timeout=10)
+        assert r.status_code == 200, r.text
+        fake.add_number(fake.main, "+15005550010", sms_url=f"{proxy.url}/tollgate/v1/Upstream/Sms")
+        # Tollgate knows the number as the account's own.
+        client.incoming_phone_numbers.create(phone_number="+15005550010", sms_url=f"{app.url}/sms")
+        result = fake.inbound_sms("+15005550010", "+14155550199", "win a prize at https://evil.example/x now")
+        relayed = app.wait_for(1, "/sms")[0]
+        assert "evil.example" not in relayed["form"]["Body"][0], "links are stripped before the application sees them"
+        assert relayed["form"]["AccountSid"] == [proxy.account_sid]
+        assert relayed["form"]["MessageSid"] == [result["message_sid"]]
+        assert RequestValidator(proxy.auth_token).validate(relayed["url"], relayed["params"],
+                                                           relayed["headers"]["x-twilio-signature"])
+        assert len(result["replies"]) == 1, "the application's TwiML reply reached Twilio"
+        inbound = client.messages.list(to="+15005550010")
+        assert [m.sid for m in inbound] == [result["message_sid"]] and inbound[0].direction == "inbound"
+    finally:
+        app.close()
+
+
+def test_inbound_sms_from_a_blocklisted_sender_never_reaches_the_application(proxy, fake):
+    app = WebhookApp()
+    try:
+        client = proxy.client()
+        fake.add_number(fake.main, "+15005550011", sms_url=f"{proxy.url}/tollgate/v1/Upstream/Sms")
+        client.incoming_phone_numbers.create(phone_number="+15005550011", sms_url=f"{app.url}/sms")
+        r = requests.post(f"{proxy.url}/tollgate/v1/Blocklist", data={"Number": "+14155550198"},
+                          auth=(proxy.account_sid, proxy.auth_token), timeout=10)
+        assert r.status_code == 201, r.text
+        result = fake.inbound_sms("+15005550011", "+14155550198", "hello")
+        assert result["replies"] == [] and app.received("/sms") == []
+    finally:
+        app.close()

@@ -314,6 +314,10 @@ fn tollgate_v1() -> Router<Arc<App>> {
             post(upstream::message_status),
         )
         .route(
+            crate::services::proxy::INBOUND_SMS_PATH,
+            post(upstream::inbound_sms),
+        )
+        .route(
             "/tollgate/v1/Accounts/{account}/Upstream",
             get(upstream::fetch)
                 .post(upstream::set)

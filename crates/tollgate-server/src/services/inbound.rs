@@ -12,6 +12,7 @@ use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::random::new_ordered_sid;
 use crate::services::webhooks::{NewWebhook, enqueue};
+use crate::state::snapshot::NumberEntry;
 
 /// What became of an inbound text.
 pub enum Received {
@@ -22,7 +23,26 @@ pub enum Received {
     },
 }
 
-pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiResult<Received> {
+/// An inbound text that passed the controls, not yet recorded.
+pub struct Inbound {
+    pub number: Arc<NumberEntry>,
+    /// The record as it will be stored in full (`privacy` says what is redacted).
+    pub record: MessageRecord,
+    pub privacy: crate::privacy::Privacy,
+    pub from_country: String,
+    pub to_country: String,
+}
+
+/// Runs the inbound controls on a text from `from` to the account number
+/// `to`: lockdown, the blocklist, flood limits, then link and number
+/// stripping. `sid` is the message's SID (Twilio's, in proxy mode).
+pub fn screen(
+    app: &App,
+    from: &str,
+    to: &str,
+    body: &str,
+    sid: Option<&str>,
+) -> ApiResult<Result<Inbound, &'static str>> {
     let to_info = app.classifier.classify(to, None);
     let to_e164 = to_info.e164.clone().unwrap_or_else(|| to.to_owned());
     let snapshot = app.snapshot();
@@ -44,7 +64,7 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
             account = account_sid,
             "inbound text dropped: account in lockdown"
         );
-        return Ok(Received::Dropped { reason: "lockdown" });
+        return Ok(Err("lockdown"));
     }
     // Inbound flood control: blocklisted senders and floods are dropped,
     // counted, never stored or forwarded.
@@ -55,9 +75,7 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
             account = account_sid,
             "inbound text dropped: blocklisted sender"
         );
-        return Ok(Received::Dropped {
-            reason: "blocklist",
-        });
+        return Ok(Err("blocklist"));
     }
     let per_minute = settings
         .inbound_rate_per_minute
@@ -69,7 +87,7 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
         app.traffic.count_dropped(account_sid, true);
         app.audit.blocked(account_sid, "inbound.sender_flood");
         tracing::info!(account = account_sid, "inbound text dropped: sender flood");
-        return Ok(Received::Dropped { reason: "flood" });
+        return Ok(Err("flood"));
     }
     // Phishing controls: what the application sees has no links or numbers.
     let mut body = body.to_owned();
@@ -84,7 +102,10 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
     let country = to_info.country.unwrap_or("").to_owned();
     let price = app.traffic.prices.get(&country).sms_inbound * i64::from(seg.count);
     let record = MessageRecord {
-        sid: new_ordered_sid(SidPrefix::Message, app.clock.now().0).to_string(),
+        sid: sid.map_or_else(
+            || new_ordered_sid(SidPrefix::Message, now).to_string(),
+            str::to_owned,
+        ),
         account_sid: number.record.account_sid.clone(),
         messaging_service_sid: None,
         direction: "inbound".into(),
@@ -109,7 +130,22 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
         numbers: settings.redact_phone_numbers,
         bodies: settings.redact_message_bodies,
     };
-    let stored = crate::privacy::stored_form(&record, privacy);
+    Ok(Ok(Inbound {
+        number,
+        record,
+        privacy,
+        from_country: from_info.country.unwrap_or("").to_owned(),
+        to_country: to_info.country.unwrap_or("").to_owned(),
+    }))
+}
+
+/// Records an inbound text that passed the controls: stored (redacted as
+/// the account asks), billed, its sender known to the account.
+pub async fn record(app: &Arc<App>, inbound: &Inbound) -> ApiResult<MessageRecord> {
+    let record = &inbound.record;
+    let now = record.date_created;
+    let price = record.price_micros.unwrap_or(0);
+    let stored = crate::privacy::stored_form(record, inbound.privacy);
     app.writer
         .write(WriteOp::InsertMessage(stored.clone()))
         .await?;
@@ -124,11 +160,28 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
         ..Default::default()
     };
     crate::services::triggers::observe(app, &record.account_sid, &delta).await;
+    let snapshot = app.snapshot();
     if let Some(account) = snapshot.accounts.get(&record.account_sid) {
         let chain = snapshot.chain(account);
         app.traffic
             .add_spend(&chain, record.country.as_deref().unwrap_or(""), price, now);
     }
+    Ok(stored)
+}
+
+/// Receives a text through the sandbox: screened, recorded and relayed to
+/// the number's `SmsUrl` as a signed webhook (queued, retried).
+pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiResult<Received> {
+    let inbound = match screen(app, from, to, body, None)? {
+        Ok(inbound) => inbound,
+        Err(reason) => return Ok(Received::Dropped { reason }),
+    };
+    let stored = record(app, &inbound).await?;
+    let record = &inbound.record;
+    let number = &inbound.number;
+    let body = record.body.as_deref().unwrap_or_default();
+    let seg_count = record.num_segments;
+    let (from_e164, to_e164) = (record.from_number.clone(), record.to_number.clone());
     if let Some(url) = &number.sms_url {
         let params = vec![
             ("MessageSid", record.sid.clone()),
@@ -139,11 +192,11 @@ pub async fn receive(app: &Arc<App>, from: &str, to: &str, body: &str) -> ApiRes
             ("To", to_e164),
             ("Body", body.to_owned()),
             ("NumMedia", "0".to_owned()),
-            ("NumSegments", seg.count.to_string()),
+            ("NumSegments", seg_count.to_string()),
             ("SmsStatus", "received".to_owned()),
             ("ApiVersion", "2010-04-01".to_owned()),
-            ("FromCountry", from_info.country.unwrap_or("").to_owned()),
-            ("ToCountry", to_info.country.unwrap_or("").to_owned()),
+            ("FromCountry", inbound.from_country.clone()),
+            ("ToCountry", inbound.to_country.clone()),
         ];
         let method = if number.record.sms_method == "GET" {
             Method::Get

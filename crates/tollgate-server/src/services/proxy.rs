@@ -243,3 +243,94 @@ pub async fn message_status(
     }
     Ok(StatusOutcome::Recorded)
 }
+
+/// Where Twilio sends the texts to a proxied account's numbers (`SmsUrl`).
+pub const INBOUND_SMS_PATH: &str = "/tollgate/v1/Upstream/Sms";
+
+/// The empty TwiML reply: nothing more happens.
+pub const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>";
+
+/// A text Twilio received for a number of `upstream`'s account (its
+/// signature checked already): screened by the inbound controls, recorded
+/// under Twilio's SID, then relayed at once to the number's `SmsUrl` with
+/// every parameter Twilio sent (the account SID mapped, the body as the
+/// controls left it), signed with the account's Tollgate token. The
+/// application's reply goes back to Twilio; a dropped text gets an empty
+/// reply, so Twilio neither retries nor runs anything.
+pub async fn inbound_sms(
+    app: &Arc<App>,
+    upstream: &UpstreamEntry,
+    params: &[(String, String)],
+    idempotency_token: Option<&str>,
+) -> ApiResult<(String, Vec<u8>)> {
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let empty = || ("text/xml".to_owned(), EMPTY_TWIML.as_bytes().to_vec());
+    let (Some(from), Some(to)) = (get("From"), get("To")) else {
+        return Err(ApiError::missing("From"));
+    };
+    let body = get("Body").unwrap_or_default();
+    let inbound = match crate::services::inbound::screen(app, from, to, body, get("MessageSid"))? {
+        Ok(inbound) => inbound,
+        Err(reason) => {
+            tracing::info!(account = %upstream.account_sid, reason, "inbound text dropped");
+            return Ok(empty());
+        }
+    };
+    // The number must be this upstream account's tenant's own.
+    if inbound.number.record.account_sid != upstream.account_sid {
+        tracing::warn!(upstream = %upstream.upstream_account_sid, "inbound text for another tenant's number refused");
+        return Ok(empty());
+    }
+    crate::services::inbound::record(app, &inbound).await?;
+    let Some(url) = inbound.number.sms_url.clone() else {
+        return Ok(empty());
+    };
+    let screened = inbound.record.body.clone().unwrap_or_default();
+    let relayed: Vec<(String, String)> = params
+        .iter()
+        .map(|(n, v)| {
+            let v = if n == "Body" {
+                screened.clone()
+            } else if *v == upstream.upstream_account_sid {
+                upstream.account_sid.clone()
+            } else {
+                v.clone()
+            };
+            (n.clone(), v)
+        })
+        .collect();
+    let method = if inbound.number.record.sms_method == "GET" {
+        Method::Get
+    } else {
+        Method::Post
+    };
+    let token = idempotency_token.unwrap_or(&inbound.record.sid);
+    match crate::services::webhooks::call_now(
+        app,
+        &upstream.account_sid,
+        &url,
+        method,
+        &Payload::Form(relayed),
+        token,
+    )
+    .await
+    {
+        Ok(reply) if (200..300).contains(&reply.status) => Ok((
+            reply.content_type.unwrap_or_else(|| "text/xml".to_owned()),
+            reply.body,
+        )),
+        Ok(reply) => {
+            tracing::warn!(account = %upstream.account_sid, status = reply.status, "the application refused an inbound text");
+            Ok(empty())
+        }
+        Err(e) => {
+            tracing::warn!(account = %upstream.account_sid, error = %e, "inbound text not relayed");
+            Ok(empty())
+        }
+    }
+}

@@ -281,14 +281,6 @@ async fn deliver(app: &Arc<App>, mut record: WebhookRecord) {
 }
 
 async fn attempt_once(app: &App, record: &WebhookRecord, target: &Target) -> Outcome {
-    let Some(account) = app.snapshot().accounts.get(&record.account_sid).cloned() else {
-        return Outcome::Refused("the account no longer exists".into());
-    };
-    if !app.webhooks.settings.allow_private
-        && let Some(reason) = refused_destination(&app.webhooks.settings, target).await
-    {
-        return Outcome::Refused(reason);
-    }
     let method = Method::parse(&record.method).unwrap_or(Method::Post);
     let Ok(body) = app.master_key().open(&body_aad(&record.sid), &record.body) else {
         return Outcome::Refused("the stored body cannot be opened".into());
@@ -298,12 +290,45 @@ async fn attempt_once(app: &App, record: &WebhookRecord, target: &Target) -> Out
     } else {
         Payload::Form(form_urlencoded::parse(&body).into_owned().collect())
     };
-    let request = build(
+    match exchange(
+        app,
+        &record.account_sid,
         target,
         method,
         &payload,
-        &account.primary_token,
         &record.sid,
+    )
+    .await
+    {
+        Ok(response) => Outcome::Status(response.status().as_u16()),
+        Err(outcome) => outcome,
+    }
+}
+
+/// One signed request to `target` for `account_sid`, with the SSRF guard
+/// and Twilio's answer to a credentials challenge.
+async fn exchange(
+    app: &App,
+    account_sid: &str,
+    target: &Target,
+    method: Method,
+    payload: &Payload,
+    idempotency_token: &str,
+) -> Result<reqwest::Response, Outcome> {
+    let Some(account) = app.snapshot().accounts.get(account_sid).cloned() else {
+        return Err(Outcome::Refused("the account no longer exists".into()));
+    };
+    if !app.webhooks.settings.allow_private
+        && let Some(reason) = refused_destination(&app.webhooks.settings, target).await
+    {
+        return Err(Outcome::Refused(reason));
+    }
+    let request = build(
+        target,
+        method,
+        payload,
+        &account.primary_token,
+        idempotency_token,
     );
     let client = &app.webhooks.client_for(target.overrides.connect_timeout_ms);
     // The operator's webhook_timeout_ms still bounds an attempt.
@@ -311,10 +336,7 @@ async fn attempt_once(app: &App, record: &WebhookRecord, target: &Target) -> Out
         .overrides
         .attempt_timeout_ms()
         .map(|ms| Duration::from_millis(ms.min(app.webhooks.settings.timeout_ms)));
-    let first = match send(client, &request, None, timeout).await {
-        Ok(response) => response,
-        Err(outcome) => return outcome,
-    };
+    let first = send(client, &request, None, timeout).await?;
     // Twilio's way with URL credentials: ask without, answer the challenge.
     if first.status().as_u16() == 401
         && let Some(credentials) = &target.credentials
@@ -342,12 +364,67 @@ async fn attempt_once(app: &App, record: &WebhookRecord, target: &Target) -> Out
                 basic_authorization(&credentials.user, &credentials.password)
             }
         };
-        return match send(client, &request, Some(authorization), timeout).await {
-            Ok(response) => Outcome::Status(response.status().as_u16()),
-            Err(outcome) => outcome,
-        };
+        return send(client, &request, Some(authorization), timeout).await;
     }
-    Outcome::Status(first.status().as_u16())
+    Ok(first)
+}
+
+/// The most of an application's reply that a synchronous relay reads.
+const MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// An application's answer to a relayed webhook.
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Sends a webhook now and waits for the application's answer (a TwiML
+/// reply), signed with the account's Tollgate token, through the same
+/// guard as every webhook; not queued, not retried (Twilio does not retry
+/// these either).
+pub async fn call_now(
+    app: &App,
+    account_sid: &str,
+    url: &str,
+    method: Method,
+    payload: &Payload,
+    idempotency_token: &str,
+) -> Result<Reply, String> {
+    let target = Target::parse(url).map_err(|e| e.to_string())?;
+    let response = exchange(
+        app,
+        account_sid,
+        &target,
+        method,
+        payload,
+        idempotency_token,
+    )
+    .await
+    .map_err(|outcome| format!("{outcome:?}"))?;
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut body = Vec::new();
+    let mut response = response;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| e.without_url().to_string())?
+    {
+        if body.len() + chunk.len() > MAX_REPLY_BYTES {
+            return Err(format!("the reply is longer than {MAX_REPLY_BYTES} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Reply {
+        status,
+        content_type,
+        body,
+    })
 }
 
 fn request_uri(url: &str) -> &str {

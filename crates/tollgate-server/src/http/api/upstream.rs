@@ -199,14 +199,15 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /tollgate/v1/Upstream/MessageStatus`: Twilio's status callback for
-/// a proxied message. Checked with the upstream account's auth token over
-/// the URL Tollgate gave Twilio; anything else is refused (403).
-pub async fn message_status(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    params: Params,
-) -> ApiResult<StatusCode> {
+/// The upstream account that signed this request to `path`, or 403: the
+/// signature is checked with that account's auth token over the URL Tollgate
+/// gave Twilio.
+fn signed_by(
+    app: &App,
+    headers: &HeaderMap,
+    params: &Params,
+    path: &str,
+) -> ApiResult<Arc<UpstreamEntry>> {
     let upstream = params
         .get("AccountSid")
         .and_then(|sid| {
@@ -219,7 +220,7 @@ pub async fn message_status(
         .get("X-Twilio-Signature")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(forbidden)?;
-    let url = format!("{}{}", app.public_url, proxy::MESSAGE_STATUS_PATH);
+    let url = format!("{}{path}", app.public_url);
     Verifier::for_auth_tokens(&[upstream.auth_token.as_bytes()])
         .verify(
             &url,
@@ -228,12 +229,39 @@ pub async fn message_status(
             Algorithm::HmacSha1,
         )
         .map_err(|_| {
-            tracing::warn!(upstream = %upstream.upstream_account_sid, "upstream status callback with a bad signature");
+            tracing::warn!(upstream = %upstream.upstream_account_sid, %path, "upstream webhook with a bad signature");
             forbidden()
         })?;
+    Ok(upstream)
+}
+
+/// `POST /tollgate/v1/Upstream/MessageStatus`: Twilio's status callback for
+/// a proxied message.
+pub async fn message_status(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    params: Params,
+) -> ApiResult<StatusCode> {
+    let upstream = signed_by(&app, &headers, &params, proxy::MESSAGE_STATUS_PATH)?;
     let outcome = proxy::message_status(&app, &upstream, &params.0).await?;
     tracing::debug!(?outcome, "upstream message status");
     Ok(StatusCode::OK)
+}
+
+/// `POST /tollgate/v1/Upstream/Sms`: a text Twilio received for a proxied
+/// number; the answer is the application's TwiML reply.
+pub async fn inbound_sms(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    params: Params,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let upstream = signed_by(&app, &headers, &params, proxy::INBOUND_SMS_PATH)?;
+    let token = headers
+        .get("I-Twilio-Idempotency-Token")
+        .and_then(|v| v.to_str().ok());
+    let (content_type, body) = proxy::inbound_sms(&app, &upstream, &params.0, token).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], body).into_response())
 }
 
 fn forbidden() -> ApiError {
