@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 import requests
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator
 
 from conftest import ROOT, Gateway
@@ -149,3 +149,43 @@ def test_inbound_sms_from_a_blocklisted_sender_never_reaches_the_application(pro
         assert result["replies"] == [] and app.received("/sms") == []
     finally:
         app.close()
+
+
+def test_operations_tollgate_does_not_serve_pass_through_to_twilio(proxy, fake):
+    client = proxy.client()
+    # A Conference list and a Queue create: answered by (fake) Twilio, under the Tollgate account.
+    assert client.conferences.list() == []
+    queue = client.queues.create(friendly_name="support")
+    assert queue.account_sid == proxy.account_sid
+    assert [q.sid for q in client.queues.list()] == [queue.sid]
+    # The write is in the audit log, with who made it.
+    events = requests.get(f"{proxy.url}/v1/Events", params={"EventType": "tollgate-upstream-request.created"},
+                          auth=(proxy.account_sid, proxy.auth_token), timeout=10).json()["events"]
+    assert any(e["event_data"]["method"] == "POST" for e in events), events
+    # A suspended account reaches nothing upstream.
+    sub = client.api.accounts.create(friendly_name="tenant")
+    up = fake.subaccounts[0]
+    key_sid, key = next(iter(up.keys.items()))
+    r = requests.post(f"{proxy.url}/tollgate/v1/Accounts/{sub.sid}/Upstream",
+                      data={"AccountSid": up.sid, "ApiKeySid": key_sid, "ApiKeySecret": key["secret"],
+                            "AuthToken": up.auth_token}, auth=(proxy.account_sid, proxy.auth_token), timeout=10)
+    assert r.status_code == 200, r.text
+    sub_client = proxy.client(account_sid=sub.sid)
+    assert sub_client.recordings.list() == []
+    client.api.accounts(sub.sid).update(status="suspended")
+    before = len(fake.requests)
+    with pytest.raises(TwilioException) as e:
+        sub_client.recordings.list()
+    assert '"code":20005' in str(e.value)
+    assert len(fake.requests) == before, "nothing reached Twilio"
+
+
+def test_api_keys_cannot_manage_credentials_through_the_proxy(proxy, fake):
+    key = requests.post(f"{proxy.url}/2010-04-01/Accounts/{proxy.account_sid}/Keys.json",
+                        data={"FriendlyName": "k"}, auth=(proxy.account_sid, proxy.auth_token), timeout=10).json()
+    r = requests.get(f"{proxy.url}/2010-04-01/Accounts/{proxy.account_sid}/SigningKeys.json",
+                     auth=(key["sid"], key["secret"]), timeout=10)
+    assert r.status_code == 401, r.text
+    r = requests.get(f"{proxy.url}/2010-04-01/Accounts/{proxy.account_sid}/Queues.json",
+                     auth=(key["sid"], key["secret"]), timeout=10)
+    assert r.status_code == 200, r.text

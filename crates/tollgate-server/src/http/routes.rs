@@ -29,7 +29,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(verify_v2())
         .merge(tollgate_v1())
         .merge(sandbox_v1())
-        .fallback(meta::not_found)
+        .fallback(upstream::pass_through)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(axum::middleware::from_fn(client_validation::capture_body))
         .layer(axum::middleware::from_fn_with_state(

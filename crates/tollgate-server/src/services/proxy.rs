@@ -38,31 +38,27 @@ pub fn upstream_of(app: &App, account: &str) -> ApiResult<Arc<UpstreamEntry>> {
     })
 }
 
-/// Sends `form` to `path` (under the `api` domain) of the upstream account.
+/// Sends a request to `path` of `domain` with the upstream account's key.
 /// A connection that never opened is 99502 (nothing was sent); a request
 /// that may have reached Twilio without an answer is 99504, never retried.
 pub async fn send(
     app: &App,
     upstream: &UpstreamEntry,
     method: reqwest::Method,
+    domain: &str,
     path: &str,
-    form: &[(String, String)],
+    body: Option<(&str, Vec<u8>)>,
 ) -> ApiResult<Answer> {
     let Some(client) = app.upstream.as_ref() else {
         return Err(ApiError::internal());
     };
-    let url = format!("{}{path}", client.settings.base_url("api"));
+    let url = format!("{}{path}", client.settings.base_url(domain));
     let mut request = client.http.request(method, &url).basic_auth(
         &upstream.api_key_sid,
         Some(upstream.api_key_secret.as_str()),
     );
-    if !form.is_empty() {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
-        request = request
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body);
+    if let Some((content_type, body)) = body {
+        request = request.header("Content-Type", content_type).body(body);
     }
     let response = request.send().await.map_err(|e| {
         if e.is_connect() {
@@ -127,7 +123,19 @@ pub async fn create_message(
         "/2010-04-01/Accounts/{}/Messages.json",
         upstream.upstream_account_sid
     );
-    let answer = send(app, &upstream, reqwest::Method::POST, &path, &form).await?;
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form)
+        .finish()
+        .into_bytes();
+    let answer = send(
+        app,
+        &upstream,
+        reqwest::Method::POST,
+        "api",
+        &path,
+        Some(("application/x-www-form-urlencoded", body)),
+    )
+    .await?;
     if !answer.status.is_success() {
         return Ok((answer, None));
     }

@@ -35,6 +35,57 @@ pub const DOMAINS: [&str; 7] = [
     "verify",
 ];
 
+/// The domain of each (version, first segment) of the paths in Twilio's
+/// specs for the proxied domains: unique across them, so one base URL on
+/// the application's side is enough.
+const PATH_DOMAINS: [(&str, &str, &str); 34] = [
+    ("2010-04-01", "Accounts", "api"),
+    ("2010-04-01", "Accounts.json", "api"),
+    ("v1", "Alerts", "monitor"),
+    ("v1", "Archives", "voice"),
+    ("v1", "AuthTokens", "accounts"),
+    ("v1", "ByocTrunks", "voice"),
+    ("v1", "ConnectionPolicies", "voice"),
+    ("v1", "Consents", "accounts"),
+    ("v1", "Contacts", "accounts"),
+    ("v1", "Credentials", "accounts"),
+    ("v1", "Deactivations", "messaging"),
+    ("v1", "DialingPermissions", "voice"),
+    ("v1", "Events", "monitor"),
+    ("v1", "IpRecords", "voice"),
+    ("v1", "LinkShortening", "messaging"),
+    ("v1", "PhoneNumbers", "lookups"),
+    ("v1", "SafeList", "accounts"),
+    ("v1", "Services", "messaging"),
+    ("v1", "Settings", "voice"),
+    ("v1", "SourceIpMappings", "voice"),
+    ("v1", "Tollfree", "messaging"),
+    ("v1", "a2p", "messaging"),
+    ("v2", "Alarms", "monitor"),
+    ("v2", "Attempts", "verify"),
+    ("v2", "Channels", "messaging"),
+    ("v2", "Forms", "verify"),
+    ("v2", "Jobs", "lookups"),
+    ("v2", "PhoneNumbers", "lookups"),
+    ("v2", "RateLimits", "lookups"),
+    ("v2", "SafeList", "verify"),
+    ("v2", "Services", "verify"),
+    ("v2", "Templates", "verify"),
+    ("v2", "batch", "lookups"),
+    ("v2", "test", "verify"),
+];
+
+/// The Twilio domain a request path belongs to, if Tollgate proxies it.
+pub fn domain_of(path: &str) -> Option<&'static str> {
+    let mut parts = path.trim_start_matches('/').split('/');
+    let version = parts.next()?;
+    let first = parts.next()?;
+    PATH_DOMAINS
+        .iter()
+        .find(|(v, f, _)| *v == version && *f == first)
+        .map(|(_, _, d)| *d)
+}
+
 /// How proxy mode reaches Twilio.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamSettings {
@@ -101,5 +152,22 @@ mod tests {
         let s = UpstreamSettings::default();
         assert_eq!(s.base_url("verify"), "https://verify.twilio.com");
         assert_eq!(s.base_url("chat"), "https://api.twilio.com");
+    }
+
+    #[test]
+    fn paths_map_to_their_domain() {
+        assert_eq!(
+            domain_of("/2010-04-01/Accounts/AC1/Conferences.json"),
+            Some("api")
+        );
+        assert_eq!(domain_of("/v2/Services/VA1/Entities"), Some("verify"));
+        assert_eq!(
+            domain_of("/v1/Services/MG1/Compliance/Usa2p"),
+            Some("messaging")
+        );
+        assert_eq!(domain_of("/v1/ByocTrunks"), Some("voice"));
+        assert_eq!(domain_of("/v3/Anything"), None);
+        assert_eq!(domain_of("/v1"), None);
+        assert_eq!(domain_of(""), None);
     }
 }

@@ -5,14 +5,15 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::FromRequestParts;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use tollgate_secrets::MasterKey;
 use tollgate_signature::{Algorithm, Payload as SignedPayload, Verifier};
 use tollgate_store::UpstreamRecord;
-use tollgate_types::Timestamp;
 use tollgate_types::error_code as codes;
+use tollgate_types::{AccountStatus, Timestamp};
 
 use crate::app::App;
 use crate::audit;
@@ -269,4 +270,117 @@ fn forbidden() -> ApiError {
         &codes::UPSTREAM_SIGNATURE_INVALID,
         "The request is not signed by the upstream account",
     )
+}
+
+/// Any request Tollgate does not serve itself, in proxy mode: authenticated
+/// and authorised as a served request (tenant, key rights, client
+/// validation, an active account), then sent to the account's upstream
+/// Twilio account with its method, query and body; Twilio's answer comes
+/// back as it is, with the account SID mapped. Writes are audited. Without
+/// proxy mode, or for a path of no proxied domain: 404.
+pub async fn pass_through(
+    State(app): State<Arc<App>>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match forward(&app, request).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Account and credential management, which Twilio keeps from standard API
+/// keys: the accounts domain, an account itself, its keys and signing keys.
+fn manages_credentials(domain: &str, path: &str) -> bool {
+    if domain == "accounts" {
+        return true;
+    }
+    let Some(rest) = path.strip_prefix("/2010-04-01/Accounts") else {
+        return false;
+    };
+    let mut segments = rest.trim_start_matches('/').split('/');
+    let _account = segments.next();
+    match segments.next() {
+        None | Some("") => true,
+        Some(next) => {
+            let next = next.trim_end_matches(".json");
+            matches!(next, "Keys" | "SigningKeys" | "Credentials")
+        }
+    }
+}
+
+async fn forward(
+    app: &Arc<App>,
+    request: axum::extract::Request,
+) -> ApiResult<axum::response::Response> {
+    let path = request.uri().path().to_owned();
+    let domain = crate::state::upstream_client::domain_of(&path);
+    let (Some(_), Some(domain)) = (app.upstream.as_ref(), domain) else {
+        return Err(ApiError::not_found(&path));
+    };
+    let (mut parts, body) = request.into_parts();
+    let principal = Principal::from_request_parts(&mut parts, app).await?;
+    // The account the path names (2010 API), else the caller's own.
+    let named = path
+        .strip_prefix("/2010-04-01/Accounts/")
+        .and_then(|rest| rest.split('/').next())
+        .map(|segment| segment.trim_end_matches(".json"))
+        .filter(|sid| sid.starts_with("AC"));
+    let account = match named {
+        Some(sid) => principal.account(sid)?,
+        None => principal.account.clone(),
+    };
+    // What a standard API key may not do on Twilio, it may not do through
+    // Tollgate's (possibly stronger) upstream key either.
+    if manages_credentials(domain, &path) {
+        principal.require_account_credentials()?;
+    }
+    if account.status != AccountStatus::Active {
+        return Err(ApiError::new(
+            &codes::ACCOUNT_NOT_ACTIVE,
+            format!("Account {} is not active", account.sid),
+        ));
+    }
+    let upstream = proxy::upstream_of(app, &account.sid)?;
+    let mut target = match named {
+        Some(sid) => path.replacen(sid, &upstream.upstream_account_sid, 1),
+        None => path.clone(),
+    };
+    if let Some(query) = parts.uri.query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    let body = axum::body::to_bytes(body, crate::http::wire::MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let content_type = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/x-www-form-urlencoded")
+        .to_owned();
+    let method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes())
+        .map_err(|_| ApiError::internal())?;
+    let writes = !matches!(
+        parts.method,
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    let body = (!body.is_empty()).then(|| (content_type.as_str(), body.to_vec()));
+    let answer = proxy::send(app, &upstream, method.clone(), domain, &target, body).await?;
+    if writes {
+        let change = app.change().await;
+        let event = audit::by(
+            &principal,
+            app.clock.now().0,
+            &account.sid,
+            "tollgate-upstream-request.created",
+            ("tollgate-upstream-request", None),
+            json!({"method": method.as_str(), "domain": domain, "path": path,
+                   "status": answer.status.as_u16()}),
+        );
+        app.store.append_audit(&event).await?;
+        change.commit_outside_snapshot();
+    }
+    tracing::info!(account = %account.sid, %domain, method = %method, %path, status = answer.status.as_u16(), "passed through to Twilio");
+    Ok(answer.into_response())
 }
