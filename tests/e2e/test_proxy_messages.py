@@ -31,7 +31,7 @@ def env(**extra):
 
 @pytest.fixture
 def fake():
-    f = FakeTwilio(step=0.02, seed=11).start()
+    f = FakeTwilio(step=0.02, seed=11, call_seconds=0.2).start()
     yield f
     f.stop()
     f.assert_no_violations()
@@ -189,3 +189,32 @@ def test_api_keys_cannot_manage_credentials_through_the_proxy(proxy, fake):
     r = requests.get(f"{proxy.url}/2010-04-01/Accounts/{proxy.account_sid}/Queues.json",
                      auth=(key["sid"], key["secret"]), timeout=10)
     assert r.status_code == 200, r.text
+
+
+def test_call_goes_to_twilio_and_its_status_callbacks_come_back_in_order(proxy, fake):
+    app = WebhookApp(replies={"/voice": "<Response><Say>hi</Say></Response>"})
+    try:
+        client = proxy.client()
+        call = client.calls.create(to=TO, from_=FROM, url=f"{app.url}/voice",
+                                   status_callback=f"{app.url}/status",
+                                   status_callback_event=["initiated", "ringing", "answered", "completed"])
+        assert call.sid.startswith("CA") and call.account_sid == proxy.account_sid
+        sent = [r for r in fake.requests if r["method"] == "POST" and r["path"].endswith("/Calls.json")]
+        assert sent[0]["form"]["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
+        relayed = app.wait_for(3, "/status")
+        statuses = [r["form"]["CallStatus"][0] for r in relayed]
+        assert statuses[-1] == "completed" or len(relayed) < 4
+        deadline = time.monotonic() + 10
+        while client.calls(call.sid).fetch().status != "completed":
+            assert time.monotonic() < deadline, "the record follows Twilio's callbacks"
+            time.sleep(0.05)
+        relayed = app.received("/status")
+        order = {"initiated": 0, "ringing": 1, "in-progress": 2, "completed": 3}
+        ranks = [order[r["form"]["CallStatus"][0]] for r in relayed]
+        assert ranks == sorted(ranks), [r["form"]["CallStatus"] for r in relayed]
+        validator = RequestValidator(proxy.auth_token)
+        for r in relayed:
+            assert validator.validate(r["url"], r["params"], r["headers"]["x-twilio-signature"])
+            assert r["form"]["AccountSid"] == [proxy.account_sid]
+    finally:
+        app.close()

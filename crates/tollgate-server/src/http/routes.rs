@@ -318,6 +318,10 @@ fn tollgate_v1() -> Router<Arc<App>> {
             post(upstream::inbound_sms),
         )
         .route(
+            crate::services::proxy::CALL_STATUS_PATH,
+            post(upstream::call_status),
+        )
+        .route(
             "/tollgate/v1/Accounts/{account}/Upstream",
             get(upstream::fetch)
                 .post(upstream::set)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use serde_json::Value;
-use tollgate_store::{MessageRecord, WriteOp};
+use tollgate_store::{CallRecord, MessageRecord, WriteOp};
 use tollgate_types::error_code as codes;
 use tollgate_webhook::request::{Method, Payload};
 
@@ -341,4 +341,159 @@ pub async fn inbound_sms(
             Ok(empty())
         }
     }
+}
+
+/// Where Twilio sends a proxied call's status callbacks.
+pub const CALL_STATUS_PATH: &str = "/tollgate/v1/Upstream/CallStatus";
+
+/// Forwards an admitted Calls create, as [`create_message`] does: every
+/// parameter kept (`StatusCallbackEvent` stays repeated), `StatusCallback`
+/// pointed at Tollgate; a created call is recorded under Twilio's SID
+/// (`stored` is the form the row keeps).
+pub async fn create_call(
+    app: &App,
+    params: &[(String, String)],
+    mut record: CallRecord,
+    stored: impl Fn(&CallRecord) -> CallRecord,
+    app_callback: Option<&str>,
+) -> ApiResult<(Answer, Option<CallRecord>)> {
+    let upstream = upstream_of(app, &record.account_sid)?;
+    let mut form: Vec<(String, String)> = params
+        .iter()
+        .filter(|(name, _)| name != "StatusCallback")
+        .cloned()
+        .collect();
+    form.push((
+        "StatusCallback".into(),
+        format!("{}{CALL_STATUS_PATH}", app.public_url),
+    ));
+    let path = format!(
+        "/2010-04-01/Accounts/{}/Calls.json",
+        upstream.upstream_account_sid
+    );
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form)
+        .finish()
+        .into_bytes();
+    let answer = send(
+        app,
+        &upstream,
+        reqwest::Method::POST,
+        "api",
+        &path,
+        Some(("application/x-www-form-urlencoded", body)),
+    )
+    .await?;
+    if !answer.status.is_success() {
+        return Ok((answer, None));
+    }
+    let created: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    let Some(sid) = created.get("sid").and_then(Value::as_str) else {
+        tracing::error!("Twilio created a call without a SID");
+        return Ok((answer, None));
+    };
+    record.sid = sid.to_owned();
+    if let Some(status) = created.get("status").and_then(Value::as_str) {
+        record.status = status.to_owned();
+    }
+    record.status_callback_sealed = app_callback
+        .map(|url| {
+            app.master_key()
+                .seal(sid, url.as_bytes(), &mut OsRandom)
+                .map_err(|_| ApiError::internal())
+        })
+        .transpose()?;
+    app.writer
+        .write(WriteOp::InsertCall(stored(&record)))
+        .await?;
+    Ok((answer, Some(record)))
+}
+
+/// A call status's place in the call's life.
+fn call_rank(status: &str) -> u8 {
+    match status {
+        "queued" | "initiated" => 0,
+        "ringing" => 1,
+        "in-progress" | "answered" => 2,
+        _ => 3,
+    }
+}
+
+/// Applies a status callback Twilio sent for a proxied call (its signature
+/// checked already), as [`message_status`] does for messages.
+pub async fn call_status(
+    app: &Arc<App>,
+    upstream: &UpstreamEntry,
+    params: &[(String, String)],
+) -> ApiResult<StatusOutcome> {
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let (Some(sid), Some(status)) = (get("CallSid"), get("CallStatus")) else {
+        return Err(ApiError::missing("CallSid"));
+    };
+    let Some(mut call) = app.store.call(&upstream.account_sid, sid).await? else {
+        return Ok(StatusOutcome::Unknown);
+    };
+    if call_rank(status) <= call_rank(&call.status) && status != call.status {
+        return Ok(StatusOutcome::Stale);
+    }
+    let now = app.clock.now().0;
+    let moved = status != call.status;
+    call.status = status.to_owned();
+    call.date_updated = now;
+    if status == "in-progress" && call.start_time.is_none() {
+        call.start_time = Some(now);
+    }
+    if let Some(duration) = get("CallDuration").and_then(|d| d.parse().ok()) {
+        call.duration = Some(duration);
+        call.end_time = Some(now);
+    }
+    let mut group = Vec::with_capacity(2);
+    if let Some(sealed) = &call.status_callback_sealed
+        && let Ok(url) = app.master_key().open_text(sid, sealed)
+    {
+        let relayed: Vec<(String, String)> = params
+            .iter()
+            .map(|(n, v)| {
+                let v = if *v == upstream.upstream_account_sid {
+                    upstream.account_sid.clone()
+                } else {
+                    v.clone()
+                };
+                (n.clone(), v)
+            })
+            .collect();
+        let event = get("CallbackSource")
+            .and(get("SequenceNumber"))
+            .map_or_else(|| status.to_owned(), |n| format!("{status}-{n}"));
+        let hook = crate::services::webhooks::NewWebhook {
+            account_sid: &upstream.account_sid,
+            url: &url,
+            method: Method::Post,
+            payload: Payload::Form(relayed),
+            ordering_key: Some(sid),
+        };
+        let delivery = crate::services::unsettled::callback_sid(app, sid, &event);
+        match crate::services::webhooks::prepare_as(app, hook, delivery) {
+            Ok(mut record) => {
+                record.next_attempt_at += i64::from(call_rank(status));
+                group.push(WriteOp::EnqueueWebhook(record));
+            }
+            Err(e) => tracing::warn!(%sid, code = e.spec.code, "call status callback not relayed"),
+        }
+    }
+    if !moved && group.is_empty() {
+        return Ok(StatusOutcome::Stale);
+    }
+    let relay = !group.is_empty();
+    group.push(WriteOp::UpdateCall(call));
+    app.writer.write_all(vec![WriteOp::Group(group)]).await?;
+    if relay {
+        app.webhooks.wake_dispatcher();
+    }
+    Ok(StatusOutcome::Recorded)
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use serde_json::{Value, json};
 use tollgate_policy::Channel;
 use tollgate_policy::spend::format_price;
@@ -72,7 +73,7 @@ pub async fn create(
     Path(account): Path<String>,
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     params: Params,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<axum::response::Response> {
     let account = principal.account(&account)?;
     let to = params.get("To").ok_or_else(|| {
         ApiError::new(
@@ -178,6 +179,29 @@ pub async fn create(
         Ok(admitted) => {
             record.country = Some(admitted.country);
             record.price_micros = Some(admitted.price_micros);
+            if app.upstream.is_some() {
+                // Proxy mode: Twilio places it, and its answer is the answer.
+                let (answer, created) = crate::services::proxy::create_call(
+                    &app,
+                    &params.0,
+                    record,
+                    |r| stored_form(&app, r),
+                    callback,
+                )
+                .await?;
+                if let Some(record) = created {
+                    let delta = tollgate_policy::triggers::Usage {
+                        calls_outbound: tollgate_policy::triggers::Tally {
+                            count: 1,
+                            usage: 0,
+                            price_micros: record.price_micros.unwrap_or(0),
+                        },
+                        ..Default::default()
+                    };
+                    crate::services::triggers::observe(&app, &account.sid, &delta).await;
+                }
+                return Ok(answer.into_response());
+            }
             if let Some(url) = callback {
                 record.status_callback_sealed = Some(
                     app.master_key()
@@ -201,7 +225,7 @@ pub async fn create(
             };
             crate::services::triggers::observe(&app, &account.sid, &delta).await;
             app.carrier.start_call(record);
-            Ok((StatusCode::CREATED, Json(render(&stored))))
+            Ok((StatusCode::CREATED, Json(render(&stored))).into_response())
         }
     }
 }

@@ -249,6 +249,19 @@ pub async fn message_status(
     Ok(StatusCode::OK)
 }
 
+/// `POST /tollgate/v1/Upstream/CallStatus`: Twilio's status callback for a
+/// proxied call.
+pub async fn call_status(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    params: Params,
+) -> ApiResult<StatusCode> {
+    let upstream = signed_by(&app, &headers, &params, proxy::CALL_STATUS_PATH)?;
+    let outcome = proxy::call_status(&app, &upstream, &params.0).await?;
+    tracing::debug!(?outcome, "upstream call status");
+    Ok(StatusCode::OK)
+}
+
 /// `POST /tollgate/v1/Upstream/Sms`: a text Twilio received for a proxied
 /// number; the answer is the application's TwiML reply.
 pub async fn inbound_sms(
