@@ -218,3 +218,31 @@ def test_call_goes_to_twilio_and_its_status_callbacks_come_back_in_order(proxy, 
             assert r["form"]["AccountSid"] == [proxy.account_sid]
     finally:
         app.close()
+
+
+def test_a_retry_with_the_same_idempotency_key_never_sends_twice(proxy, fake):
+    url = f"{proxy.url}/2010-04-01/Accounts/{proxy.account_sid}/Messages.json"
+    auth = (proxy.account_sid, proxy.auth_token)
+    form = {"To": TO, "From": FROM, "Body": "once only"}
+    first = requests.post(url, data=form, auth=auth, headers={"Idempotency-Key": "order-42"}, timeout=10)
+    again = requests.post(url, data=form, auth=auth, headers={"Idempotency-Key": "order-42"}, timeout=10)
+    assert first.status_code == 201 and again.status_code == 201, (first.text, again.text)
+    assert again.json()["sid"] == first.json()["sid"]
+    sent = [r for r in fake.requests if r["method"] == "POST" and r["path"].endswith("/Messages.json")]
+    assert len(sent) == 1, "Twilio saw the send once"
+    other = requests.post(url, data=dict(form, Body="something else"), auth=auth,
+                          headers={"Idempotency-Key": "order-42"}, timeout=10)
+    assert other.status_code == 422 and other.json()["code"] == 99105
+
+    # The connection drops after Twilio took the send: the outcome is unknown,
+    # and a retry with the key sends nothing again.
+    fake.fail("reset", count=1, path="/Messages.json", method="POST")
+    lost = requests.post(url, data=dict(form, Body="ambiguous"), auth=auth,
+                         headers={"Idempotency-Key": "order-43"}, timeout=10)
+    assert lost.status_code == 504 and lost.json()["code"] == 99504, lost.text
+    retry = requests.post(url, data=dict(form, Body="ambiguous"), auth=auth,
+                          headers={"Idempotency-Key": "order-43"}, timeout=10)
+    assert retry.status_code == 409 and retry.json()["code"] == 99106, retry.text
+    ambiguous = [r for r in fake.requests if r["method"] == "POST" and r["path"].endswith("/Messages.json")
+                 and r["form"].get("Body") == ["ambiguous"]]
+    assert len(ambiguous) == 1

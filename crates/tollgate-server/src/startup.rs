@@ -367,6 +367,11 @@ pub async fn serve(
         app.clone(),
         stopped(stop_rx.clone()),
     )));
+    if app.upstream.is_some() {
+        audit_tasks.push(tokio::spawn(
+            crate::services::proxy::prune_idempotency_keys(app.clone(), stopped(stop_rx.clone())),
+        ));
+    }
     audit_tasks.push(tokio::spawn(crate::services::alarms::run(
         app.clone(),
         stopped(stop_rx.clone()),

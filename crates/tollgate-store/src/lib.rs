@@ -28,9 +28,9 @@ use sqlx::sqlite::{
 pub use records::{
     AccountQuery, AccountRecord, AlarmRecord, AlertQuery, AlertRecord, ApiKeyRecord,
     AuditAnchorRecord, AuditEventRecord, AuditQuery, BlockRecord, CallRecord, DeliveryStatus,
-    FraudBlockRecord, GeoPermissionRecord, MessageRecord, NewAuditEvent, NumberRecord, PageQuery,
-    PublicKeyRecord, RateLimitRecord, SafeListRecord, ServiceRecord, SettingRecord,
-    SpendLimitRecord, TrafficQuery, UpstreamRecord, UsageRow, UsageTriggerRecord,
+    FraudBlockRecord, GeoPermissionRecord, IdempotentRequestRecord, MessageRecord, NewAuditEvent,
+    NumberRecord, PageQuery, PublicKeyRecord, RateLimitRecord, SafeListRecord, ServiceRecord,
+    SettingRecord, SpendLimitRecord, TrafficQuery, UpstreamRecord, UsageRow, UsageTriggerRecord,
     VerificationRecord, VerifyBucketRecord, VerifyRateLimitRecord, VerifyServiceRecord,
     WebhookRecord,
 };
@@ -513,6 +513,30 @@ pub trait Store: Send + Sync + 'static {
     async fn put_upstream(&self, upstream: &UpstreamRecord, audit: &[NewAuditEvent]) -> Result<()>;
     async fn delete_upstream(&self, account_sid: &str, audit: &[NewAuditEvent]) -> Result<bool>;
     async fn all_upstreams(&self) -> Result<Vec<UpstreamRecord>>;
+
+    /// Claims an idempotency key: `None` when this claim inserted it
+    /// (pending), else the record already there.
+    async fn claim_idempotency(
+        &self,
+        claim: &IdempotentRequestRecord,
+    ) -> Result<Option<IdempotentRequestRecord>>;
+    async fn idempotent_request(
+        &self,
+        account_sid: &str,
+        key: &str,
+    ) -> Result<Option<IdempotentRequestRecord>>;
+    /// Stores the answer of a claimed key (`done`).
+    async fn finish_idempotency(
+        &self,
+        account_sid: &str,
+        key: &str,
+        answer_status: i64,
+        answer_sealed: &[u8],
+    ) -> Result<()>;
+    /// Gives a claim back (the request never left Tollgate).
+    async fn release_idempotency(&self, account_sid: &str, key: &str) -> Result<()>;
+    /// Forgets keys claimed before `before` (ms); how many.
+    async fn prune_idempotency(&self, before: i64) -> Result<u64>;
 }
 
 /// Embedded SQLite: WAL journal, `synchronous=FULL` so a commit survives power loss.

@@ -324,6 +324,19 @@ pub struct UpstreamRecord {
     pub date_updated: i64,
 }
 
+/// A create sent with an `Idempotency-Key` (proxy mode): `pending` from
+/// before it goes to Twilio, `done` with Twilio's answer (sealed).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct IdempotentRequestRecord {
+    pub account_sid: String,
+    pub idempotency_key: String,
+    pub request_hash: String,
+    pub status: String,
+    pub answer_status: Option<i64>,
+    pub answer_sealed: Option<Vec<u8>>,
+    pub date_created: i64,
+}
+
 /// An inbound blocklist entry: digits of an E.164 number or prefix.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct BlockRecord {

@@ -1614,6 +1614,50 @@ macro_rules! impl_store {
                 })
             }
 
+            async fn claim_idempotency(&self, c: &IdempotentRequestRecord) -> Result<Option<IdempotentRequestRecord>> {
+                let inserted = sqlx::query(
+                    "INSERT INTO idempotent_requests (account_sid, idempotency_key, request_hash, status, \
+                     answer_status, answer_sealed, date_created) VALUES ($1, $2, $3, 'pending', NULL, NULL, $4) \
+                     ON CONFLICT (account_sid, idempotency_key) DO NOTHING",
+                )
+                .bind(&c.account_sid).bind(&c.idempotency_key).bind(&c.request_hash).bind(c.date_created)
+                .execute(&self.pool).await?.rows_affected();
+                if inserted == 1 {
+                    return Ok(None);
+                }
+                self.idempotent_request(&c.account_sid, &c.idempotency_key).await
+            }
+
+            async fn idempotent_request(&self, account_sid: &str, key: &str) -> Result<Option<IdempotentRequestRecord>> {
+                Ok(sqlx::query_as::<_, IdempotentRequestRecord>(
+                    "SELECT * FROM idempotent_requests WHERE account_sid = $1 AND idempotency_key = $2",
+                )
+                .bind(account_sid).bind(key).fetch_optional(&self.pool).await?)
+            }
+
+            async fn finish_idempotency(&self, account_sid: &str, key: &str, answer_status: i64, answer_sealed: &[u8]) -> Result<()> {
+                sqlx::query(
+                    "UPDATE idempotent_requests SET status = 'done', answer_status = $3, answer_sealed = $4 \
+                     WHERE account_sid = $1 AND idempotency_key = $2",
+                )
+                .bind(account_sid).bind(key).bind(answer_status).bind(answer_sealed)
+                .execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn release_idempotency(&self, account_sid: &str, key: &str) -> Result<()> {
+                sqlx::query(
+                    "DELETE FROM idempotent_requests WHERE account_sid = $1 AND idempotency_key = $2 AND status = 'pending'",
+                )
+                .bind(account_sid).bind(key).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn prune_idempotency(&self, before: i64) -> Result<u64> {
+                Ok(sqlx::query("DELETE FROM idempotent_requests WHERE date_created < $1")
+                    .bind(before).execute(&self.pool).await?.rows_affected())
+            }
+
             async fn all_upstreams(&self) -> Result<Vec<UpstreamRecord>> {
                 Ok(sqlx::query_as::<_, UpstreamRecord>("SELECT * FROM upstream_accounts ORDER BY account_sid")
                     .fetch_all(&self.pool).await?)

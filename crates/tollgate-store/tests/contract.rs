@@ -994,6 +994,65 @@ async fn upstream_contract(store: &dyn Store) {
     assert!(store.delete_upstream("ACsub1", &[]).await.unwrap());
     assert!(!store.delete_upstream("ACsub1", &[]).await.unwrap());
     assert!(store.all_upstreams().await.unwrap().is_empty());
+
+    // Idempotency keys: one claim wins, a finished key keeps its answer,
+    // a released pending claim can be taken again, old keys are pruned.
+    let claim = tollgate_store::IdempotentRequestRecord {
+        account_sid: "ACsub1".into(),
+        idempotency_key: "k1".into(),
+        request_hash: "h1".into(),
+        status: "pending".into(),
+        answer_status: None,
+        answer_sealed: None,
+        date_created: 100,
+    };
+    assert_eq!(store.claim_idempotency(&claim).await.unwrap(), None);
+    let again = store.claim_idempotency(&claim).await.unwrap().unwrap();
+    assert_eq!(
+        (again.status.as_str(), again.request_hash.as_str()),
+        ("pending", "h1")
+    );
+    store
+        .finish_idempotency("ACsub1", "k1", 201, &[7, 7])
+        .await
+        .unwrap();
+    store.release_idempotency("ACsub1", "k1").await.unwrap();
+    let done = store
+        .idempotent_request("ACsub1", "k1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (done.status.as_str(), done.answer_status, done.answer_sealed),
+        ("done", Some(201), Some(vec![7, 7]))
+    );
+    let other = tollgate_store::IdempotentRequestRecord {
+        idempotency_key: "k2".into(),
+        date_created: 300,
+        ..claim
+    };
+    assert_eq!(store.claim_idempotency(&other).await.unwrap(), None);
+    store.release_idempotency("ACsub1", "k2").await.unwrap();
+    assert_eq!(
+        store.claim_idempotency(&other).await.unwrap(),
+        None,
+        "a released claim is free again"
+    );
+    assert_eq!(store.prune_idempotency(200).await.unwrap(), 1);
+    assert!(
+        store
+            .idempotent_request("ACsub1", "k1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .idempotent_request("ACsub1", "k2")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 /// Verify services, rate limits, verifications, the safe list and Fraud

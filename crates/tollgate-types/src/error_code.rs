@@ -199,6 +199,20 @@ pub const UPSTREAM_SIGNATURE_INVALID: ErrorSpec = ErrorSpec {
     explanation: "A request to Tollgate's upstream webhook endpoints does not carry a valid X-Twilio-Signature of a known upstream account for the URL Tollgate gave Twilio. Nothing was done.",
 };
 
+pub const IDEMPOTENCY_KEY_REUSED: ErrorSpec = ErrorSpec {
+    code: 99105,
+    http_status: 422,
+    title: "Idempotency key reused",
+    explanation: "The Idempotency-Key was used before with a different request (method, path or parameters). Nothing was sent. Use a new key for a new request.",
+};
+
+pub const IDEMPOTENT_REQUEST_UNSETTLED: ErrorSpec = ErrorSpec {
+    code: 99106,
+    http_status: 409,
+    title: "Request with this Idempotency-Key unsettled",
+    explanation: "A request with this Idempotency-Key is in progress, or reached Twilio without an answer (99504). Nothing was sent again.",
+};
+
 pub const MALFORMED_REQUEST: ErrorSpec = ErrorSpec {
     code: 99400,
     http_status: 400,
@@ -252,6 +266,8 @@ pub const TOLLGATE_CODES: &[ErrorSpec] = &[
     UPSTREAM_ACCOUNT_TAKEN,
     NO_UPSTREAM_ACCOUNT,
     UPSTREAM_SIGNATURE_INVALID,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENT_REQUEST_UNSETTLED,
     MALFORMED_REQUEST,
     REQUEST_TIMEOUT,
     URI_TOO_LONG,

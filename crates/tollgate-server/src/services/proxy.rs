@@ -28,6 +28,164 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
+/// The longest `Idempotency-Key` kept.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// A request's idempotency key, with what ties it to the request.
+pub struct Idempotency {
+    pub account_sid: String,
+    pub key: String,
+    pub request_hash: String,
+}
+
+impl Idempotency {
+    /// From the `Idempotency-Key` header of a create of `account` at `path`
+    /// with `params`; `None` without the header.
+    pub fn of(
+        app: &App,
+        account: &str,
+        header: Option<&str>,
+        path: &str,
+        params: &[(String, String)],
+    ) -> ApiResult<Option<Idempotency>> {
+        let Some(key) = header else {
+            return Ok(None);
+        };
+        if key.is_empty()
+            || key.len() > MAX_IDEMPOTENCY_KEY
+            || !key.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(ApiError::invalid(
+                "Idempotency-Key",
+                "must be 1 to 255 printable ASCII characters",
+            ));
+        }
+        let mut input = format!("POST\0{path}\0").into_bytes();
+        for (name, value) in params {
+            input.extend_from_slice(name.as_bytes());
+            input.push(b'=');
+            input.extend_from_slice(value.as_bytes());
+            input.push(0);
+        }
+        let hash = tollgate_secrets::fingerprint(
+            &app.master_key().derive("tollgate idempotent request"),
+            &input,
+        );
+        Ok(Some(Idempotency {
+            account_sid: account.to_owned(),
+            key: key.to_owned(),
+            request_hash: hex::encode(hash),
+        }))
+    }
+
+    fn same_request(&self, held: &tollgate_store::IdempotentRequestRecord) -> bool {
+        tollgate_secrets::ct_eq(held.request_hash.as_bytes(), self.request_hash.as_bytes())
+    }
+
+    fn aad(&self) -> String {
+        format!("{}:idempotent:{}", self.account_sid, self.key)
+    }
+
+    fn settled_error(
+        &self,
+        held: &tollgate_store::IdempotentRequestRecord,
+    ) -> ApiResult<Option<Answer>> {
+        if !self.same_request(held) {
+            return Err(ApiError::new(
+                &codes::IDEMPOTENCY_KEY_REUSED,
+                "This Idempotency-Key was used with a different request",
+            ));
+        }
+        Err(ApiError::new(
+            &codes::IDEMPOTENT_REQUEST_UNSETTLED,
+            "A request with this Idempotency-Key is in progress or its outcome is unknown; nothing was sent again",
+        ))
+    }
+
+    /// The answer of an earlier request with this key, if it has one.
+    pub async fn replay(&self, app: &App) -> ApiResult<Option<Answer>> {
+        let Some(held) = app
+            .store
+            .idempotent_request(&self.account_sid, &self.key)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.answer_of(app, &held)
+    }
+
+    fn answer_of(
+        &self,
+        app: &App,
+        held: &tollgate_store::IdempotentRequestRecord,
+    ) -> ApiResult<Option<Answer>> {
+        match (&held.status[..], held.answer_status, &held.answer_sealed) {
+            ("done", Some(status), Some(sealed)) if self.same_request(held) => {
+                let body = app
+                    .master_key()
+                    .open(&self.aad(), sealed)
+                    .map_err(|_| ApiError::internal())?;
+                Ok(Some(Answer {
+                    status: StatusCode::from_u16(u16::try_from(status).unwrap_or(500))
+                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    body: body.to_vec(),
+                }))
+            }
+            _ => self.settled_error(held),
+        }
+    }
+
+    /// Claims the key before the request leaves Tollgate; a claim already
+    /// there answers for it.
+    pub async fn claim(&self, app: &App) -> ApiResult<Option<Answer>> {
+        let claim = tollgate_store::IdempotentRequestRecord {
+            account_sid: self.account_sid.clone(),
+            idempotency_key: self.key.clone(),
+            request_hash: self.request_hash.clone(),
+            status: "pending".into(),
+            answer_status: None,
+            answer_sealed: None,
+            date_created: app.clock.now().0,
+        };
+        match app.store.claim_idempotency(&claim).await? {
+            None => Ok(None),
+            Some(held) => self.answer_of(app, &held),
+        }
+    }
+
+    /// Keeps Twilio's answer for the key; gives the key back when nothing
+    /// was sent (99502); keeps it unsettled when the outcome is unknown.
+    pub async fn settle(&self, app: &App, result: Result<&Answer, &ApiError>) {
+        let outcome = match result {
+            Ok(answer) => match app
+                .master_key()
+                .seal(&self.aad(), &answer.body, &mut OsRandom)
+            {
+                Ok(sealed) => {
+                    app.store
+                        .finish_idempotency(
+                            &self.account_sid,
+                            &self.key,
+                            i64::from(answer.status.as_u16()),
+                            &sealed,
+                        )
+                        .await
+                }
+                Err(_) => return,
+            },
+            Err(e) if e.spec.code == codes::UPSTREAM_UNREACHABLE.code => {
+                app.store
+                    .release_idempotency(&self.account_sid, &self.key)
+                    .await
+            }
+            Err(_) => return,
+        };
+        if let Err(e) = outcome {
+            tracing::error!(error = %e, "cannot settle an idempotency key");
+        }
+    }
+}
+
 /// The account's upstream account, or 99103.
 pub fn upstream_of(app: &App, account: &str) -> ApiResult<Arc<UpstreamEntry>> {
     app.snapshot().upstreams.get(account).cloned().ok_or_else(|| {
@@ -496,4 +654,25 @@ pub async fn call_status(
         app.webhooks.wake_dispatcher();
     }
     Ok(StatusOutcome::Recorded)
+}
+
+/// How long an `Idempotency-Key` holds its answer.
+pub const IDEMPOTENCY_KEEP_MS: i64 = 24 * 3_600_000;
+
+/// Forgets idempotency keys older than [`IDEMPOTENCY_KEEP_MS`], hourly,
+/// until `stop`.
+pub async fn prune_idempotency_keys(app: Arc<App>, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    loop {
+        let before = app.clock.now().0 - IDEMPOTENCY_KEEP_MS;
+        match app.store.prune_idempotency(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(keys = n, "old idempotency keys forgotten"),
+            Err(e) => tracing::error!(error = %e, "cannot prune idempotency keys"),
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+        }
+    }
 }

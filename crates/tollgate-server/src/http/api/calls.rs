@@ -72,9 +72,26 @@ pub async fn create(
     principal: Principal,
     Path(account): Path<String>,
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: axum::http::HeaderMap,
     params: Params,
 ) -> ApiResult<axum::response::Response> {
     let account = principal.account(&account)?;
+    // Proxy mode: a retry with the same Idempotency-Key gets the first answer.
+    let idempotency = match app.upstream {
+        Some(_) => crate::services::proxy::Idempotency::of(
+            &app,
+            &account.sid,
+            headers.get("Idempotency-Key").and_then(|v| v.to_str().ok()),
+            &format!("/2010-04-01/Accounts/{}/Calls.json", account.sid),
+            &params.0,
+        )?,
+        None => None,
+    };
+    if let Some(idempotency) = &idempotency
+        && let Some(answer) = idempotency.replay(&app).await?
+    {
+        return Ok(answer.into_response());
+    }
     let to = params.get("To").ok_or_else(|| {
         ApiError::new(
             &codes::CALLED_REQUIRED,
@@ -181,14 +198,25 @@ pub async fn create(
             record.price_micros = Some(admitted.price_micros);
             if app.upstream.is_some() {
                 // Proxy mode: Twilio places it, and its answer is the answer.
-                let (answer, created) = crate::services::proxy::create_call(
+                if let Some(idempotency) = &idempotency
+                    && let Some(answer) = idempotency.claim(&app).await?
+                {
+                    return Ok(answer.into_response());
+                }
+                let result = crate::services::proxy::create_call(
                     &app,
                     &params.0,
                     record,
                     |r| stored_form(&app, r),
                     callback,
                 )
-                .await?;
+                .await;
+                if let Some(idempotency) = &idempotency {
+                    idempotency
+                        .settle(&app, result.as_ref().map(|(a, _)| a))
+                        .await;
+                }
+                let (answer, created) = result?;
                 if let Some(record) = created {
                     let delta = tollgate_policy::triggers::Usage {
                         calls_outbound: tollgate_policy::triggers::Tally {

@@ -36,9 +36,26 @@ pub async fn create(
     principal: Principal,
     Path(account): Path<String>,
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: axum::http::HeaderMap,
     params: Params,
 ) -> ApiResult<Response> {
     let account = principal.account(&account)?;
+    // Proxy mode: a retry with the same Idempotency-Key gets the first answer.
+    let idempotency = match app.upstream {
+        Some(_) => crate::services::proxy::Idempotency::of(
+            &app,
+            &account.sid,
+            headers.get("Idempotency-Key").and_then(|v| v.to_str().ok()),
+            &format!("/2010-04-01/Accounts/{}/Messages.json", account.sid),
+            &params.0,
+        )?,
+        None => None,
+    };
+    if let Some(idempotency) = &idempotency
+        && let Some(answer) = idempotency.replay(&app).await?
+    {
+        return Ok(answer.into_response());
+    }
     let to = params
         .get("To")
         .ok_or_else(|| ApiError::new(&codes::TO_REQUIRED, "A 'To' phone number is required."))?;
@@ -195,10 +212,21 @@ pub async fn create(
             record.price_micros = Some(admitted.price_micros);
             if app.upstream.is_some() {
                 // Proxy mode: Twilio sends it, and its answer is the answer.
-                let (answer, created) = crate::services::proxy::create_message(
+                if let Some(idempotency) = &idempotency
+                    && let Some(answer) = idempotency.claim(&app).await?
+                {
+                    return Ok(answer.into_response());
+                }
+                let result = crate::services::proxy::create_message(
                     &app, &params.0, record, privacy, callback,
                 )
-                .await?;
+                .await;
+                if let Some(idempotency) = &idempotency {
+                    idempotency
+                        .settle(&app, result.as_ref().map(|(a, _)| a))
+                        .await;
+                }
+                let (answer, created) = result?;
                 if let Some(record) = created {
                     let delta = tollgate_policy::triggers::Usage {
                         sms_outbound: tollgate_policy::triggers::Tally {
