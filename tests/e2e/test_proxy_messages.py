@@ -246,3 +246,40 @@ def test_a_retry_with_the_same_idempotency_key_never_sends_twice(proxy, fake):
     ambiguous = [r for r in fake.requests if r["method"] == "POST" and r["path"].endswith("/Messages.json")
                  and r["form"].get("Body") == ["ambiguous"]]
     assert len(ambiguous) == 1
+
+
+def test_twiml_dial_to_a_country_the_account_may_not_call_is_rejected(proxy, fake):
+    app = WebhookApp(replies={
+        "/forward-abroad": "<Response><Dial><Number>+2348012345678</Number></Dial></Response>",
+        "/forward-home": "<Response><Dial><Number>+14155550142</Number></Dial></Response>",
+    })
+    try:
+        client = proxy.client()
+        for n, path in (("+15005550020", "/forward-abroad"), ("+15005550021", "/forward-home")):
+            fake.add_number(fake.main, n, voice_url=f"{proxy.url}/tollgate/v1/Upstream/Voice")
+            client.incoming_phone_numbers.create(phone_number=n, voice_url=f"{app.url}{path}")
+        abroad = fake.inbound_call("+15005550020", "+14155550150")
+        assert abroad["rejected"] and abroad["dialed"] == [], abroad
+        assert len(app.received("/forward-abroad")) == 1, "the application was asked, its reply refused"
+        home = fake.inbound_call("+15005550021", "+14155550151")
+        assert not home["rejected"] and home["dialed"] == ["+14155550142"], home
+        relayed = app.received("/forward-home")[0]
+        assert RequestValidator(proxy.auth_token).validate(relayed["url"], relayed["params"],
+                                                           relayed["headers"]["x-twilio-signature"])
+        alerts = requests.get(f"{proxy.url}/v1/Alerts", auth=(proxy.account_sid, proxy.auth_token),
+                              timeout=10).json()["alerts"]
+        assert any(a["error_code"] == "99108" for a in alerts), alerts
+    finally:
+        app.close()
+
+
+def test_a_caller_flooding_a_number_is_rejected_without_waking_the_application(proxy, fake):
+    app = WebhookApp(replies={"/voice": "<Response><Say>hello</Say></Response>"})
+    try:
+        fake.add_number(fake.main, "+15005550030", voice_url=f"{proxy.url}/tollgate/v1/Upstream/Voice")
+        proxy.client().incoming_phone_numbers.create(phone_number="+15005550030", voice_url=f"{app.url}/voice")
+        results = [fake.inbound_call("+15005550030", "+14155550160") for _ in range(7)]
+        assert [r["rejected"] for r in results] == [False] * 5 + [True] * 2
+        assert len(app.received("/voice")) == 5
+    finally:
+        app.close()

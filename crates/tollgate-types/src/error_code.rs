@@ -213,6 +213,20 @@ pub const IDEMPOTENT_REQUEST_UNSETTLED: ErrorSpec = ErrorSpec {
     explanation: "A request with this Idempotency-Key is in progress, or reached Twilio without an answer (99504). Nothing was sent again.",
 };
 
+pub const INBOUND_CALL_REJECTED: ErrorSpec = ErrorSpec {
+    code: 99107,
+    http_status: 403,
+    title: "Inbound call rejected",
+    explanation: "Proxy mode: an inbound call was answered <Reject/> without reaching the application: the account is under lockdown, the caller is blocklisted, or the caller, the caller's range or the called number went over its per-minute limit. Recorded as an alert (and an aggregate audit event), so alarms can act.",
+};
+
+pub const TWIML_REPLY_REFUSED: ErrorSpec = ErrorSpec {
+    code: 99108,
+    http_status: 403,
+    title: "TwiML reply refused",
+    explanation: "Proxy mode: the application's TwiML reply would dial or text a number the account's controls refuse (geo permissions, risk tiers, velocity, spend), or could not be read. Twilio got <Reject/> (a call) or an empty reply (a text) instead. Recorded as an alert with the rule.",
+};
+
 pub const MALFORMED_REQUEST: ErrorSpec = ErrorSpec {
     code: 99400,
     http_status: 400,
@@ -268,6 +282,8 @@ pub const TOLLGATE_CODES: &[ErrorSpec] = &[
     UPSTREAM_SIGNATURE_INVALID,
     IDEMPOTENCY_KEY_REUSED,
     IDEMPOTENT_REQUEST_UNSETTLED,
+    INBOUND_CALL_REJECTED,
+    TWIML_REPLY_REFUSED,
     MALFORMED_REQUEST,
     REQUEST_TIMEOUT,
     URI_TOO_LONG,

@@ -322,6 +322,10 @@ fn tollgate_v1() -> Router<Arc<App>> {
             post(upstream::call_status),
         )
         .route(
+            crate::services::proxy::INBOUND_VOICE_PATH,
+            post(upstream::inbound_call),
+        )
+        .route(
             "/tollgate/v1/Accounts/{account}/Upstream",
             get(upstream::fetch)
                 .post(upstream::set)

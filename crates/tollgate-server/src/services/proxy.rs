@@ -486,10 +486,21 @@ pub async fn inbound_sms(
     )
     .await
     {
-        Ok(reply) if (200..300).contains(&reply.status) => Ok((
-            reply.content_type.unwrap_or_else(|| "text/xml".to_owned()),
-            reply.body,
-        )),
+        Ok(reply) if (200..300).contains(&reply.status) => {
+            let own = inbound.record.to_number.clone();
+            let body = screen_reply(
+                app,
+                &upstream.account_sid,
+                &own,
+                reply.body,
+                tollgate_twiml::EMPTY,
+            )
+            .await;
+            Ok((
+                reply.content_type.unwrap_or_else(|| "text/xml".to_owned()),
+                body,
+            ))
+        }
         Ok(reply) => {
             tracing::warn!(account = %upstream.account_sid, status = reply.status, "the application refused an inbound text");
             Ok(empty())
@@ -673,6 +684,241 @@ pub async fn prune_idempotency_keys(app: Arc<App>, stop: impl std::future::Futur
         tokio::select! {
             () = &mut stop => return,
             () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+        }
+    }
+}
+
+/// Where Twilio sends the calls to a proxied account's numbers (`VoiceUrl`).
+pub const INBOUND_VOICE_PATH: &str = "/tollgate/v1/Upstream/Voice";
+
+/// Inbound calls one caller may make to an account per minute.
+pub const CALLS_PER_CALLER_PER_MINUTE: u32 = 5;
+/// Inbound calls from one caller range (the number without its last four
+/// digits) per minute: a pumping or TDoS burst from neighbouring numbers.
+pub const CALLS_PER_RANGE_PER_MINUTE: u32 = 20;
+/// Inbound calls to one number of the account per minute.
+pub const CALLS_PER_NUMBER_PER_MINUTE: u32 = 60;
+
+/// Screens what an application's TwiML reply would start: every number it
+/// dials or texts passes the admission pipeline (geo permissions, risk
+/// tiers, velocity, spend, Fraud Guard) as an API send from `own` would.
+/// A refusal, or a reply that cannot be read, gives `safe` instead: the
+/// whole reply is dropped, audited and alerted.
+pub async fn screen_reply(
+    app: &Arc<App>,
+    account_sid: &str,
+    own: &str,
+    reply: Vec<u8>,
+    safe: &'static str,
+) -> Vec<u8> {
+    let refuse = |why: &str| {
+        tracing::warn!(account = %account_sid, %why, "TwiML reply refused");
+        crate::services::alerts::record(
+            app,
+            account_sid,
+            codes::TWIML_REPLY_REFUSED.code,
+            "warning",
+            &format!("TwiML reply refused: {why}"),
+            None,
+            None,
+            None,
+        );
+        safe.as_bytes().to_vec()
+    };
+    let text = String::from_utf8_lossy(&reply);
+    let found = match tollgate_twiml::destinations(&text) {
+        Ok(found) => found,
+        Err(e) => return refuse(&e.to_string()),
+    };
+    let snapshot = app.snapshot();
+    let Some(account) = snapshot.accounts.get(account_sid).cloned() else {
+        return refuse("no such account");
+    };
+    for d in found
+        .iter()
+        .filter(|d| d.kind == tollgate_twiml::Kind::Number)
+    {
+        let from = d.from.as_deref().unwrap_or(own);
+        let number = app.classifier.classify(&d.target, None);
+        let voice = d.verb == tollgate_twiml::Verb::Dial;
+        let request = tollgate_admission::SendRequest {
+            edge: if voice {
+                tollgate_admission::Edge::Calls
+            } else {
+                tollgate_admission::Edge::Messages
+            },
+            channel: if voice {
+                tollgate_policy::Channel::Voice
+            } else {
+                tollgate_policy::Channel::Sms
+            },
+            account: &account.sid,
+            account_active: account.status == tollgate_types::AccountStatus::Active,
+            from: tollgate_admission::Sender::Number(from),
+            to: &d.target,
+            number: &number,
+            body: None,
+            units: 1,
+            ip: None,
+            guard: None,
+            now_ms: app.clock.now().0,
+        };
+        if let Err(refusal) = crate::services::admission::admit(
+            app,
+            &snapshot,
+            &account,
+            tollgate_detect::Mode::Off,
+            &request,
+        )
+        .await
+        {
+            return refuse(&format!(
+                "{} to {} refused by {} ({}): {}",
+                if voice { "<Dial>" } else { "<Message>" },
+                crate::privacy::mask_number(&d.target),
+                refusal.rule,
+                refusal.spec.code,
+                refusal.message
+            ));
+        }
+    }
+    reply
+}
+
+/// A call Twilio received for a number of `upstream`'s account (signature
+/// checked already): the inbound controls (lockdown, blocklist, limits per
+/// caller, caller range and called number) answer `<Reject/>` without
+/// waking the application, audited and alerted; otherwise the call goes to
+/// the number's `VoiceUrl`, signed with the Tollgate token, and the TwiML
+/// it answers is screened before it goes back to Twilio.
+pub async fn inbound_call(
+    app: &Arc<App>,
+    upstream: &UpstreamEntry,
+    params: &[(String, String)],
+    idempotency_token: Option<&str>,
+) -> ApiResult<Vec<u8>> {
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let reject = || tollgate_twiml::REJECT.as_bytes().to_vec();
+    let (Some(from), Some(to)) = (get("From"), get("To")) else {
+        return Err(ApiError::missing("From"));
+    };
+    let to_e164 = app
+        .classifier
+        .classify(to, None)
+        .e164
+        .unwrap_or_else(|| to.to_owned());
+    let snapshot = app.snapshot();
+    let Some(number) = snapshot.numbers.get(&to_e164).cloned() else {
+        return Ok(reject());
+    };
+    let account = upstream.account_sid.as_str();
+    if number.record.account_sid != account {
+        tracing::warn!(upstream = %upstream.upstream_account_sid, "inbound call for another tenant's number refused");
+        return Ok(reject());
+    }
+    let from_e164 = app
+        .classifier
+        .classify(from, None)
+        .e164
+        .unwrap_or_else(|| from.to_owned());
+    let now = app.clock.now().0;
+    let settings = snapshot.settings_of(account);
+    let range: String = from_e164
+        .chars()
+        .take(from_e164.chars().count().saturating_sub(4))
+        .collect();
+    let refused = if settings.inbound_blocked {
+        Some("inbound.lockdown")
+    } else if snapshot.blocked(account, &from_e164, now).is_some() {
+        Some("inbound.blocklisted_caller")
+    } else if !app.traffic.inbound_allowed(
+        account,
+        &format!("voice-caller|{from_e164}"),
+        CALLS_PER_CALLER_PER_MINUTE,
+        now,
+    ) {
+        Some("inbound.caller_flood")
+    } else if !app.traffic.inbound_allowed(
+        account,
+        &format!("voice-range|{range}"),
+        CALLS_PER_RANGE_PER_MINUTE,
+        now,
+    ) {
+        Some("inbound.caller_range_flood")
+    } else if !app.traffic.inbound_allowed(
+        account,
+        &format!("voice-called|{to_e164}"),
+        CALLS_PER_NUMBER_PER_MINUTE,
+        now,
+    ) {
+        Some("inbound.called_number_flood")
+    } else {
+        None
+    };
+    if let Some(rule) = refused {
+        app.traffic.count_dropped(account, rule.ends_with("flood"));
+        app.audit.blocked(account, rule);
+        crate::services::alerts::record(
+            app,
+            account,
+            codes::INBOUND_CALL_REJECTED.code,
+            "warning",
+            &format!(
+                "inbound call from {} rejected: {rule}",
+                crate::privacy::mask_number(&from_e164)
+            ),
+            None,
+            None,
+            get("CallSid"),
+        );
+        tracing::info!(%account, rule, "inbound call rejected");
+        return Ok(reject());
+    }
+    let Some(url) = number.voice_url.clone() else {
+        return Ok(reject());
+    };
+    let relayed: Vec<(String, String)> = params
+        .iter()
+        .map(|(n, v)| {
+            let v = if *v == upstream.upstream_account_sid {
+                upstream.account_sid.clone()
+            } else {
+                v.clone()
+            };
+            (n.clone(), v)
+        })
+        .collect();
+    let method = if number.record.voice_method == "GET" {
+        Method::Get
+    } else {
+        Method::Post
+    };
+    let token = idempotency_token.or(get("CallSid")).unwrap_or_default();
+    match crate::services::webhooks::call_now(
+        app,
+        account,
+        &url,
+        method,
+        &Payload::Form(relayed),
+        token,
+    )
+    .await
+    {
+        Ok(reply) if (200..300).contains(&reply.status) => {
+            Ok(screen_reply(app, account, &to_e164, reply.body, tollgate_twiml::REJECT).await)
+        }
+        Ok(reply) => {
+            tracing::warn!(%account, status = reply.status, "the application refused an inbound call");
+            Ok(reject())
+        }
+        Err(e) => {
+            tracing::warn!(%account, error = %e, "inbound call not relayed");
+            Ok(reject())
         }
     }
 }

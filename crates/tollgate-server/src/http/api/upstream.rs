@@ -262,6 +262,23 @@ pub async fn call_status(
     Ok(StatusCode::OK)
 }
 
+/// `POST /tollgate/v1/Upstream/Voice`: a call Twilio received for a
+/// proxied number; the answer is the application's TwiML, screened, or
+/// `<Reject/>`.
+pub async fn inbound_call(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    params: Params,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let upstream = signed_by(&app, &headers, &params, proxy::INBOUND_VOICE_PATH)?;
+    let token = headers
+        .get("I-Twilio-Idempotency-Token")
+        .and_then(|v| v.to_str().ok());
+    let body = proxy::inbound_call(&app, &upstream, &params.0, token).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/xml")], body).into_response())
+}
+
 /// `POST /tollgate/v1/Upstream/Sms`: a text Twilio received for a proxied
 /// number; the answer is the application's TwiML reply.
 pub async fn inbound_sms(
