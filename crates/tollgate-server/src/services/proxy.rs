@@ -210,6 +210,18 @@ pub async fn send(
     let Some(client) = app.upstream.as_ref() else {
         return Err(ApiError::internal());
     };
+    let now = app.clock.now().0;
+    let allowed = client
+        .breaker
+        .lock()
+        .map(|mut b| b.allows(now))
+        .unwrap_or(true);
+    if !allowed {
+        return Err(ApiError::new(
+            &codes::UPSTREAM_UNREACHABLE,
+            "Twilio has not been reachable; requests are held back for a few seconds and nothing was sent",
+        ));
+    }
     let url = format!("{}{path}", client.settings.base_url(domain));
     let mut request = client.http.request(method, &url).basic_auth(
         &upstream.api_key_sid,
@@ -219,6 +231,13 @@ pub async fn send(
         request = request.header("Content-Type", content_type).body(body);
     }
     let response = request.send().await.map_err(|e| {
+        if let Ok(mut b) = client.breaker.lock() {
+            if e.is_connect() {
+                b.failed(now);
+            } else {
+                b.reached();
+            }
+        }
         if e.is_connect() {
             tracing::warn!(error = %e.without_url(), "upstream unreachable");
             ApiError::new(

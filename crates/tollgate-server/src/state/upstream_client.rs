@@ -125,6 +125,53 @@ impl UpstreamSettings {
 pub struct UpstreamClient {
     pub settings: UpstreamSettings,
     pub http: reqwest::Client,
+    /// Opens after repeated failures to reach Twilio.
+    pub breaker: std::sync::Mutex<Breaker>,
+}
+
+/// Failures to reach Twilio in a row that open the breaker.
+pub const BREAKER_FAILURES: u32 = 5;
+/// How long an open breaker refuses before it lets one request try.
+pub const BREAKER_OPEN_MS: i64 = 10_000;
+
+/// A circuit breaker: after [`BREAKER_FAILURES`] connections in a row that
+/// could not reach Twilio, requests fail at once (99502, nothing sent) for
+/// [`BREAKER_OPEN_MS`]; then one request may try, and a success closes it.
+/// Time is a parameter.
+#[derive(Debug, Default)]
+pub struct Breaker {
+    failures: u32,
+    open_until: Option<i64>,
+}
+
+impl Breaker {
+    /// May a request go to Twilio at `now`?
+    pub fn allows(&mut self, now: i64) -> bool {
+        match self.open_until {
+            Some(until) if now < until => false,
+            Some(_) => {
+                // Half open: this one tries; a failure opens it again.
+                self.open_until = None;
+                self.failures = BREAKER_FAILURES - 1;
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// Twilio answered (whatever the status).
+    pub fn reached(&mut self) {
+        self.failures = 0;
+        self.open_until = None;
+    }
+
+    /// Twilio could not be reached at `now`.
+    pub fn failed(&mut self, now: i64) {
+        self.failures += 1;
+        if self.failures >= BREAKER_FAILURES {
+            self.open_until = Some(now + BREAKER_OPEN_MS);
+        }
+    }
 }
 
 impl UpstreamClient {
@@ -136,7 +183,11 @@ impl UpstreamClient {
             .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(UpstreamClient { settings, http })
+        Ok(UpstreamClient {
+            settings,
+            http,
+            breaker: std::sync::Mutex::default(),
+        })
     }
 }
 
@@ -152,6 +203,31 @@ mod tests {
         let s = UpstreamSettings::default();
         assert_eq!(s.base_url("verify"), "https://verify.twilio.com");
         assert_eq!(s.base_url("chat"), "https://api.twilio.com");
+    }
+
+    #[test]
+    fn the_breaker_opens_after_failures_in_a_row_and_half_opens_later() {
+        let mut b = Breaker::default();
+        for t in 0..4 {
+            assert!(b.allows(t));
+            b.failed(t);
+        }
+        b.reached();
+        for t in 10..15 {
+            assert!(b.allows(t));
+            b.failed(t);
+        }
+        assert!(!b.allows(15), "five failures in a row open it");
+        assert!(!b.allows(14 + BREAKER_OPEN_MS - 1));
+        assert!(b.allows(14 + BREAKER_OPEN_MS), "then one request may try");
+        b.failed(14 + BREAKER_OPEN_MS);
+        assert!(
+            !b.allows(15 + BREAKER_OPEN_MS),
+            "a failed try opens it again"
+        );
+        assert!(b.allows(14 + 2 * BREAKER_OPEN_MS));
+        b.reached();
+        assert!(b.allows(15 + 2 * BREAKER_OPEN_MS));
     }
 
     #[test]
