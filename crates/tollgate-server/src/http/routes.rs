@@ -310,19 +310,19 @@ fn tollgate_v1() -> Router<Arc<App>> {
             get(webhooks::fetch),
         )
         .route(
-            crate::services::proxy::MESSAGE_STATUS_PATH,
+            "/tollgate/v1/Upstream/MessageStatus", // proxy::MESSAGE_STATUS_PATH
             post(upstream::message_status),
         )
         .route(
-            crate::services::proxy::INBOUND_SMS_PATH,
+            "/tollgate/v1/Upstream/Sms", // proxy::INBOUND_SMS_PATH
             post(upstream::inbound_sms),
         )
         .route(
-            crate::services::proxy::CALL_STATUS_PATH,
+            "/tollgate/v1/Upstream/CallStatus", // proxy::CALL_STATUS_PATH
             post(upstream::call_status),
         )
         .route(
-            crate::services::proxy::INBOUND_VOICE_PATH,
+            "/tollgate/v1/Upstream/Voice", // proxy::INBOUND_VOICE_PATH
             post(upstream::inbound_call),
         )
         .route(

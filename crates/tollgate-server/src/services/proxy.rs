@@ -941,3 +941,31 @@ pub async fn inbound_call(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The routes spell these paths out (the conformance test reads them).
+    #[test]
+    fn webhook_paths_match_the_routes() {
+        let routes = include_str!("../http/routes.rs");
+        for path in [
+            MESSAGE_STATUS_PATH,
+            CALL_STATUS_PATH,
+            INBOUND_SMS_PATH,
+            INBOUND_VOICE_PATH,
+        ] {
+            assert!(routes.contains(&format!("\"{path}\"")), "{path}");
+        }
+    }
+
+    #[test]
+    fn identities_are_mapped_everywhere_in_an_answer() {
+        let body = br#"{"account_sid":"ACup","uri":"/2010-04-01/Accounts/ACup/Messages/SM1.json"}"#;
+        assert_eq!(
+            map_identity(body, "ACup", "ACtg"),
+            br#"{"account_sid":"ACtg","uri":"/2010-04-01/Accounts/ACtg/Messages/SM1.json"}"#
+        );
+    }
+}
