@@ -614,6 +614,27 @@ impl<T> Page<T> {
     }
 }
 
+/// The `Idempotency-Key` header of a create, read alone (no copy of the
+/// other headers on the send path).
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IdempotencyKey {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(IdempotencyKey(
+            parts
+                .headers
+                .get("Idempotency-Key")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

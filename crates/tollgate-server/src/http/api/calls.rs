@@ -72,7 +72,7 @@ pub async fn create(
     principal: Principal,
     Path(account): Path<String>,
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
-    headers: axum::http::HeaderMap,
+    idempotency_key: crate::http::wire::IdempotencyKey,
     params: Params,
 ) -> ApiResult<axum::response::Response> {
     let account = principal.account(&account)?;
@@ -81,7 +81,7 @@ pub async fn create(
         Some(_) => crate::services::proxy::Idempotency::of(
             &app,
             &account.sid,
-            headers.get("Idempotency-Key").and_then(|v| v.to_str().ok()),
+            idempotency_key.0.as_deref(),
             &format!("/2010-04-01/Accounts/{}/Calls.json", account.sid),
             &params.0,
         )?,

@@ -36,7 +36,7 @@ pub async fn create(
     principal: Principal,
     Path(account): Path<String>,
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
-    headers: axum::http::HeaderMap,
+    idempotency_key: crate::http::wire::IdempotencyKey,
     params: Params,
 ) -> ApiResult<Response> {
     let account = principal.account(&account)?;
@@ -45,7 +45,7 @@ pub async fn create(
         Some(_) => crate::services::proxy::Idempotency::of(
             &app,
             &account.sid,
-            headers.get("Idempotency-Key").and_then(|v| v.to_str().ok()),
+            idempotency_key.0.as_deref(),
             &format!("/2010-04-01/Accounts/{}/Messages.json", account.sid),
             &params.0,
         )?,
