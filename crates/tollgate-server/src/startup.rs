@@ -368,9 +368,10 @@ pub async fn serve(
         stopped(stop_rx.clone()),
     )));
     if app.upstream.is_some() {
-        audit_tasks.push(tokio::spawn(
-            crate::services::proxy::prune_idempotency_keys(app.clone(), stopped(stop_rx.clone())),
-        ));
+        audit_tasks.push(tokio::spawn(crate::services::proxy::run_background(
+            app.clone(),
+            stopped(stop_rx.clone()),
+        )));
     }
     audit_tasks.push(tokio::spawn(crate::services::alarms::run(
         app.clone(),

@@ -10,7 +10,8 @@ use std::time::Duration;
 use rusqlite::{Connection, ToSql};
 
 use crate::sql::{
-    INSERT_ALERT, INSERT_CALL, INSERT_MESSAGE, INSERT_WEBHOOK, UPDATE_CALL, UPDATE_MESSAGE,
+    DELETE_INTENT, INSERT_ALERT, INSERT_CALL, INSERT_INTENT, INSERT_MESSAGE, INSERT_WEBHOOK,
+    UPDATE_CALL, UPDATE_MESSAGE,
 };
 use crate::{AlertRecord, CallRecord, MessageRecord, Result, StoreError, WebhookRecord, WriteOp};
 
@@ -83,6 +84,23 @@ fn write_one(
         WriteOp::UpdateCall(c) => execute(tx, ix, UPDATE_CALL, &update_call(c)),
         WriteOp::InsertAlert(a) => execute(tx, ix, INSERT_ALERT, &insert_alert(a)),
         WriteOp::EnqueueWebhook(w) => execute(tx, ix, INSERT_WEBHOOK, &insert_webhook(w)),
+        WriteOp::InsertIntent(i) => execute(
+            tx,
+            ix,
+            INSERT_INTENT,
+            &[
+                &i.local_sid,
+                &i.account_sid,
+                &i.kind,
+                &i.to_number,
+                &i.from_number,
+                &i.body_key,
+                &i.idempotency_key,
+                &i.node,
+                &i.date_created,
+            ],
+        ),
+        WriteOp::DeleteIntent(sid) => execute(tx, ix, DELETE_INTENT, &[sid]),
         WriteOp::Group(inner) => inner.iter().try_for_each(|op| write_one(tx, ix, op)),
     }
 }

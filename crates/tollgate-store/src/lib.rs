@@ -30,9 +30,9 @@ pub use records::{
     AuditAnchorRecord, AuditEventRecord, AuditQuery, BlockRecord, CallRecord, DeliveryStatus,
     FraudBlockRecord, GeoPermissionRecord, IdempotentRequestRecord, MessageRecord, NewAuditEvent,
     NumberRecord, PageQuery, PublicKeyRecord, RateLimitRecord, SafeListRecord, ServiceRecord,
-    SettingRecord, SpendLimitRecord, TrafficQuery, UpstreamRecord, UsageRow, UsageTriggerRecord,
-    VerificationRecord, VerifyBucketRecord, VerifyRateLimitRecord, VerifyServiceRecord,
-    WebhookRecord,
+    SettingRecord, SpendLimitRecord, TrafficQuery, UpstreamIntentRecord, UpstreamRecord, UsageRow,
+    UsageTriggerRecord, VerificationRecord, VerifyBucketRecord, VerifyRateLimitRecord,
+    VerifyServiceRecord, WebhookRecord,
 };
 
 /// Why a store operation failed.
@@ -73,6 +73,10 @@ pub enum WriteOp {
     /// A webhook delivery; one with the same SID already queued or sent is
     /// kept as it is (a status callback written again after a restart).
     EnqueueWebhook(WebhookRecord),
+    /// A proxied create about to go to Twilio.
+    InsertIntent(UpstreamIntentRecord),
+    /// A proxied create settled (by its local SID).
+    DeleteIntent(String),
     /// Writes that commit together or not at all, even when a batch falls
     /// back to one write at a time.
     Group(Vec<WriteOp>),
@@ -537,6 +541,9 @@ pub trait Store: Send + Sync + 'static {
     async fn release_idempotency(&self, account_sid: &str, key: &str) -> Result<()>;
     /// Forgets keys claimed before `before` (ms); how many.
     async fn prune_idempotency(&self, before: i64) -> Result<u64>;
+
+    /// The proxied creates `node` sent and has not settled, oldest first.
+    async fn intents_of(&self, node: &str) -> Result<Vec<UpstreamIntentRecord>>;
 }
 
 /// Embedded SQLite: WAL journal, `synchronous=FULL` so a commit survives power loss.

@@ -337,6 +337,23 @@ pub struct IdempotentRequestRecord {
     pub date_created: i64,
 }
 
+/// A proxied create on its way to Twilio (see `WriteOp::InsertIntent`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UpstreamIntentRecord {
+    /// The SID Tollgate gave the request before Twilio gave its own.
+    pub local_sid: String,
+    pub account_sid: String,
+    /// `message` or `call`.
+    pub kind: String,
+    pub to_number: String,
+    pub from_number: String,
+    /// A keyed hash of the message body, to find it again at Twilio.
+    pub body_key: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub node: String,
+    pub date_created: i64,
+}
+
 /// An inbound blocklist entry: digits of an E.164 number or prefix.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct BlockRecord {

@@ -17,6 +17,9 @@ pub(crate) const INSERT_CALL: &str = "INSERT INTO calls (sid, account_sid, direc
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 pub(crate) const INSERT_ALERT: &str = "INSERT INTO alerts (sid, account_sid, error_code, log_level, alert_text, \
      request_method, request_url, resource_sid, date_created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+pub(crate) const INSERT_INTENT: &str = "INSERT INTO upstream_intents (local_sid, account_sid, kind, to_number, \
+     from_number, body_key, idempotency_key, node, date_created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+pub(crate) const DELETE_INTENT: &str = "DELETE FROM upstream_intents WHERE local_sid = $1";
 /// A delivery whose SID is already there is left as it is.
 pub(crate) const INSERT_WEBHOOK: &str = "INSERT INTO webhook_deliveries (sid, account_sid, url_sealed, \
      url_redacted, method, content_type, body, status, attempts, next_attempt_at, lease_until, last_response_code, \
@@ -222,6 +225,11 @@ macro_rules! impl_store {
                         .bind(&w.method).bind(&w.content_type).bind(&w.body).bind(w.status.as_str())
                         .bind(w.attempts).bind(w.next_attempt_at).bind(w.lease_until).bind(w.last_response_code)
                         .bind(&w.last_error).bind(w.date_created).bind(w.date_updated).bind(&w.ordering_key),
+                    WriteOp::InsertIntent(i) => sqlx::query($crate::sql::INSERT_INTENT)
+                        .bind(&i.local_sid).bind(&i.account_sid).bind(&i.kind).bind(&i.to_number)
+                        .bind(&i.from_number).bind(&i.body_key).bind(&i.idempotency_key).bind(&i.node)
+                        .bind(i.date_created),
+                    WriteOp::DeleteIntent(sid) => sqlx::query($crate::sql::DELETE_INTENT).bind(sid),
                     // Flattened by `write_batch` before it gets here.
                     WriteOp::Group(_) => sqlx::query("SELECT 1"),
                 }
@@ -1651,6 +1659,13 @@ macro_rules! impl_store {
                 )
                 .bind(account_sid).bind(key).execute(&self.pool).await?;
                 Ok(())
+            }
+
+            async fn intents_of(&self, node: &str) -> Result<Vec<UpstreamIntentRecord>> {
+                Ok(sqlx::query_as::<_, UpstreamIntentRecord>(
+                    "SELECT * FROM upstream_intents WHERE node = $1 ORDER BY date_created, local_sid",
+                )
+                .bind(node).fetch_all(&self.pool).await?)
             }
 
             async fn prune_idempotency(&self, before: i64) -> Result<u64> {

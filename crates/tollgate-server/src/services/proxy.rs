@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use serde_json::Value;
-use tollgate_store::{CallRecord, MessageRecord, WriteOp};
+use tollgate_store::{CallRecord, MessageRecord, UpstreamIntentRecord, WriteOp};
 use tollgate_types::error_code as codes;
 use tollgate_webhook::request::{Method, Payload};
 
@@ -266,6 +266,55 @@ pub async fn send(
     })
 }
 
+/// A keyed hash of a message body: how a create whose answer was lost is
+/// found again among Twilio's messages, without keeping the body.
+fn body_key(app: &App, body: &str) -> String {
+    hex::encode(tollgate_secrets::fingerprint(
+        &app.master_key().derive("tollgate upstream intent body"),
+        body.as_bytes(),
+    ))
+}
+
+/// Sends a create to Twilio with its intent durable first. The caller
+/// settles the intent with the record of a created resource; an answer
+/// without one, or a request that never left (99502), settles it here; a
+/// request without an answer (99504) leaves it to [`reconcile`].
+async fn send_create(
+    app: &App,
+    upstream: &UpstreamEntry,
+    path: &str,
+    body: Vec<u8>,
+    intent: UpstreamIntentRecord,
+) -> ApiResult<Answer> {
+    let local_sid = intent.local_sid.clone();
+    app.writer.write(WriteOp::InsertIntent(intent)).await?;
+    let result = send(
+        app,
+        upstream,
+        reqwest::Method::POST,
+        "api",
+        path,
+        Some(("application/x-www-form-urlencoded", body)),
+    )
+    .await;
+    match &result {
+        Ok(answer) if answer.status.is_success() => {}
+        Err(e) if e.spec.code != codes::UPSTREAM_UNREACHABLE.code => {}
+        _ => settle_intent(app, &local_sid).await,
+    }
+    result
+}
+
+async fn settle_intent(app: &App, local_sid: &str) {
+    if let Err(e) = app
+        .writer
+        .write(WriteOp::DeleteIntent(local_sid.to_owned()))
+        .await
+    {
+        tracing::error!(error = %e, "cannot settle a proxied create");
+    }
+}
+
 /// `body` with every `from` replaced by `to` (an account SID is 34
 /// characters of a random space: it appears nowhere by chance).
 pub fn map_identity(body: &[u8], from: &str, to: &str) -> Vec<u8> {
@@ -285,6 +334,7 @@ pub async fn create_message(
     mut record: MessageRecord,
     privacy: Privacy,
     app_callback: Option<&str>,
+    idempotency_key: Option<&str>,
 ) -> ApiResult<(Answer, Option<MessageRecord>)> {
     let upstream = upstream_of(app, &record.account_sid)?;
     let mut form: Vec<(String, String)> = params
@@ -304,21 +354,26 @@ pub async fn create_message(
         .extend_pairs(&form)
         .finish()
         .into_bytes();
-    let answer = send(
-        app,
-        &upstream,
-        reqwest::Method::POST,
-        "api",
-        &path,
-        Some(("application/x-www-form-urlencoded", body)),
-    )
-    .await?;
+    let local_sid = record.sid.clone();
+    let intent = UpstreamIntentRecord {
+        local_sid: local_sid.clone(),
+        account_sid: record.account_sid.clone(),
+        kind: "message".into(),
+        to_number: record.to_number.clone(),
+        from_number: record.from_number.clone(),
+        body_key: record.body.as_deref().map(|b| body_key(app, b)),
+        idempotency_key: idempotency_key.map(str::to_owned),
+        node: app.webhooks.settings.node_id.clone(),
+        date_created: app.clock.now().0,
+    };
+    let answer = send_create(app, &upstream, &path, body, intent).await?;
     if !answer.status.is_success() {
         return Ok((answer, None));
     }
     let created: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
     let Some(sid) = created.get("sid").and_then(Value::as_str) else {
         tracing::error!("Twilio created a message without a SID");
+        settle_intent(app, &local_sid).await;
         return Ok((answer, None));
     };
     record.sid = sid.to_owned();
@@ -333,7 +388,10 @@ pub async fn create_message(
         );
     }
     app.writer
-        .write(WriteOp::InsertMessage(stored_form(&record, privacy)))
+        .write_all(vec![WriteOp::Group(vec![
+            WriteOp::InsertMessage(stored_form(&record, privacy)),
+            WriteOp::DeleteIntent(local_sid),
+        ])])
         .await?;
     Ok((answer, Some(record)))
 }
@@ -544,6 +602,7 @@ pub async fn create_call(
     mut record: CallRecord,
     stored: impl Fn(&CallRecord) -> CallRecord,
     app_callback: Option<&str>,
+    idempotency_key: Option<&str>,
 ) -> ApiResult<(Answer, Option<CallRecord>)> {
     let upstream = upstream_of(app, &record.account_sid)?;
     let mut form: Vec<(String, String)> = params
@@ -563,21 +622,26 @@ pub async fn create_call(
         .extend_pairs(&form)
         .finish()
         .into_bytes();
-    let answer = send(
-        app,
-        &upstream,
-        reqwest::Method::POST,
-        "api",
-        &path,
-        Some(("application/x-www-form-urlencoded", body)),
-    )
-    .await?;
+    let local_sid = record.sid.clone();
+    let intent = UpstreamIntentRecord {
+        local_sid: local_sid.clone(),
+        account_sid: record.account_sid.clone(),
+        kind: "call".into(),
+        to_number: record.to_number.clone(),
+        from_number: record.from_number.clone(),
+        body_key: None,
+        idempotency_key: idempotency_key.map(str::to_owned),
+        node: app.webhooks.settings.node_id.clone(),
+        date_created: app.clock.now().0,
+    };
+    let answer = send_create(app, &upstream, &path, body, intent).await?;
     if !answer.status.is_success() {
         return Ok((answer, None));
     }
     let created: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
     let Some(sid) = created.get("sid").and_then(Value::as_str) else {
         tracing::error!("Twilio created a call without a SID");
+        settle_intent(app, &local_sid).await;
         return Ok((answer, None));
     };
     record.sid = sid.to_owned();
@@ -592,7 +656,10 @@ pub async fn create_call(
         })
         .transpose()?;
     app.writer
-        .write(WriteOp::InsertCall(stored(&record)))
+        .write_all(vec![WriteOp::Group(vec![
+            WriteOp::InsertCall(stored(&record)),
+            WriteOp::DeleteIntent(local_sid),
+        ])])
         .await?;
     Ok((answer, Some(record)))
 }
@@ -689,22 +756,224 @@ pub async fn call_status(
 /// How long an `Idempotency-Key` holds its answer.
 pub const IDEMPOTENCY_KEEP_MS: i64 = 24 * 3_600_000;
 
-/// Forgets idempotency keys older than [`IDEMPOTENCY_KEEP_MS`], hourly,
-/// until `stop`.
-pub async fn prune_idempotency_keys(app: Arc<App>, stop: impl std::future::Future<Output = ()>) {
+/// Runs proxy mode's background work until `stop`: settling creates whose
+/// answer never came (every 5 s, and at once after a restart) and
+/// forgetting idempotency keys older than [`IDEMPOTENCY_KEEP_MS`].
+pub async fn run_background(app: Arc<App>, stop: impl std::future::Future<Output = ()>) {
     tokio::pin!(stop);
+    let mut last_prune: Option<i64> = None;
     loop {
-        let before = app.clock.now().0 - IDEMPOTENCY_KEEP_MS;
-        match app.store.prune_idempotency(before).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(keys = n, "old idempotency keys forgotten"),
-            Err(e) => tracing::error!(error = %e, "cannot prune idempotency keys"),
+        reconcile(&app).await;
+        let now = app.clock.now().0;
+        if last_prune.is_none_or(|t| now.saturating_sub(t) >= 3_600_000) {
+            last_prune = Some(now);
+            match app.store.prune_idempotency(now - IDEMPOTENCY_KEEP_MS).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(keys = n, "old idempotency keys forgotten"),
+                Err(e) => tracing::error!(error = %e, "cannot prune idempotency keys"),
+            }
         }
         tokio::select! {
             () = &mut stop => return,
-            () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
         }
     }
+}
+
+/// Settles the creates this node sent without learning Twilio's answer (a
+/// crash, a timeout), once they are older than the upstream timeout: each
+/// is looked up at Twilio (by its numbers and, for a message, a keyed hash
+/// of its body). Found: it is recorded under Twilio's SID and its
+/// `Idempotency-Key` answers with it. Not found: Twilio never took it, and
+/// its key is free again. Nothing is ever sent again from here.
+pub async fn reconcile(app: &Arc<App>) {
+    let Some(client) = app.upstream.as_ref() else {
+        return;
+    };
+    let node = &app.webhooks.settings.node_id;
+    let intents = match app.store.intents_of(node).await {
+        Ok(intents) => intents,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read proxied creates");
+            return;
+        }
+    };
+    let settled_before =
+        app.clock.now().0 - i64::try_from(client.settings.timeout_ms).unwrap_or(i64::MAX) - 1_000;
+    for intent in intents
+        .into_iter()
+        .filter(|i| i.date_created < settled_before)
+    {
+        if let Err(e) = reconcile_one(app, &intent).await {
+            tracing::warn!(error = %e.message, local = %intent.local_sid, "a proxied create is still unsettled");
+        }
+    }
+}
+
+async fn reconcile_one(app: &Arc<App>, intent: &UpstreamIntentRecord) -> ApiResult<()> {
+    let Ok(upstream) = upstream_of(app, &intent.account_sid) else {
+        settle_intent(app, &intent.local_sid).await;
+        return Ok(());
+    };
+    let message = intent.kind == "message";
+    let list = if message { "Messages" } else { "Calls" };
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("To", &intent.to_number)
+        .append_pair("From", &intent.from_number)
+        .append_pair("PageSize", "50")
+        .finish();
+    let path = format!(
+        "/2010-04-01/Accounts/{}/{list}.json?{query}",
+        upstream.upstream_account_sid
+    );
+    let answer = send(app, &upstream, reqwest::Method::GET, "api", &path, None).await?;
+    if !answer.status.is_success() {
+        return Err(ApiError::new(
+            &codes::UPSTREAM_OUTCOME_UNKNOWN,
+            format!("Twilio answered {} to the lookup", answer.status),
+        ));
+    }
+    let page: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    let key = if message { "messages" } else { "calls" };
+    let mut found = None;
+    for resource in page
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(sid) = resource.get("sid").and_then(Value::as_str) else {
+            continue;
+        };
+        let same_body = !message
+            || resource
+                .get("body")
+                .and_then(Value::as_str)
+                .map(|b| body_key(app, b))
+                == intent.body_key;
+        let known = if message {
+            app.store.message(&intent.account_sid, sid).await?.is_some()
+        } else {
+            app.store.call(&intent.account_sid, sid).await?.is_some()
+        };
+        if same_body && !known {
+            found = Some(resource.clone());
+            break;
+        }
+    }
+    let claim = intent.idempotency_key.as_ref().map(|key| Idempotency {
+        account_sid: intent.account_sid.clone(),
+        key: key.clone(),
+        request_hash: String::new(),
+    });
+    let Some(resource) = found else {
+        tracing::info!(local = %intent.local_sid, "a proxied create never reached Twilio");
+        if let Some(claim) = &claim {
+            app.store
+                .release_idempotency(&claim.account_sid, &claim.key)
+                .await?;
+        }
+        settle_intent(app, &intent.local_sid).await;
+        return Ok(());
+    };
+    let sid = resource
+        .get("sid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let status = resource
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("queued")
+        .to_owned();
+    let now = app.clock.now().0;
+    let record = if message {
+        let settings = app.snapshot().settings_of(&intent.account_sid);
+        let privacy = Privacy {
+            numbers: settings.redact_phone_numbers,
+            bodies: settings.redact_message_bodies,
+        };
+        let body = resource
+            .get("body")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let segments = resource
+            .get("num_segments")
+            .and_then(Value::as_str)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        WriteOp::InsertMessage(stored_form(
+            &MessageRecord {
+                sid: sid.clone(),
+                account_sid: intent.account_sid.clone(),
+                messaging_service_sid: None,
+                direction: "outbound-api".into(),
+                from_number: intent.from_number.clone(),
+                to_number: intent.to_number.clone(),
+                body,
+                status,
+                num_segments: segments,
+                price_micros: None,
+                country: None,
+                error_code: None,
+                error_message: None,
+                rule: None,
+                status_callback_sealed: None,
+                date_created: intent.date_created,
+                date_updated: now,
+                date_sent: None,
+                carrier_node: None,
+                resume_sealed: None,
+            },
+            privacy,
+        ))
+    } else {
+        WriteOp::InsertCall(CallRecord {
+            sid: sid.clone(),
+            account_sid: intent.account_sid.clone(),
+            direction: "outbound-api".into(),
+            from_number: intent.from_number.clone(),
+            to_number: intent.to_number.clone(),
+            status,
+            time_limit: 0,
+            duration: None,
+            start_time: None,
+            end_time: None,
+            price_micros: None,
+            country: None,
+            error_code: None,
+            rule: None,
+            status_callback_sealed: None,
+            date_created: intent.date_created,
+            date_updated: now,
+            carrier_node: None,
+            resume_sealed: None,
+        })
+    };
+    app.writer
+        .write_all(vec![WriteOp::Group(vec![
+            record,
+            WriteOp::DeleteIntent(intent.local_sid.clone()),
+        ])])
+        .await?;
+    if let Some(claim) = &claim {
+        let body = map_identity(
+            &serde_json::to_vec(&resource).unwrap_or_default(),
+            &upstream.upstream_account_sid,
+            &upstream.account_sid,
+        );
+        claim
+            .settle(
+                app,
+                Ok(&Answer {
+                    status: StatusCode::CREATED,
+                    body,
+                }),
+            )
+            .await;
+    }
+    tracing::info!(local = %intent.local_sid, %sid, "a proxied create whose answer was lost is recorded");
+    Ok(())
 }
 
 /// Where Twilio sends the calls to a proxied account's numbers (`VoiceUrl`).

@@ -209,6 +209,7 @@ pub async fn create(
                     record,
                     |r| stored_form(&app, r),
                     callback,
+                    idempotency.as_ref().map(|i| i.key.as_str()),
                 )
                 .await;
                 if let Some(idempotency) = &idempotency {

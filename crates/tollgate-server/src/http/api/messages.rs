@@ -218,7 +218,12 @@ pub async fn create(
                     return Ok(answer.into_response());
                 }
                 let result = crate::services::proxy::create_message(
-                    &app, &params.0, record, privacy, callback,
+                    &app,
+                    &params.0,
+                    record,
+                    privacy,
+                    callback,
+                    idempotency.as_ref().map(|i| i.key.as_str()),
                 )
                 .await;
                 if let Some(idempotency) = &idempotency {
