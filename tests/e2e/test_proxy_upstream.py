@@ -101,3 +101,29 @@ def test_sandbox_carrier_refuses_upstream_credentials(tmp_dir, fake):
         assert r.status_code == 400 and r.json()["code"] == 99100, r.text
     finally:
         assert g.stop() == 0
+
+
+def test_the_cli_sets_upstream_credentials_from_the_environment_and_a_running_server_follows(proxy, fake):
+    import time
+    from conftest import run
+    key_sid, key = next(iter(fake.main.keys.items()))
+    e = env(TOLLGATE_CARRIER="twilio", TOLLGATE_UPSTREAM_BASE_URL=fake.base_url,
+            TOLLGATE_UPSTREAM_API_KEY_SECRET=key["secret"], TOLLGATE_UPSTREAM_AUTH_TOKEN=fake.main.auth_token)
+    args = ["upstream", "--data-dir", str(proxy.data_dir), "--account", proxy.account_sid]
+    r = run([*args, "--set", fake.main.sid, "--api-key-sid", key_sid], env=e)
+    assert r.returncode == 0, r.stderr
+    assert key["secret"] not in r.stdout and fake.main.auth_token not in r.stdout
+    path = f"{proxy.url}/tollgate/v1/Accounts/{proxy.account_sid}/Upstream"
+    deadline = time.monotonic() + 5
+    while requests.get(path, auth=(proxy.account_sid, proxy.auth_token), timeout=10).status_code != 200:
+        assert time.monotonic() < deadline, "the running server picks the change up"
+        time.sleep(0.1)
+    bad = dict(e, TOLLGATE_UPSTREAM_AUTH_TOKEN="0" * 32)
+    r = run([*args, "--set", fake.main.sid, "--api-key-sid", key_sid], env=bad)
+    assert r.returncode != 0 and "refused" in r.stderr
+    r = run([*args, "--delete"], env=e)
+    assert r.returncode == 0, r.stderr
+    deadline = time.monotonic() + 5
+    while requests.get(path, auth=(proxy.account_sid, proxy.auth_token), timeout=10).status_code != 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)

@@ -221,6 +221,135 @@ pub async fn run_lockdown(
     Ok(report.to_json(undo))
 }
 
+/// What `tollgate upstream` does.
+pub enum UpstreamCommand {
+    /// Sets the account's upstream account after checking the credentials
+    /// against Twilio (secrets never on the command line).
+    Set {
+        upstream_account: String,
+        api_key_sid: String,
+        api_key_secret: String,
+        auth_token: String,
+    },
+    Show,
+    Delete,
+}
+
+/// `tollgate upstream …` for `account`: the same checks and sealing as the
+/// API; running servers pick the change up within a second.
+pub async fn run_upstream(
+    config: &Config,
+    account: &str,
+    command: UpstreamCommand,
+    clock: Arc<dyn Clock>,
+) -> Result<serde_json::Value, StartError> {
+    let store = open_store(config).await?;
+    let key = master_key(config, false)?;
+    if store
+        .account(account)
+        .await
+        .map_err(runtime("store"))?
+        .is_none()
+    {
+        return Err(StartError::Runtime(format!("no account {account}")));
+    }
+    let actor = crate::audit::Actor::cli();
+    let now = clock.now().0;
+    let shown = |u: &tollgate_store::UpstreamRecord| {
+        serde_json::json!({"account_sid": u.account_sid, "upstream_account_sid": u.upstream_account_sid,
+            "api_key_sid": u.api_key_sid})
+    };
+    let result = match command {
+        UpstreamCommand::Show => {
+            let all = store.all_upstreams().await.map_err(runtime("store"))?;
+            return all
+                .iter()
+                .find(|u| u.account_sid == account)
+                .map(shown)
+                .ok_or_else(|| StartError::Runtime(format!("{account} has no upstream account")));
+        }
+        UpstreamCommand::Delete => {
+            let event = actor.event(
+                now,
+                account,
+                "tollgate-upstream.deleted",
+                ("tollgate-upstream", Some(account)),
+                serde_json::json!({}),
+            );
+            if !store
+                .delete_upstream(account, &[event])
+                .await
+                .map_err(runtime("store"))?
+            {
+                return Err(StartError::Runtime(format!(
+                    "{account} has no upstream account"
+                )));
+            }
+            serde_json::json!({"account_sid": account, "deleted": true})
+        }
+        UpstreamCommand::Set {
+            upstream_account,
+            api_key_sid,
+            api_key_secret,
+            auth_token,
+        } => {
+            if config.upstream.carrier != crate::state::upstream_client::CarrierKind::Twilio {
+                return Err(StartError::Config(vec![
+                    "upstream credentials need carrier = \"twilio\" (TOLLGATE_CARRIER=twilio)"
+                        .into(),
+                ]));
+            }
+            let client =
+                crate::state::upstream_client::UpstreamClient::new(config.upstream.clone())
+                    .map_err(|e| StartError::Config(vec![format!("upstream: {e}")]))?;
+            crate::services::upstream::check_credentials(
+                &client,
+                &upstream_account,
+                &api_key_sid,
+                &api_key_secret,
+                &auth_token,
+            )
+            .await
+            .map_err(|e| StartError::Runtime(e.to_string()))?;
+            let seal = |what: &str, secret: &str| {
+                key.seal(
+                    &crate::state::snapshot::upstream_aad(account, what),
+                    secret.as_bytes(),
+                    &mut crate::random::OsRandom,
+                )
+                .map_err(|_| StartError::Runtime("cannot seal a secret".into()))
+            };
+            let record = tollgate_store::UpstreamRecord {
+                account_sid: account.to_owned(),
+                upstream_account_sid: upstream_account.clone(),
+                api_key_sid: api_key_sid.clone(),
+                api_key_secret_sealed: seal("key", &api_key_secret)?,
+                auth_token_sealed: seal("token", &auth_token)?,
+                date_created: now,
+                date_updated: now,
+            };
+            let event = actor.event(now, account, "tollgate-upstream.updated",
+                ("tollgate-upstream", Some(account)),
+                serde_json::json!({"after": {"upstream_account_sid": upstream_account, "api_key_sid": api_key_sid}}));
+            store
+                .put_upstream(&record, &[event])
+                .await
+                .map_err(|e| match e {
+                    tollgate_store::StoreError::Conflict(_) => StartError::Runtime(format!(
+                        "upstream account {upstream_account} is carried by another account"
+                    )),
+                    e => StartError::Runtime(e.to_string()),
+                })?;
+            shown(&record)
+        }
+    };
+    store
+        .bump_state_generation()
+        .await
+        .map_err(runtime("store"))?;
+    Ok(result)
+}
+
 /// Everything `serve` needs, prepared before any socket is bound.
 pub struct Prepared {
     pub app: Arc<App>,

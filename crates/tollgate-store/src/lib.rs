@@ -419,6 +419,8 @@ pub trait Store: Send + Sync + 'static {
     /// A counter bumped by changes made outside the server (the CLI), so a
     /// running server reloads its snapshot.
     async fn state_generation(&self) -> Result<i64>;
+    /// Tells running servers that state changed outside them (the CLI).
+    async fn bump_state_generation(&self) -> Result<()>;
 
     async fn alerts(&self, query: &AlertQuery) -> Result<Vec<AlertRecord>>;
     async fn alert(&self, sid: &str) -> Result<Option<AlertRecord>>;

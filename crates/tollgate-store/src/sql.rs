@@ -463,6 +463,13 @@ macro_rules! impl_store {
                 Ok(revoked)
             }
 
+            async fn bump_state_generation(&self) -> Result<()> {
+                sqlx::query("UPDATE state_generation SET generation = generation + 1 WHERE id = 1")
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn state_generation(&self) -> Result<i64> {
                 let row: (i64,) = sqlx::query_as("SELECT generation FROM state_generation WHERE id = 1")
                     .fetch_one(&self.pool)

@@ -58,6 +58,25 @@ enum Command {
         #[arg(long)]
         undo: bool,
     },
+    /// Proxy mode: an account's upstream Twilio account. Secrets come from
+    /// the environment (TOLLGATE_UPSTREAM_API_KEY_SECRET,
+    /// TOLLGATE_UPSTREAM_AUTH_TOKEN), never the command line.
+    Upstream {
+        #[command(flatten)]
+        common: Common,
+        /// The Tollgate account (AC…)
+        #[arg(long, value_name = "SID")]
+        account: String,
+        /// Set it: the upstream account (AC…)
+        #[arg(long, value_name = "SID", requires = "api_key_sid")]
+        set: Option<String>,
+        /// The upstream API key (SK…), with --set
+        #[arg(long, value_name = "SID")]
+        api_key_sid: Option<String>,
+        /// Remove it
+        #[arg(long, conflicts_with = "set")]
+        delete: bool,
+    },
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -370,6 +389,41 @@ async fn run(command: Command) -> Result<(), StartError> {
             )
             .await?;
             println!("{report}");
+            Ok(())
+        }
+        Command::Upstream {
+            common,
+            account,
+            set,
+            api_key_sid,
+            delete,
+        } => {
+            let config = configure(common, None)?;
+            let secret = |name: &str| {
+                std::env::var(name).map_err(|_| {
+                    StartError::Config(vec![format!(
+                        "{name} must hold the secret (never an argument)"
+                    )])
+                })
+            };
+            let command = match (set, delete) {
+                (Some(upstream_account), _) => tollgate_server::startup::UpstreamCommand::Set {
+                    upstream_account,
+                    api_key_sid: api_key_sid.unwrap_or_default(),
+                    api_key_secret: secret("TOLLGATE_UPSTREAM_API_KEY_SECRET")?,
+                    auth_token: secret("TOLLGATE_UPSTREAM_AUTH_TOKEN")?,
+                },
+                (None, true) => tollgate_server::startup::UpstreamCommand::Delete,
+                (None, false) => tollgate_server::startup::UpstreamCommand::Show,
+            };
+            let shown = tollgate_server::startup::run_upstream(
+                &config,
+                &account,
+                command,
+                Arc::new(SystemClock),
+            )
+            .await?;
+            println!("{shown}");
             Ok(())
         }
         Command::Serve { common, listen } => {
