@@ -15,7 +15,7 @@ from fake_twilio import FakeTwilio  # noqa: E402
 def env(**extra):
     import os
     e = dict(os.environ)
-    e.update({"TOLLGATE_SANDBOX_STEP_MS": "0"})
+    e.update({"TOLLGATE_SANDBOX_STEP_MS": "0", "TOLLGATE_WEBHOOK_ALLOW_PRIVATE": "1"})
     e.update({k: str(v) for k, v in extra.items()})
     return e
 
@@ -127,3 +127,32 @@ def test_the_cli_sets_upstream_credentials_from_the_environment_and_a_running_se
     while requests.get(path, auth=(proxy.account_sid, proxy.auth_token), timeout=10).status_code != 404:
         assert time.monotonic() < deadline
         time.sleep(0.1)
+
+
+def test_sync_imports_twilio_numbers_and_points_their_webhooks_at_tollgate(proxy, fake):
+    import time
+    from conftest import run
+    from fake_twilio import WebhookApp
+    app = WebhookApp(replies={"/sms": "<Response/>"})
+    try:
+        fake.add_number(fake.main, "+15005550040", sms_url=f"{app.url}/sms", voice_url=f"{app.url}/voice")
+        r = post(proxy, f"/tollgate/v1/Accounts/{proxy.account_sid}/Upstream", upstream_form(fake.main))
+        assert r.status_code == 200, r.text
+        e = env(TOLLGATE_CARRIER="twilio", TOLLGATE_UPSTREAM_BASE_URL=fake.base_url, TOLLGATE_PUBLIC_URL=proxy.url)
+        r = run(["upstream", "--data-dir", str(proxy.data_dir), "--account", proxy.account_sid,
+                 "--sync", "--point-webhooks"], env=e)
+        assert r.returncode == 0, r.stderr
+        client = proxy.client()
+        deadline = time.monotonic() + 5
+        while True:
+            found = client.incoming_phone_numbers.list(phone_number="+15005550040")
+            if found and found[0].sms_url:
+                break
+            assert time.monotonic() < deadline, "the running server picks the numbers up"
+            time.sleep(0.1)
+        assert found[0].sms_url == f"{app.url}/sms", "the application's own URL stays in Tollgate"
+        result = fake.inbound_sms("+15005550040", "+14155550177", "hello")
+        assert result["url"] == f"{proxy.url}/tollgate/v1/Upstream/Sms", "Twilio now calls Tollgate"
+        assert len(app.wait_for(1, "/sms")) == 1, "and the text reaches the application through it"
+    finally:
+        app.close()

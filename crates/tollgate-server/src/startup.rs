@@ -233,6 +233,12 @@ pub enum UpstreamCommand {
     },
     Show,
     Delete,
+    /// Imports the upstream account's phone numbers (keeping the
+    /// application's URLs in Tollgate); with `point_webhooks`, points their
+    /// webhooks at Tollgate on Twilio.
+    Sync {
+        point_webhooks: bool,
+    },
 }
 
 /// `tollgate upstream …` for `account`: the same checks and sealing as the
@@ -286,6 +292,24 @@ pub async fn run_upstream(
                 )));
             }
             serde_json::json!({"account_sid": account, "deleted": true})
+        }
+        UpstreamCommand::Sync { point_webhooks } => {
+            let all = store.all_upstreams().await.map_err(runtime("store"))?;
+            let Some(upstream) = all.iter().find(|u| u.account_sid == account) else {
+                return Err(StartError::Runtime(format!(
+                    "{account} has no upstream account"
+                )));
+            };
+            sync_numbers(
+                config,
+                store.as_ref(),
+                &key,
+                upstream,
+                point_webhooks,
+                &actor,
+                now,
+            )
+            .await?
         }
         UpstreamCommand::Set {
             upstream_account,
@@ -348,6 +372,189 @@ pub async fn run_upstream(
         .await
         .map_err(runtime("store"))?;
     Ok(result)
+}
+
+/// `tollgate upstream --sync`: every phone number of the upstream account
+/// becomes (or stays) a number of the Tollgate account, with the URLs the
+/// application set on Twilio kept in Tollgate; with `point_webhooks`, each
+/// number's SMS and voice webhooks on Twilio then point at Tollgate.
+async fn sync_numbers(
+    config: &Config,
+    store: &dyn Store,
+    key: &MasterKey,
+    upstream: &tollgate_store::UpstreamRecord,
+    point_webhooks: bool,
+    actor: &crate::audit::Actor,
+    now: i64,
+) -> Result<serde_json::Value, StartError> {
+    use crate::services::proxy::{INBOUND_SMS_PATH, INBOUND_VOICE_PATH};
+    if config.upstream.carrier != crate::state::upstream_client::CarrierKind::Twilio {
+        return Err(StartError::Config(vec![
+            "syncing numbers needs carrier = \"twilio\" (TOLLGATE_CARRIER=twilio)".into(),
+        ]));
+    }
+    let client = crate::state::upstream_client::UpstreamClient::new(config.upstream.clone())
+        .map_err(|e| StartError::Config(vec![format!("upstream: {e}")]))?;
+    let aad = |what| crate::state::snapshot::upstream_aad(&upstream.account_sid, what);
+    let secret = key
+        .open_text(&aad("key"), &upstream.api_key_secret_sealed)
+        .map_err(|_| StartError::Runtime("cannot open the upstream key".into()))?;
+    let base = client.settings.base_url("api").to_owned();
+    let get = |url: String| {
+        let request = client
+            .http
+            .get(url)
+            .basic_auth(&upstream.api_key_sid, Some(secret.as_str()));
+        async move {
+            let response = request
+                .send()
+                .await
+                .map_err(|e| StartError::Runtime(e.without_url().to_string()))?;
+            if !response.status().is_success() {
+                return Err(StartError::Runtime(format!(
+                    "Twilio answered {}",
+                    response.status()
+                )));
+            }
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| StartError::Runtime(e.without_url().to_string()))?;
+            serde_json::from_slice::<serde_json::Value>(&body)
+                .map_err(|e| StartError::Runtime(e.to_string()))
+        }
+    };
+    let mut url = format!(
+        "{base}/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json?PageSize=1000",
+        upstream.upstream_account_sid
+    );
+    let mut remote = Vec::new();
+    loop {
+        let page = get(url.clone()).await?;
+        remote.extend(
+            page.get("incoming_phone_numbers")
+                .and_then(|v| v.as_array())
+                .cloned()
+                .unwrap_or_default(),
+        );
+        match page.get("next_page_uri").and_then(|v| v.as_str()) {
+            Some(next) if !next.is_empty() => url = format!("{base}{next}"),
+            _ => break,
+        }
+        if remote.len() > 100_000 {
+            break;
+        }
+    }
+    let ours = |u: &str| u.starts_with(&config.public_url);
+    let existing = store.all_numbers().await.map_err(runtime("store"))?;
+    let (mut imported, mut updated, mut pointed) = (0, 0, 0);
+    for n in &remote {
+        let field = |name: &str| {
+            n.get(name)
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+        };
+        let (Some(phone), Some(sid)) = (field("phone_number"), field("sid")) else {
+            continue;
+        };
+        let current = existing.iter().find(|r| r.phone_number == phone);
+        if current.is_some_and(|r| r.account_sid != upstream.account_sid) {
+            tracing::warn!(%phone, "the number belongs to another Tollgate account; skipped");
+            continue;
+        }
+        let mut record = current
+            .cloned()
+            .unwrap_or_else(|| tollgate_store::NumberRecord {
+                sid: sid.to_owned(),
+                account_sid: upstream.account_sid.clone(),
+                phone_number: phone.to_owned(),
+                friendly_name: field("friendly_name").unwrap_or(phone).to_owned(),
+                sms_url_sealed: None,
+                sms_method: "POST".into(),
+                voice_url_sealed: None,
+                voice_method: "POST".into(),
+                status_callback_sealed: None,
+                status_callback_method: "POST".into(),
+                date_created: now,
+                date_updated: now,
+            });
+        let seal = |url: &str| {
+            key.seal(&record.sid, url.as_bytes(), &mut crate::random::OsRandom)
+                .ok()
+        };
+        // The application's own URLs (not those already pointing at Tollgate).
+        if let Some(u) = field("sms_url").filter(|u| !ours(u)) {
+            record.sms_url_sealed = seal(u);
+            record.sms_method = field("sms_method").unwrap_or("POST").to_owned();
+        }
+        if let Some(u) = field("voice_url").filter(|u| !ours(u)) {
+            record.voice_url_sealed = seal(u);
+            record.voice_method = field("voice_method").unwrap_or("POST").to_owned();
+        }
+        record.date_updated = now;
+        let event = actor.event(
+            now,
+            &upstream.account_sid,
+            if current.is_some() {
+                "incoming-phone-number.updated"
+            } else {
+                "incoming-phone-number.created"
+            },
+            ("incoming-phone-number", Some(&record.sid)),
+            serde_json::json!({"after": {"phone_number": phone, "source": "upstream sync"}}),
+        );
+        if current.is_some() {
+            store
+                .update_number(&record, &[event])
+                .await
+                .map_err(runtime("store"))?;
+            updated += 1;
+        } else {
+            store
+                .insert_number(&record, &[event])
+                .await
+                .map_err(runtime("store"))?;
+            imported += 1;
+        }
+        if point_webhooks {
+            let form = [
+                ("SmsUrl", format!("{}{INBOUND_SMS_PATH}", config.public_url)),
+                ("SmsMethod", "POST".to_owned()),
+                (
+                    "VoiceUrl",
+                    format!("{}{INBOUND_VOICE_PATH}", config.public_url),
+                ),
+                ("VoiceMethod", "POST".to_owned()),
+            ];
+            let response = client
+                .http
+                .post(format!(
+                    "{base}/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{sid}.json",
+                    upstream.upstream_account_sid
+                ))
+                .basic_auth(&upstream.api_key_sid, Some(secret.as_str()))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(
+                    form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(&form)
+                        .finish(),
+                )
+                .send()
+                .await
+                .map_err(|e| StartError::Runtime(e.without_url().to_string()))?;
+            if !response.status().is_success() {
+                return Err(StartError::Runtime(format!(
+                    "Twilio refused to point {phone} at Tollgate ({})",
+                    response.status()
+                )));
+            }
+            pointed += 1;
+        }
+    }
+    Ok(
+        serde_json::json!({"account_sid": upstream.account_sid, "numbers": remote.len(),
+        "imported": imported, "updated": updated, "webhooks_pointed_at_tollgate": pointed}),
+    )
 }
 
 /// Everything `serve` needs, prepared before any socket is bound.

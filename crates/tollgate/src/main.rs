@@ -76,6 +76,14 @@ enum Command {
         /// Remove it
         #[arg(long, conflicts_with = "set")]
         delete: bool,
+        /// Import the upstream account's phone numbers, keeping the
+        /// application's URLs in Tollgate
+        #[arg(long, conflicts_with_all = ["set", "delete"])]
+        sync: bool,
+        /// With --sync: point the numbers' SMS and voice webhooks on Twilio
+        /// at Tollgate (your consent to change them)
+        #[arg(long, requires = "sync")]
+        point_webhooks: bool,
     },
     /// The tamper-evident audit log.
     #[command(subcommand)]
@@ -397,6 +405,8 @@ async fn run(command: Command) -> Result<(), StartError> {
             set,
             api_key_sid,
             delete,
+            sync,
+            point_webhooks,
         } => {
             let config = configure(common, None)?;
             let secret = |name: &str| {
@@ -407,6 +417,7 @@ async fn run(command: Command) -> Result<(), StartError> {
                 })
             };
             let command = match (set, delete) {
+                _ if sync => tollgate_server::startup::UpstreamCommand::Sync { point_webhooks },
                 (Some(upstream_account), _) => tollgate_server::startup::UpstreamCommand::Set {
                     upstream_account,
                     api_key_sid: api_key_sid.unwrap_or_default(),
