@@ -315,6 +315,56 @@ async fn settle_intent(app: &App, local_sid: &str) {
     }
 }
 
+/// The relay of a status callback to the application's own URL (sealed
+/// with the resource's SID), to be written with the status: its delivery
+/// SID is derived from the resource and `event` (a repeat queues nothing),
+/// and it is due after the callbacks of earlier statuses (`rank`).
+fn relay_to_application(
+    app: &App,
+    upstream: &UpstreamEntry,
+    sid: &str,
+    sealed_url: Option<&[u8]>,
+    event: &str,
+    rank: i64,
+    params: &[(String, String)],
+) -> Option<WriteOp> {
+    let url = app.master_key().open_text(sid, sealed_url?).ok()?;
+    let hook = crate::services::webhooks::NewWebhook {
+        account_sid: &upstream.account_sid,
+        url: &url,
+        method: Method::Post,
+        payload: Payload::Form(relayed_params(upstream, params)),
+        ordering_key: Some(sid),
+    };
+    let delivery = crate::services::unsettled::callback_sid(app, sid, event);
+    match crate::services::webhooks::prepare_as(app, hook, delivery) {
+        Ok(mut record) => {
+            record.next_attempt_at += rank;
+            Some(WriteOp::EnqueueWebhook(record))
+        }
+        Err(e) => {
+            tracing::warn!(%sid, code = e.spec.code, "status callback not relayed");
+            None
+        }
+    }
+}
+
+/// Twilio's webhook parameters as the application gets them: every one, in
+/// order, with the upstream account SID replaced by the Tollgate account's.
+fn relayed_params(upstream: &UpstreamEntry, params: &[(String, String)]) -> Vec<(String, String)> {
+    params
+        .iter()
+        .map(|(name, value)| {
+            let value = if *value == upstream.upstream_account_sid {
+                upstream.account_sid.clone()
+            } else {
+                value.clone()
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
 /// `body` with every `from` replaced by `to` (an account SID is 34
 /// characters of a random space: it appears nowhere by chance).
 pub fn map_identity(body: &[u8], from: &str, to: &str) -> Vec<u8> {
@@ -440,37 +490,17 @@ pub async fn message_status(
     if let Some(code) = get("ErrorCode").and_then(|c| c.parse().ok()) {
         message.error_code = Some(code);
     }
-    let mut group = Vec::with_capacity(2);
-    if let Some(sealed) = &message.status_callback_sealed
-        && let Ok(url) = app.master_key().open_text(sid, sealed)
-    {
-        let relayed: Vec<(String, String)> = params
-            .iter()
-            .map(|(n, v)| {
-                let v = if *v == upstream.upstream_account_sid {
-                    upstream.account_sid.clone()
-                } else {
-                    v.clone()
-                };
-                (n.clone(), v)
-            })
-            .collect();
-        let hook = crate::services::webhooks::NewWebhook {
-            account_sid: &upstream.account_sid,
-            url: &url,
-            method: Method::Post,
-            payload: Payload::Form(relayed),
-            ordering_key: Some(sid),
-        };
-        let delivery = crate::services::unsettled::callback_sid(app, sid, status);
-        match crate::services::webhooks::prepare_as(app, hook, delivery) {
-            Ok(mut record) => {
-                record.next_attempt_at += crate::services::unsettled::status_rank(status);
-                group.push(WriteOp::EnqueueWebhook(record));
-            }
-            Err(e) => tracing::warn!(%sid, code = e.spec.code, "status callback not relayed"),
-        }
-    }
+    let mut group: Vec<WriteOp> = relay_to_application(
+        app,
+        upstream,
+        sid,
+        message.status_callback_sealed.as_deref(),
+        status,
+        crate::services::unsettled::status_rank(status),
+        params,
+    )
+    .into_iter()
+    .collect();
     let relay = !group.is_empty();
     group.push(WriteOp::UpdateMessage(message.clone()));
     app.writer.write_all(vec![WriteOp::Group(group)]).await?;
@@ -534,19 +564,12 @@ pub async fn inbound_sms(
         return Ok(empty());
     };
     let screened = inbound.record.body.clone().unwrap_or_default();
-    let relayed: Vec<(String, String)> = params
-        .iter()
-        .map(|(n, v)| {
-            let v = if n == "Body" {
-                screened.clone()
-            } else if *v == upstream.upstream_account_sid {
-                upstream.account_sid.clone()
-            } else {
-                v.clone()
-            };
-            (n.clone(), v)
-        })
-        .collect();
+    let mut relayed = relayed_params(upstream, params);
+    for (name, value) in &mut relayed {
+        if name == "Body" {
+            value.clone_from(&screened);
+        }
+    }
     let method = if inbound.number.record.sms_method == "GET" {
         Method::Get
     } else {
@@ -707,40 +730,20 @@ pub async fn call_status(
         call.duration = Some(duration);
         call.end_time = Some(now);
     }
-    let mut group = Vec::with_capacity(2);
-    if let Some(sealed) = &call.status_callback_sealed
-        && let Ok(url) = app.master_key().open_text(sid, sealed)
-    {
-        let relayed: Vec<(String, String)> = params
-            .iter()
-            .map(|(n, v)| {
-                let v = if *v == upstream.upstream_account_sid {
-                    upstream.account_sid.clone()
-                } else {
-                    v.clone()
-                };
-                (n.clone(), v)
-            })
-            .collect();
-        let event = get("CallbackSource")
-            .and(get("SequenceNumber"))
-            .map_or_else(|| status.to_owned(), |n| format!("{status}-{n}"));
-        let hook = crate::services::webhooks::NewWebhook {
-            account_sid: &upstream.account_sid,
-            url: &url,
-            method: Method::Post,
-            payload: Payload::Form(relayed),
-            ordering_key: Some(sid),
-        };
-        let delivery = crate::services::unsettled::callback_sid(app, sid, &event);
-        match crate::services::webhooks::prepare_as(app, hook, delivery) {
-            Ok(mut record) => {
-                record.next_attempt_at += i64::from(call_rank(status));
-                group.push(WriteOp::EnqueueWebhook(record));
-            }
-            Err(e) => tracing::warn!(%sid, code = e.spec.code, "call status callback not relayed"),
-        }
-    }
+    let event = get("CallbackSource")
+        .and(get("SequenceNumber"))
+        .map_or_else(|| status.to_owned(), |n| format!("{status}-{n}"));
+    let mut group: Vec<WriteOp> = relay_to_application(
+        app,
+        upstream,
+        sid,
+        call.status_callback_sealed.as_deref(),
+        &event,
+        i64::from(call_rank(status)),
+        params,
+    )
+    .into_iter()
+    .collect();
     if !moved && group.is_empty() {
         return Ok(StatusOutcome::Stale);
     }
@@ -1170,17 +1173,7 @@ pub async fn inbound_call(
     let Some(url) = number.voice_url.clone() else {
         return Ok(reject());
     };
-    let relayed: Vec<(String, String)> = params
-        .iter()
-        .map(|(n, v)| {
-            let v = if *v == upstream.upstream_account_sid {
-                upstream.account_sid.clone()
-            } else {
-                v.clone()
-            };
-            (n.clone(), v)
-        })
-        .collect();
+    let relayed = relayed_params(upstream, params);
     let method = if number.record.voice_method == "GET" {
         Method::Get
     } else {
