@@ -386,27 +386,8 @@ pub async fn create_message(
     app_callback: Option<&str>,
     idempotency_key: Option<&str>,
 ) -> ApiResult<(Answer, Option<MessageRecord>)> {
-    let upstream = upstream_of(app, &record.account_sid)?;
-    let mut form: Vec<(String, String)> = params
-        .iter()
-        .filter(|(name, _)| name != "StatusCallback")
-        .cloned()
-        .collect();
-    form.push((
-        "StatusCallback".into(),
-        format!("{}{MESSAGE_STATUS_PATH}", app.public_url),
-    ));
-    let path = format!(
-        "/2010-04-01/Accounts/{}/Messages.json",
-        upstream.upstream_account_sid
-    );
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&form)
-        .finish()
-        .into_bytes();
-    let local_sid = record.sid.clone();
     let intent = UpstreamIntentRecord {
-        local_sid: local_sid.clone(),
+        local_sid: record.sid.clone(),
         account_sid: record.account_sid.clone(),
         kind: "message".into(),
         to_number: record.to_number.clone(),
@@ -416,27 +397,24 @@ pub async fn create_message(
         node: app.webhooks.settings.node_id.clone(),
         date_created: app.clock.now().0,
     };
-    let answer = send_create(app, &upstream, &path, body, intent).await?;
-    if !answer.status.is_success() {
-        return Ok((answer, None));
-    }
-    let created: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
-    let Some(sid) = created.get("sid").and_then(Value::as_str) else {
-        tracing::error!("Twilio created a message without a SID");
-        settle_intent(app, &local_sid).await;
+    let local_sid = intent.local_sid.clone();
+    let (answer, created) = forward_create(
+        app,
+        params,
+        "Messages",
+        MESSAGE_STATUS_PATH,
+        intent,
+        app_callback,
+    )
+    .await?;
+    let Some(created) = created else {
         return Ok((answer, None));
     };
-    record.sid = sid.to_owned();
-    if let Some(status) = created.get("status").and_then(Value::as_str) {
-        record.status = status.to_owned();
-    }
-    if let Some(url) = app_callback {
-        record.status_callback_sealed = Some(
-            app.master_key()
-                .seal(sid, url.as_bytes(), &mut OsRandom)
-                .map_err(|_| ApiError::internal())?,
-        );
-    }
+    created.apply(
+        &mut record.sid,
+        &mut record.status,
+        &mut record.status_callback_sealed,
+    );
     app.writer
         .write_all(vec![WriteOp::Group(vec![
             WriteOp::InsertMessage(stored_form(&record, privacy)),
@@ -444,6 +422,85 @@ pub async fn create_message(
         ])])
         .await?;
     Ok((answer, Some(record)))
+}
+
+/// What Twilio created for a forwarded create.
+struct Created {
+    sid: String,
+    status: Option<String>,
+    /// The application's own `StatusCallback`, sealed under Twilio's SID.
+    callback_sealed: Option<Vec<u8>>,
+}
+
+impl Created {
+    fn apply(self, sid: &mut String, status: &mut String, callback: &mut Option<Vec<u8>>) {
+        *sid = self.sid;
+        if let Some(s) = self.status {
+            *status = s;
+        }
+        *callback = self.callback_sealed;
+    }
+}
+
+/// Forwards an admitted create to `list` (`Messages`, `Calls`) of the
+/// upstream account: every parameter as the application sent it, except
+/// `StatusCallback`, which points at Tollgate's `callback_path` (the
+/// application's own is kept for the relay). The intent is durable first
+/// ([`send_create`]); an answer without a SID settles it here. The caller
+/// records what was created and settles the intent with it.
+async fn forward_create(
+    app: &App,
+    params: &[(String, String)],
+    list: &str,
+    callback_path: &str,
+    intent: UpstreamIntentRecord,
+    app_callback: Option<&str>,
+) -> ApiResult<(Answer, Option<Created>)> {
+    let upstream = upstream_of(app, &intent.account_sid)?;
+    let mut form: Vec<(String, String)> = params
+        .iter()
+        .filter(|(name, _)| name != "StatusCallback")
+        .cloned()
+        .collect();
+    form.push((
+        "StatusCallback".into(),
+        format!("{}{callback_path}", app.public_url),
+    ));
+    let path = format!(
+        "/2010-04-01/Accounts/{}/{list}.json",
+        upstream.upstream_account_sid
+    );
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form)
+        .finish()
+        .into_bytes();
+    let local_sid = intent.local_sid.clone();
+    let answer = send_create(app, &upstream, &path, body, intent).await?;
+    if !answer.status.is_success() {
+        return Ok((answer, None));
+    }
+    let created: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    let Some(sid) = created.get("sid").and_then(Value::as_str) else {
+        tracing::error!(%list, "Twilio created a resource without a SID");
+        settle_intent(app, &local_sid).await;
+        return Ok((answer, None));
+    };
+    let callback_sealed = app_callback
+        .map(|url| {
+            app.master_key()
+                .seal(sid, url.as_bytes(), &mut OsRandom)
+                .map_err(|_| ApiError::internal())
+        })
+        .transpose()?;
+    let created = Created {
+        sid: sid.to_owned(),
+        status: created
+            .get("status")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        callback_sealed,
+    };
+    Ok((answer, Some(created)))
 }
 
 /// What a status callback from Twilio did.
@@ -627,27 +684,8 @@ pub async fn create_call(
     app_callback: Option<&str>,
     idempotency_key: Option<&str>,
 ) -> ApiResult<(Answer, Option<CallRecord>)> {
-    let upstream = upstream_of(app, &record.account_sid)?;
-    let mut form: Vec<(String, String)> = params
-        .iter()
-        .filter(|(name, _)| name != "StatusCallback")
-        .cloned()
-        .collect();
-    form.push((
-        "StatusCallback".into(),
-        format!("{}{CALL_STATUS_PATH}", app.public_url),
-    ));
-    let path = format!(
-        "/2010-04-01/Accounts/{}/Calls.json",
-        upstream.upstream_account_sid
-    );
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&form)
-        .finish()
-        .into_bytes();
-    let local_sid = record.sid.clone();
     let intent = UpstreamIntentRecord {
-        local_sid: local_sid.clone(),
+        local_sid: record.sid.clone(),
         account_sid: record.account_sid.clone(),
         kind: "call".into(),
         to_number: record.to_number.clone(),
@@ -657,27 +695,17 @@ pub async fn create_call(
         node: app.webhooks.settings.node_id.clone(),
         date_created: app.clock.now().0,
     };
-    let answer = send_create(app, &upstream, &path, body, intent).await?;
-    if !answer.status.is_success() {
-        return Ok((answer, None));
-    }
-    let created: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
-    let Some(sid) = created.get("sid").and_then(Value::as_str) else {
-        tracing::error!("Twilio created a call without a SID");
-        settle_intent(app, &local_sid).await;
+    let local_sid = intent.local_sid.clone();
+    let (answer, created) =
+        forward_create(app, params, "Calls", CALL_STATUS_PATH, intent, app_callback).await?;
+    let Some(created) = created else {
         return Ok((answer, None));
     };
-    record.sid = sid.to_owned();
-    if let Some(status) = created.get("status").and_then(Value::as_str) {
-        record.status = status.to_owned();
-    }
-    record.status_callback_sealed = app_callback
-        .map(|url| {
-            app.master_key()
-                .seal(sid, url.as_bytes(), &mut OsRandom)
-                .map_err(|_| ApiError::internal())
-        })
-        .transpose()?;
+    created.apply(
+        &mut record.sid,
+        &mut record.status,
+        &mut record.status_callback_sealed,
+    );
     app.writer
         .write_all(vec![WriteOp::Group(vec![
             WriteOp::InsertCall(stored(&record)),
